@@ -1,0 +1,131 @@
+# mvmm: one build for the VMM, its tests, the guest artifacts and benchmarks.
+# `make run` boots the demo VM; `make test` runs every test tier.
+
+CC ?= gcc
+SAN ?= 0
+ifeq ($(SAN),1)
+BUILD ?= build-asan
+OPT := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+OPT := -O2
+endif
+
+CFLAGS := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -MMD -MP $(EXTRA_CFLAGS)
+LDFLAGS := $(OPT) $(EXTRA_LDFLAGS)
+LIBS := -luring -ljansson -lmicrohttpd -lseccomp -lfdt -lpthread
+
+# The dependency rule (../shared/DESIGN.md): core sees only itself; devices and
+# arch see core and themselves; only vmm/ sees everything.
+CORE_INC := -Ivmm/core/include
+DEV_INC := $(CORE_INC) -Idevices/include
+ARCH_INC := $(CORE_INC) -Iarch/x86_64/include
+VMM_INC := $(CORE_INC) -Idevices/include -Iarch/x86_64/include -Ivmm
+TEST_INC := $(VMM_INC) -Itests/unit
+
+CORE_SRC := $(wildcard vmm/core/*.c)
+DEV_SRC := $(wildcard devices/*.c devices/legacy/*.c devices/virtio/*.c)
+ARCH_SRC := $(wildcard arch/x86_64/*.c)
+VMM_SRC := $(filter-out vmm/main.c,$(wildcard vmm/*.c))
+UNIT_SRC := $(wildcard tests/unit/*_test.c tests/unit/fakes/*.c)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+CORE_LIB := $(BUILD)/libcore.a
+DEV_LIB := $(BUILD)/libdevices.a
+ARCH_LIB := $(BUILD)/libarch.a
+VMM_LIB := $(BUILD)/libvmm.a
+ALL_LIBS := $(VMM_LIB) $(DEV_LIB) $(ARCH_LIB) $(CORE_LIB)
+
+MVMM := $(BUILD)/mvmm
+UNIT := $(BUILD)/unit_tests
+BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+.PHONY: all deps run test unit unit-asan e2e bench fuzz fuzz-smoke guest clean
+.DEFAULT_GOAL := all
+
+all: $(MVMM) mvmm $(UNIT) $(BENCHES)
+
+deps:
+	@bash .ci/deps.sh
+
+$(BUILD)/vmm/core/%.o: vmm/core/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CORE_INC) -c $< -o $@
+$(BUILD)/devices/%.o: devices/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEV_INC) -c $< -o $@
+$(BUILD)/arch/%.o: arch/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ARCH_INC) -c $< -o $@
+$(BUILD)/vmm/%.o: vmm/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(VMM_INC) -c $< -o $@
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TEST_INC) -c $< -o $@
+
+$(CORE_LIB): $(call obj,$(CORE_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(DEV_LIB): $(call obj,$(DEV_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(ARCH_LIB): $(call obj,$(ARCH_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(VMM_LIB): $(call obj,$(VMM_SRC))
+	@rm -f $@; ar rcs $@ $^
+
+$(MVMM): $(call obj,vmm/main.c) $(ALL_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
+
+# ./mvmm at the top, as the README and configs use it.
+mvmm: $(MVMM)
+	@ln -sf $(MVMM) mvmm
+
+$(UNIT): $(call obj,$(UNIT_SRC)) $(ALL_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(UNIT_SRC)) $(ALL_LIBS) $(LIBS) -lcriterion
+
+$(BUILD)/bench/%: tests/bench/%.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TEST_INC) -o $@ $< $(ALL_LIBS) $(LIBS)
+
+# Guest kernel and initramfs, cached outside the checkout by config hash.
+guest: deps
+	@bash guest/build.sh
+
+unit: $(UNIT)
+	$(UNIT) --jobs 2
+
+unit-asan:
+	$(MAKE) SAN=1 build-asan/unit_tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/unit_tests --jobs 2
+
+e2e: all guest
+	@bash tests/e2e/run.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) unit-asan
+	$(MAKE) e2e
+
+run: deps
+	$(MAKE) all guest
+	@bash tests/testhost/run-demo.sh configs/demo.json
+
+bench: deps
+	$(MAKE) all guest
+	@bash tests/bench/run.sh
+
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/*_fuzz.c))
+fuzz: $(FUZZ_TARGETS)
+build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(DEV_SRC)
+	@mkdir -p build-fuzz
+	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(DEV_INC) -o $@ $< $(CORE_SRC) $(DEV_SRC)
+fuzz-smoke: fuzz
+	@bash tests/fuzz/smoke.sh
+
+clean:
+	rm -rf build build-asan build-fuzz mvmm
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,152 @@
+#include <core/checked.h>
+#include <core/gmem.h>
+
+#include <errno.h>
+#include <linux/memfd.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+
+static int region_map(struct gmem_region *r, const struct gmem_opts *opts)
+{
+	int prot = PROT_READ | PROT_WRITE;
+
+	r->fd = -1;
+	r->fd_offset = 0;
+	r->backend = opts ? opts->backend : GMEM_ANON_PRIVATE;
+	if (r->backend == GMEM_ANON_PRIVATE) {
+		r->hva = mmap(NULL, r->len, prot,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (r->hva == MAP_FAILED)
+			return -errno;
+		if (opts && opts->transparent_hugepages)
+			madvise(r->hva, r->len, MADV_HUGEPAGE);
+		return 0;
+	}
+	unsigned flags = MFD_CLOEXEC;
+	if (r->backend == GMEM_HUGETLB_2M) {
+		if (r->len % (2ULL << 20))
+			return -EINVAL;
+		flags |= MFD_HUGETLB | (21U << 26); /* MFD_HUGE_2MB */
+	}
+	r->fd = memfd_create("mvmm-guest-ram", flags);
+	if (r->fd < 0)
+		return -errno;
+	if (ftruncate(r->fd, (off_t)r->len) < 0)
+		goto err;
+	r->hva = mmap(NULL, r->len, prot, MAP_SHARED | MAP_NORESERVE, r->fd, 0);
+	if (r->hva == MAP_FAILED)
+		goto err;
+	return 0;
+err:;
+	int e = -errno;
+	close(r->fd);
+	r->fd = -1;
+	return e;
+}
+
+int gmem_init(struct gmem *mem, const uint64_t (*ranges)[2], unsigned n,
+	      const struct gmem_opts *opts)
+{
+	memset(mem, 0, sizeof(*mem));
+	if (n == 0 || n > GMEM_MAX_REGIONS)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t gpa = ranges[i][0], len = ranges[i][1];
+		if (len == 0 || gpa % GMEM_PAGE_SIZE || len % GMEM_PAGE_SIZE ||
+		    !range_ok(gpa, len) ||
+		    (i > 0 && gpa < ranges[i - 1][0] + ranges[i - 1][1])) {
+			gmem_destroy(mem);
+			return -EINVAL;
+		}
+		struct gmem_region *r = &mem->regions[i];
+		r->gpa = gpa;
+		r->len = len;
+		int err = region_map(r, opts);
+		if (err) {
+			gmem_destroy(mem);
+			return err;
+		}
+		mem->nr_regions = i + 1;
+		mem->total_bytes += len;
+	}
+	return 0;
+}
+
+int gmem_init_external(struct gmem *mem, uint64_t gpa, void *hva, uint64_t len)
+{
+	memset(mem, 0, sizeof(*mem));
+	if (!hva || len == 0 || !range_ok(gpa, len))
+		return -EINVAL;
+	mem->regions[0] = (struct gmem_region){
+		.gpa = gpa, .len = len, .hva = hva, .fd = -2,
+		.backend = GMEM_ANON_PRIVATE,
+	};
+	mem->nr_regions = 1;
+	mem->total_bytes = len;
+	return 0;
+}
+
+void gmem_destroy(struct gmem *mem)
+{
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		struct gmem_region *r = &mem->regions[i];
+		if (r->fd == -2) /* external: caller owns it */
+			continue;
+		if (r->hva && r->hva != MAP_FAILED)
+			munmap(r->hva, r->len);
+		if (r->fd >= 0)
+			close(r->fd);
+	}
+	memset(mem, 0, sizeof(*mem));
+}
+
+const struct gmem_region *gmem_region_of(const struct gmem *mem, uint64_t gpa,
+					 uint64_t len)
+{
+	if (len == 0)
+		len = 1;
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		const struct gmem_region *r = &mem->regions[i];
+		if (range_within(gpa, len, r->gpa, r->len))
+			return r;
+	}
+	return NULL;
+}
+
+void *gmem_ptr(const struct gmem *mem, uint64_t gpa, uint64_t len)
+{
+	const struct gmem_region *r = gmem_region_of(mem, gpa, len);
+	return r ? r->hva + (gpa - r->gpa) : NULL;
+}
+
+int gmem_read(const struct gmem *mem, uint64_t gpa, void *dst, size_t len)
+{
+	void *p = gmem_ptr(mem, gpa, len);
+	if (!p)
+		return -EFAULT;
+	memcpy(dst, p, len);
+	return 0;
+}
+
+int gmem_write(const struct gmem *mem, uint64_t gpa, const void *src,
+	       size_t len)
+{
+	void *p = gmem_ptr(mem, gpa, len);
+	if (!p)
+		return -EFAULT;
+	memcpy(p, src, len);
+	return 0;
+}
+
+uint64_t gmem_end(const struct gmem *mem)
+{
+	uint64_t end = 0;
+	for (unsigned i = 0; i < mem->nr_regions; i++)
+		end = MAX(end, mem->regions[i].gpa + mem->regions[i].len);
+	return end;
+}
