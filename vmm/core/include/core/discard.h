@@ -39,11 +39,13 @@ struct discard {
 };
 
 struct discard_stats {
-	uint64_t ranges;
-	uint64_t bytes;
+	uint64_t ranges;    /* accepted by queue() */
+	uint64_t bytes;     /* discarded, after merging overlaps */
 	uint64_t uring_ops;
-	uint64_t sync_ops;
-	uint64_t errors;
+	uint64_t sync_ops;  /* inline syscalls, fallbacks included */
+	uint64_t errors;    /* discards that failed, fallback included */
+	uint64_t fallbacks; /* ring ops redone synchronously */
+	uint64_t rejected;  /* queue() calls refused (-EINVAL, ...) */
 };
 
 #endif

@@ -1,0 +1,329 @@
+/* ACPI tables for hardware-reduced mode; layouts from the ACPI 6.4 spec,
+ * sections 5.2.5 (RSDP), 5.2.6 (header), 5.2.8 (XSDT), 5.2.9 (FADT),
+ * 5.2.12 (MADT), 5.2.3.2 (Generic Address Structure). */
+#include <arch/acpi.h>
+#include <arch/layout.h>
+
+#include <core/checked.h>
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#define ACPI_OEM_ID "MVMM  "
+#define ACPI_OEM_TABLE_ID "MVMMVM  "
+#define ACPI_CREATOR_ID "MVMM"
+
+struct acpi_rsdp {
+	char signature[8];
+	uint8_t checksum; /* over the ACPI 1.0 part: the first 20 bytes */
+	char oem_id[6];
+	uint8_t revision;
+	uint32_t rsdt_address;
+	uint32_t length;
+	uint64_t xsdt_address;
+	uint8_t extended_checksum; /* over all 36 bytes */
+	uint8_t reserved[3];
+} __attribute__((packed));
+
+struct acpi_header {
+	char signature[4];
+	uint32_t length;
+	uint8_t revision;
+	uint8_t checksum;
+	char oem_id[6];
+	char oem_table_id[8];
+	uint32_t oem_revision;
+	char creator_id[4];
+	uint32_t creator_revision;
+} __attribute__((packed));
+
+struct acpi_gas {
+	uint8_t space_id;
+	uint8_t bit_width;
+	uint8_t bit_offset;
+	uint8_t access_size;
+	uint64_t address;
+} __attribute__((packed));
+
+#define ACPI_GAS_SYSTEM_IO 1
+#define ACPI_GAS_ACCESS_BYTE 1
+
+struct acpi_fadt {
+	struct acpi_header h;
+	uint32_t firmware_ctrl;
+	uint32_t dsdt;
+	uint8_t reserved0;
+	uint8_t preferred_pm_profile;
+	uint16_t sci_int;
+	/* SMI_CMD .. CENTURY: PC-hardware fields a hardware-reduced FADT leaves 0 */
+	uint8_t legacy_pm[61];
+	uint16_t iapc_boot_arch;
+	uint8_t reserved1;
+	uint32_t flags;
+	struct acpi_gas reset_reg;
+	uint8_t reset_value;
+	uint16_t arm_boot_arch;
+	uint8_t minor_version;
+	uint64_t x_firmware_ctrl;
+	uint64_t x_dsdt;
+	struct acpi_gas x_legacy_blocks[8]; /* X_PM1a_EVT_BLK .. X_GPE1_BLK */
+	struct acpi_gas sleep_control_reg;
+	struct acpi_gas sleep_status_reg;
+	uint64_t hypervisor_vendor_id;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP size");
+_Static_assert(sizeof(struct acpi_header) == 36, "header size");
+_Static_assert(offsetof(struct acpi_fadt, iapc_boot_arch) == 109, "FADT");
+_Static_assert(offsetof(struct acpi_fadt, flags) == 112, "FADT flags");
+_Static_assert(offsetof(struct acpi_fadt, x_dsdt) == 140, "FADT X_DSDT");
+_Static_assert(offsetof(struct acpi_fadt, sleep_control_reg) == 244, "FADT");
+_Static_assert(sizeof(struct acpi_fadt) == 276, "FADT revision 6 size");
+
+/* FADT Flags and IA-PC boot architecture flags (ACPI 6.4 tables 5.10, 5.11). */
+#define FADT_F_RESET_REG_SUP (1u << 10)
+#define FADT_F_HW_REDUCED_ACPI (1u << 20)
+#define FADT_BOOT_8042 (1u << 1) /* the i8042 reset line at 0x60/0x64 */
+#define FADT_BOOT_VGA_NOT_PRESENT (1u << 2)
+#define FADT_BOOT_CMOS_RTC_NOT_PRESENT (1u << 5)
+
+struct acpi_madt {
+	struct acpi_header h;
+	uint32_t lapic_address;
+	uint32_t flags;
+} __attribute__((packed));
+
+struct madt_lapic {
+	uint8_t type, length, processor_uid, apic_id;
+	uint32_t flags;
+} __attribute__((packed));
+
+struct madt_ioapic {
+	uint8_t type, length, ioapic_id, reserved;
+	uint32_t address;
+	uint32_t gsi_base;
+} __attribute__((packed));
+
+struct madt_lapic_nmi {
+	uint8_t type, length, processor_uid;
+	uint16_t flags;
+	uint8_t lint;
+} __attribute__((packed));
+
+#define MADT_PCAT_COMPAT 1u /* the (in-kernel) 8259 pair exists */
+#define MADT_LAPIC_ENABLED 1u
+#define MADT_TYPE_LAPIC 0
+#define MADT_TYPE_IOAPIC 1
+#define MADT_TYPE_LAPIC_NMI 4
+#define MADT_ALL_PROCESSORS 0xff
+
+/* DSDT body: Name (_S5, Package () { 5, 0, 0, 0 }) at the root scope.
+ * AML (ACPI 6.4 section 20.2): a small integer other than 0/1 needs BytePrefix;
+ * PkgLength counts itself, NumElements and the elements (1 + 1 + 5 = 7). */
+static const uint8_t acpi_dsdt_aml[] = {
+	0x08,                            /* NameOp */
+	'_', 'S', '5', '_',              /* NameSeg */
+	0x12,                            /* PackageOp */
+	0x07,                            /* PkgLength, one byte */
+	0x04,                            /* NumElements */
+	0x0a, X86_ACPI_S5_SLP_TYP,       /* BytePrefix 5: SLP_TYPa */
+	0x00, 0x00, 0x00,                /* ZeroOp: SLP_TYPb, two reserved */
+};
+
+#define ACPI_MADT_MAX_BYTES                                                  \
+	(sizeof(struct acpi_madt) +                                          \
+	 X86_MAX_VCPUS * sizeof(struct madt_lapic) +                          \
+	 sizeof(struct madt_ioapic) + sizeof(struct madt_lapic_nmi))
+#define ACPI_IMAGE_MAX 4096
+_Static_assert(5 * 16 + sizeof(struct acpi_rsdp) +
+		       sizeof(struct acpi_header) + 2 * sizeof(uint64_t) +
+		       sizeof(struct acpi_fadt) + sizeof(struct acpi_header) +
+		       sizeof(acpi_dsdt_aml) + ACPI_MADT_MAX_BYTES <=
+	       ACPI_IMAGE_MAX, "ACPI image buffer too small");
+_Static_assert(X86_ACPI_RSDP_GPA + ACPI_IMAGE_MAX <= X86_ACPI_AREA_END,
+	       "ACPI tables must stay in the BIOS area");
+
+static uint8_t acpi_checksum(const uint8_t *p, size_t len)
+{
+	uint8_t sum = 0;
+	for (size_t i = 0; i < len; i++)
+		sum += p[i];
+	return (uint8_t)-sum;
+}
+
+static void acpi_header_fill(struct acpi_header *h, const char sig[4],
+			     uint32_t length, uint8_t revision)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->signature, sig, 4);
+	h->length = length;
+	h->revision = revision;
+	memcpy(h->oem_id, ACPI_OEM_ID, 6);
+	memcpy(h->oem_table_id, ACPI_OEM_TABLE_ID, 8);
+	h->oem_revision = 1;
+	memcpy(h->creator_id, ACPI_CREATOR_ID, 4);
+	h->creator_revision = 1;
+}
+
+/* Sets the checksum of the table at img[off] whose header is already filled. */
+static void acpi_table_seal(uint8_t *img, size_t off)
+{
+	struct acpi_header h;
+	memcpy(&h, img + off, sizeof(h));
+	img[off + offsetof(struct acpi_header, checksum)] = 0;
+	img[off + offsetof(struct acpi_header, checksum)] =
+		acpi_checksum(img + off, h.length);
+}
+
+static struct acpi_gas acpi_io_byte(uint16_t port)
+{
+	return (struct acpi_gas){
+		.space_id = ACPI_GAS_SYSTEM_IO,
+		.bit_width = 8,
+		.access_size = ACPI_GAS_ACCESS_BYTE,
+		.address = port,
+	};
+}
+
+static size_t acpi_put_fadt(uint8_t *img, size_t off, uint64_t dsdt_gpa)
+{
+	struct acpi_fadt f;
+	memset(&f, 0, sizeof(f));
+	acpi_header_fill(&f.h, "FACP", sizeof(f), 6);
+	f.flags = FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP;
+	f.iapc_boot_arch = FADT_BOOT_8042 | FADT_BOOT_VGA_NOT_PRESENT |
+			   FADT_BOOT_CMOS_RTC_NOT_PRESENT;
+	f.reset_reg = acpi_io_byte(X86_ACPI_RESET_PORT);
+	f.reset_value = X86_ACPI_RESET_VALUE;
+	/* The spec wants DSDT 0 when X_DSDT is set; no FACS in reduced mode. */
+	f.x_dsdt = dsdt_gpa;
+	f.sleep_control_reg = acpi_io_byte(X86_ACPI_SLEEP_CONTROL_PORT);
+	f.sleep_status_reg = acpi_io_byte(X86_ACPI_SLEEP_STATUS_PORT);
+	memcpy(img + off, &f, sizeof(f));
+	acpi_table_seal(img, off);
+	return sizeof(f);
+}
+
+static size_t acpi_put_dsdt(uint8_t *img, size_t off)
+{
+	struct acpi_header h;
+	uint32_t len = sizeof(h) + sizeof(acpi_dsdt_aml);
+	/* Revision 2: AML integers are 64-bit. */
+	acpi_header_fill(&h, "DSDT", len, 2);
+	memcpy(img + off, &h, sizeof(h));
+	memcpy(img + off + sizeof(h), acpi_dsdt_aml, sizeof(acpi_dsdt_aml));
+	acpi_table_seal(img, off);
+	return len;
+}
+
+static size_t acpi_put_madt(uint8_t *img, size_t off, unsigned nr_vcpus)
+{
+	size_t p = off + sizeof(struct acpi_madt);
+	struct acpi_madt m;
+
+	for (unsigned i = 0; i < nr_vcpus; i++) {
+		struct madt_lapic l = {
+			.type = MADT_TYPE_LAPIC,
+			.length = sizeof(l),
+			.processor_uid = (uint8_t)i,
+			.apic_id = (uint8_t)i,
+			.flags = MADT_LAPIC_ENABLED,
+		};
+		memcpy(img + p, &l, sizeof(l));
+		p += sizeof(l);
+	}
+	struct madt_ioapic io = {
+		.type = MADT_TYPE_IOAPIC,
+		.length = sizeof(io),
+		.ioapic_id = (uint8_t)nr_vcpus,
+		.address = (uint32_t)X86_IOAPIC_BASE,
+		.gsi_base = 0,
+	};
+	memcpy(img + p, &io, sizeof(io));
+	p += sizeof(io);
+	/* No interrupt source override: ISA IRQ n is GSI n, as in KVM's default
+	 * routing (the PIT raises GSI 0 = pin 0) and in the MP table. A PC-style
+	 * IRQ0->GSI2 override would be false unless the VMM reroutes GSI 0. */
+	/* NMI on every CPU's LINT1, matching the LVT the VMM programs. */
+	struct madt_lapic_nmi nmi = {
+		.type = MADT_TYPE_LAPIC_NMI,
+		.length = sizeof(nmi),
+		.processor_uid = MADT_ALL_PROCESSORS,
+		.flags = 0,
+		.lint = 1,
+	};
+	memcpy(img + p, &nmi, sizeof(nmi));
+	p += sizeof(nmi);
+
+	memset(&m, 0, sizeof(m));
+	acpi_header_fill(&m.h, "APIC", (uint32_t)(p - off), 5);
+	m.lapic_address = (uint32_t)X86_LAPIC_BASE;
+	m.flags = MADT_PCAT_COMPAT;
+	memcpy(img + off, &m, sizeof(m));
+	acpi_table_seal(img, off);
+	return p - off;
+}
+
+static size_t acpi_put_xsdt(uint8_t *img, size_t off, const uint64_t *tables,
+			    unsigned n)
+{
+	struct acpi_header h;
+	uint32_t len = sizeof(h) + n * sizeof(uint64_t);
+	acpi_header_fill(&h, "XSDT", len, 1);
+	memcpy(img + off, &h, sizeof(h));
+	/* Entries are unaligned 64-bit addresses: copy byte-wise. */
+	memcpy(img + off + sizeof(h), tables, n * sizeof(uint64_t));
+	acpi_table_seal(img, off);
+	return len;
+}
+
+static void acpi_put_rsdp(uint8_t *img, size_t off, uint64_t xsdt_gpa)
+{
+	struct acpi_rsdp r;
+	memset(&r, 0, sizeof(r));
+	memcpy(r.signature, "RSD PTR ", 8);
+	memcpy(r.oem_id, ACPI_OEM_ID, 6);
+	r.revision = 2; /* ACPI 2.0+: XSDT, no RSDT */
+	r.length = sizeof(r);
+	r.xsdt_address = xsdt_gpa;
+	memcpy(img + off, &r, sizeof(r));
+	img[off + offsetof(struct acpi_rsdp, checksum)] = acpi_checksum(img + off, 20);
+	img[off + offsetof(struct acpi_rsdp, extended_checksum)] =
+		acpi_checksum(img + off, sizeof(r));
+}
+
+int x86_acpi_write(const struct gmem *mem, unsigned nr_vcpus,
+		   uint64_t *rsdp_gpa_out)
+{
+	static const uint64_t base = X86_ACPI_RSDP_GPA;
+	uint8_t img[ACPI_IMAGE_MAX];
+	uint64_t tables[2];
+	size_t xsdt_off, fadt_off, dsdt_off, madt_off, end;
+	int ret;
+
+	if (nr_vcpus == 0 || nr_vcpus > X86_MAX_VCPUS)
+		return -EINVAL;
+	memset(img, 0, sizeof(img));
+
+	/* Fixed order, each table 16-byte aligned; the XSDT has two entries. */
+	xsdt_off = ALIGN_UP(sizeof(struct acpi_rsdp), 16);
+	fadt_off = ALIGN_UP(xsdt_off + sizeof(struct acpi_header) +
+				    sizeof(tables), 16);
+	dsdt_off = ALIGN_UP(fadt_off + sizeof(struct acpi_fadt), 16);
+	madt_off = ALIGN_UP(dsdt_off + acpi_put_dsdt(img, dsdt_off), 16);
+	acpi_put_fadt(img, fadt_off, base + dsdt_off);
+	end = madt_off + acpi_put_madt(img, madt_off, nr_vcpus);
+
+	tables[0] = base + fadt_off;
+	tables[1] = base + madt_off;
+	acpi_put_xsdt(img, xsdt_off, tables, 2);
+	acpi_put_rsdp(img, 0, base + xsdt_off);
+
+	ret = gmem_write(mem, base, img, end);
+	if (ret)
+		return ret;
+	if (rsdp_gpa_out)
+		*rsdp_gpa_out = base;
+	return 0;
+}

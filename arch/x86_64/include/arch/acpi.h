@@ -1,0 +1,39 @@
+/* Minimal ACPI tables for an x86 microVM in hardware-reduced mode (ACPI 6.x
+ * section 4.1): RSDP, XSDT, FADT, DSDT and MADT in the BIOS read-only area.
+ * They exist so Linux can power off (FADT sleep registers + DSDT \_S5) and
+ * reset (FADT RESET_REG); the MADT lists the CPUs and the IO-APIC, which
+ * Linux then reads instead of the MP table.
+ * Only guest memory is touched, through <core/gmem.h>; no KVM fd here.
+ * Threads: called once by the VMM before vCPUs start. */
+#ifndef ARCH_ACPI_H
+#define ARCH_ACPI_H
+
+#include <core/gmem.h>
+
+#include <stdint.h>
+
+/* The RSDP sits on a 16-byte boundary inside 0xE0000-0xFFFFF, where Linux's
+ * legacy scan finds it; the loader also passes it in boot_params.acpi_rsdp_addr
+ * and PVH start_info.rsdp_paddr. The other tables follow it; e820 reserves
+ * 0x9fc00-0x100000, so they are never handed out as RAM. */
+#define X86_ACPI_RSDP_GPA 0xe0000ULL
+#define X86_ACPI_AREA_END 0x100000ULL
+
+/* Port-I/O registers the FADT points at; devices/acpi_pm.h implements them
+ * (its ACPI_PM_* constants must equal these; a unit test checks). */
+#define X86_ACPI_PM_PORT_BASE 0x600
+#define X86_ACPI_SLEEP_CONTROL_PORT (X86_ACPI_PM_PORT_BASE + 0)
+#define X86_ACPI_SLEEP_STATUS_PORT (X86_ACPI_PM_PORT_BASE + 1)
+#define X86_ACPI_RESET_PORT (X86_ACPI_PM_PORT_BASE + 2)
+#define X86_ACPI_RESET_VALUE 0x01
+/* The SLP_TYP the DSDT's \_S5 package gives for soft-off. */
+#define X86_ACPI_S5_SLP_TYP 5
+
+/* Writes all tables for nr_vcpus CPUs (local APIC ids 0..nr_vcpus-1, the
+ * IO-APIC takes id nr_vcpus) and returns the RSDP's address. Guest RAM must
+ * cover X86_ACPI_RSDP_GPA..X86_ACPI_AREA_END. 0, -EINVAL for a bad vCPU count,
+ * -EFAULT when the area is not guest RAM. */
+int x86_acpi_write(const struct gmem *mem, unsigned nr_vcpus,
+		   uint64_t *rsdp_gpa_out);
+
+#endif

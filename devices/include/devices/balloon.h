@@ -1,0 +1,203 @@
+/* virtio-balloon (device id 5): inflate/deflate, statistics, free page
+ * reporting and page poison. Guest pages handed to the balloon are returned
+ * to the host through a struct discard; a request's used-ring entry is
+ * written only after all of its discards completed (DESIGN.md).
+ *
+ * Threads: device state belongs to the main loop. Transport callbacks run
+ * with the transport's lock held; every balloon_* entry point below takes
+ * that lock (host->lock) itself once the device was activated.
+ *
+ * Wiring (the VMM):
+ *   balloon_init(&b, &cfg, &discard)      discard's done callback must be
+ *                                         balloon_discard_done
+ *   virtio_mmio_init(..., balloon_virtio_dev(&b), ...)
+ *   epoll: balloon_pending_fd(&b)   -> balloon_run_pending(&b)
+ *          timerfd (interval_s > 0) -> balloon_stats_tick(&b)
+ *   shutdown: drain the discard backend, then balloon_destroy(&b). */
+#ifndef DEVICES_BALLOON_H
+#define DEVICES_BALLOON_H
+
+#include <core/discard.h>
+#include <core/gmem.h>
+#include <devices/virtio_dev.h>
+#include <devices/virtq.h>
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Linux 6.x statistics tags (0-15); the UAPI header may stop at 9. */
+#define BALLOON_STATS_NR 16
+
+/* The balloon counts in 4 KiB pages whatever the guest page size (5.5.6). */
+#define BALLOON_PAGE_SHIFT 12
+#define BALLOON_PAGES_PER_MIB 256u
+/* Largest target: num_pages is a le32. */
+#define BALLOON_MAX_TARGET_MIB (UINT32_MAX / BALLOON_PAGES_PER_MIB)
+
+/* Queue roles in spec order; a role's index depends on the features. */
+enum balloon_queue_role {
+	BALLOON_Q_INFLATE,
+	BALLOON_Q_DEFLATE,
+	BALLOON_Q_STATS,
+	BALLOON_Q_FREE_PAGE,
+	BALLOON_Q_REPORTING,
+	BALLOON_Q_NR,
+};
+
+/* PFNs per inflate/deflate chain (Linux sends 256); longer is malformed. */
+#define BALLOON_MAX_PFNS 4096
+/* Requests waiting for discards, over all queues. */
+#define BALLOON_MAX_INFLIGHT 64
+/* Chains handled per queue per notify or pending run, so one guest cannot
+ * hold the main loop. */
+#define BALLOON_CHAINS_PER_RUN 32
+#define BALLOON_QUEUE_SIZE 256
+
+struct balloon_config {
+	uint32_t amount_mib;              /* initial target */
+	bool deflate_on_oom;              /* offer DEFLATE_ON_OOM */
+	uint32_t stats_polling_interval_s; /* 0: the VMM does not poll */
+	bool free_page_reporting;         /* offer PAGE_REPORTING + PAGE_POISON */
+	bool free_page_hinting;           /* FREE_PAGE_HINT: later issue, unused */
+	/* Refuse FEATURES_OK to a driver without MUST_TELL_HOST (pinned guest
+	 * memory must be re-pinned before the guest reuses a page; seed 000). */
+	bool require_must_tell_host;
+};
+
+struct balloon_metrics {
+	uint64_t inflate_requests, deflate_requests;
+	uint64_t inflated_pages, deflated_pages; /* distinct valid pages */
+	uint64_t invalid_pfns;       /* outside guest RAM: skipped */
+	uint64_t malformed_requests; /* bad length: used without effect */
+	uint64_t discard_ranges, discard_bytes; /* inflate discards queued */
+	uint64_t discard_errors;     /* failed queue calls or done(err) */
+	uint64_t stats_updates;
+	uint64_t reports, report_ranges, report_bytes; /* reporting discards */
+	uint64_t report_poison_skipped_bytes;
+	uint64_t invalid_report_ranges;
+	uint64_t report_latency_max_ns, report_latency_total_ns;
+	uint64_t orphaned_requests;  /* completed after reset: not used */
+	uint64_t deferred_runs;      /* work left for balloon_run_pending */
+};
+
+struct balloon_info {
+	uint32_t target_pages, actual_pages;
+	uint32_t target_mib, actual_mib;
+	uint64_t features;        /* negotiated (0 before FEATURES_OK) */
+	bool activated;           /* DRIVER_OK seen, not reset since */
+	bool deflate_on_oom;      /* negotiated */
+	bool stats_enabled;       /* STATS_VQ negotiated */
+	bool free_page_reporting; /* PAGE_REPORTING negotiated and active */
+	bool page_poison;         /* PAGE_POISON negotiated */
+	uint32_t poison_val;
+	uint32_t stats_polling_interval_s;
+};
+
+struct balloon_stats {
+	uint64_t val[BALLOON_STATS_NR];
+	uint32_t present;   /* bit t set: tag t was in the last buffer */
+	uint64_t updates;
+	bool valid;         /* at least one buffer parsed */
+	struct timespec last_update_realtime;
+	uint64_t last_update_monotonic_ns;
+};
+
+struct balloon_req {
+	struct balloon *b;
+	uint32_t gen;       /* b->gen when popped: stale after reset */
+	uint16_t head;
+	uint8_t q;
+	uint8_t role;
+	bool busy;
+	int err;
+	uint64_t bytes;
+	uint64_t t_pop_ns;
+};
+
+struct balloon_range {
+	const struct gmem_region *region;
+	uint64_t gpa, len;
+};
+
+/* Fields are private to devices/virtio/balloon*.c. */
+struct balloon {
+	struct virtio_dev vdev;
+	struct balloon_config cfg;
+	struct discard discard; /* ops NULL: nothing is discarded */
+
+	/* Config space; num_pages/actual/features are read by the API without
+	 * the lock before the first activation. */
+	_Atomic uint32_t num_pages;
+	_Atomic uint32_t actual;
+	uint32_t free_page_hint_cmd_id;
+	uint32_t poison_val;
+	_Atomic uint64_t features;
+	_Atomic uint32_t stats_interval_s;
+
+	/* Set at activate, kept across reset (the transport outlives us). */
+	_Atomic(const struct virtio_host *) host;
+	struct virtq *queues;
+	unsigned nr_queues;
+	const struct gmem *mem;
+	bool active;
+	bool broken;        /* malformed ring: waiting for reset */
+	uint32_t gen;
+
+	/* Work deferred to balloon_run_pending: one bit per queue index. */
+	uint32_t pending;
+	int pending_fd;
+
+	/* Statistics queue: the buffer the device holds between ticks. */
+	bool stats_held;
+	uint16_t stats_head;
+	struct balloon_stats stats;
+
+	struct balloon_req reqs[BALLOON_MAX_INFLIGHT];
+	unsigned inflight;
+
+	/* Scratch for one chain (main loop only). */
+	uint32_t *pfn_buf;
+	struct balloon_range *range_buf;
+	struct virtq_chain chain;
+
+	struct balloon_metrics m;
+};
+
+/* 0 or -errno (-EINVAL for a bad config, -ENOMEM). discard may be NULL. */
+int balloon_init(struct balloon *b, const struct balloon_config *cfg,
+		 const struct discard *discard);
+/* Requests still in flight are forgotten: drain the discard backend first. */
+void balloon_destroy(struct balloon *b);
+struct virtio_dev *balloon_virtio_dev(struct balloon *b);
+
+/* The discard backend's done callback for this balloon's cookies. */
+void balloon_discard_done(void *cookie, int err);
+
+/* New target (num_pages = mib * 256); config interrupt when active.
+ * -EINVAL above BALLOON_MAX_TARGET_MIB. */
+int balloon_set_target_mib(struct balloon *b, uint32_t mib);
+void balloon_get_info(struct balloon *b, struct balloon_info *info);
+void balloon_get_metrics(struct balloon *b, struct balloon_metrics *m);
+
+/* Hands the held stats buffer back so the guest refills it. 0, -ENODEV
+ * (stats not negotiated or not active), -EAGAIN (guest has not returned a
+ * buffer since the last tick). */
+int balloon_stats_tick(struct balloon *b);
+/* Records the interval the VMM polls at (0 stops polling); the VMM re-arms
+ * its timer. */
+void balloon_set_stats_interval(struct balloon *b, uint32_t interval_s);
+uint32_t balloon_get_stats_interval(struct balloon *b);
+/* 0, or -ENODATA before the first buffer was parsed. */
+int balloon_get_stats(struct balloon *b, struct balloon_stats *out);
+
+/* eventfd that is readable when work was left over (per-run cap, too many
+ * requests in flight); call balloon_run_pending then. */
+int balloon_pending_fd(const struct balloon *b);
+void balloon_run_pending(struct balloon *b);
+
+/* The queue index of a role under features, or -1 if it has none. */
+int balloon_queue_index(uint64_t features, enum balloon_queue_role role);
+
+#endif

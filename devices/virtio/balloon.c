@@ -1,0 +1,417 @@
+/* virtio-balloon: features, queue numbering, config space, lifecycle and the
+ * dispatch of queue work. Page, stats and reporting requests live in their
+ * own files. */
+#include "balloon_priv.h"
+
+#include <core/checked.h>
+#include <core/log.h>
+
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+uint64_t balloon_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int balloon_queue_index(uint64_t features, enum balloon_queue_role role)
+{
+	/* Optional queues are numbered compactly by what was negotiated, as
+	 * Linux's virtio_find_vqs() skips unnamed queues (5.5.2). */
+	static const int feature_of[BALLOON_Q_NR] = {
+		[BALLOON_Q_INFLATE] = -1,
+		[BALLOON_Q_DEFLATE] = -1,
+		[BALLOON_Q_STATS] = VIRTIO_BALLOON_F_STATS_VQ,
+		[BALLOON_Q_FREE_PAGE] = VIRTIO_BALLOON_F_FREE_PAGE_HINT,
+		[BALLOON_Q_REPORTING] = VIRTIO_BALLOON_F_REPORTING,
+	};
+	if ((unsigned)role >= BALLOON_Q_NR)
+		return -1;
+	int idx = 0;
+	for (int r = 0; r <= (int)role; r++) {
+		bool present = feature_of[r] < 0 ||
+			       (features & BALLOON_BIT(feature_of[r]));
+		if (r == (int)role)
+			return present ? idx : -1;
+		idx += present;
+	}
+	return -1;
+}
+
+static int queue_role(uint64_t features, unsigned q)
+{
+	for (int r = 0; r < BALLOON_Q_NR; r++)
+		if (balloon_queue_index(features, r) == (int)q)
+			return r;
+	return -1;
+}
+
+/* ---- locking for entry points outside the transport's callbacks ---- */
+
+static const struct virtio_host *host_lock(struct balloon *b)
+{
+	const struct virtio_host *h = atomic_load(&b->host);
+	if (h)
+		h->lock(h->t);
+	return h;
+}
+
+static void host_unlock(const struct virtio_host *h)
+{
+	if (h)
+		h->unlock(h->t);
+}
+
+/* ---- queue work ---- */
+
+void balloon_complete(struct balloon *b, unsigned q, uint16_t head)
+{
+	struct virtq *vq = &b->queues[q];
+	if (virtq_push_used(vq, head, 0) < 0) {
+		balloon_fail(b, "balloon: cannot write used ring");
+		return;
+	}
+	const struct virtio_host *h = atomic_load(&b->host);
+	if (virtq_needs_notify(vq))
+		h->notify_queue(h->t, q);
+}
+
+void balloon_fail(struct balloon *b, const char *why)
+{
+	const struct virtio_host *h = atomic_load(&b->host);
+	b->broken = true;
+	log_ratelimited(LOG_WARN, "%s", why);
+	if (h)
+		h->needs_reset(h->t, why);
+}
+
+void balloon_defer(struct balloon *b, unsigned q)
+{
+	uint64_t one = 1;
+	b->pending |= 1u << q;
+	b->m.deferred_runs++;
+	/* A full eventfd counter still reads as readable: ignore EAGAIN. */
+	if (write(b->pending_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_ratelimited(LOG_WARN, "balloon: pending eventfd: %s",
+				strerror(errno));
+}
+
+static void process_queue(struct balloon *b, unsigned q)
+{
+	uint64_t features = atomic_load(&b->features);
+	int role = queue_role(features, q);
+
+	if (!b->active || b->broken || q >= b->nr_queues || role < 0)
+		return;
+	b->pending &= ~(1u << q);
+	for (unsigned n = 0;; n++) {
+		/* Page and report requests may wait for the discard engine:
+		 * stop at the pool's size, completions resume the queue. */
+		bool needs_req = role != BALLOON_Q_STATS;
+		if (needs_req && b->inflight >= BALLOON_MAX_INFLIGHT) {
+			b->pending |= 1u << q;
+			return;
+		}
+		if (n == BALLOON_CHAINS_PER_RUN) {
+			if (virtq_has_avail(&b->queues[q]))
+				balloon_defer(b, q);
+			return;
+		}
+		int ret = virtq_pop(&b->queues[q], &b->chain);
+		if (ret == 0)
+			return;
+		if (ret < 0) {
+			balloon_fail(b, "balloon: malformed virtqueue");
+			return;
+		}
+		switch (role) {
+		case BALLOON_Q_INFLATE:
+		case BALLOON_Q_DEFLATE:
+			balloon_pages_chain(b, q, role, &b->chain);
+			break;
+		case BALLOON_Q_STATS:
+			balloon_stats_chain(b, q, &b->chain);
+			break;
+		case BALLOON_Q_REPORTING:
+			balloon_report_chain(b, q, &b->chain);
+			break;
+		default:
+			/* free_page_vq is never offered yet (issue 7). */
+			balloon_complete(b, q, b->chain.head);
+			break;
+		}
+		if (b->broken || !b->active)
+			return;
+	}
+}
+
+void balloon_run_pending(struct balloon *b)
+{
+	const struct virtio_host *h = host_lock(b);
+	uint64_t cnt;
+	if (read(b->pending_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+		log_ratelimited(LOG_WARN, "balloon: pending eventfd: %s",
+				strerror(errno));
+	uint32_t todo = b->pending;
+	for (unsigned q = 0; q < BALLOON_Q_NR; q++)
+		if (todo & (1u << q))
+			process_queue(b, q);
+	host_unlock(h);
+}
+
+int balloon_pending_fd(const struct balloon *b) { return b->pending_fd; }
+
+/* ---- virtio_dev_ops ---- */
+
+static uint64_t op_get_features(void *dev)
+{
+	struct balloon *b = dev;
+	uint64_t f = BALLOON_BIT(VIRTIO_BALLOON_F_MUST_TELL_HOST) |
+		     BALLOON_BIT(VIRTIO_BALLOON_F_STATS_VQ);
+	if (b->cfg.deflate_on_oom)
+		f |= BALLOON_BIT(VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+	/* Linux drops REPORTING when it poisons or zeroes freed pages and the
+	 * device lacks PAGE_POISON (virtballoon_validate), so offer both. */
+	if (b->cfg.free_page_reporting)
+		f |= BALLOON_BIT(VIRTIO_BALLOON_F_REPORTING) |
+		     BALLOON_BIT(VIRTIO_BALLOON_F_PAGE_POISON);
+	/* FREE_PAGE_HINT (3) stays unoffered until hinting lands (issue 7). */
+	return f;
+}
+
+static int op_set_features(void *dev, uint64_t features)
+{
+	struct balloon *b = dev;
+	if (b->cfg.require_must_tell_host &&
+	    !(features & BALLOON_BIT(VIRTIO_BALLOON_F_MUST_TELL_HOST))) {
+		/* Silent deflation would let the guest touch pages we have not
+		 * re-pinned; the spec allows refusing FEATURES_OK (5.5.3.2). */
+		log_warn("balloon: refusing FEATURES_OK: driver did not accept "
+			 "VIRTIO_BALLOON_F_MUST_TELL_HOST (silent deflation) "
+			 "and guest memory is pinned");
+		return -EPERM;
+	}
+	atomic_store(&b->features, features);
+	return 0;
+}
+
+static unsigned op_num_queues(void *dev)
+{
+	struct balloon *b = dev;
+	uint64_t f = atomic_load(&b->features);
+	unsigned n = 0;
+	for (int r = 0; r < BALLOON_Q_NR; r++)
+		n += balloon_queue_index(f, r) >= 0;
+	return n;
+}
+
+static void config_image(struct balloon *b, struct virtio_balloon_config *c)
+{
+	c->num_pages = htole32(atomic_load(&b->num_pages));
+	c->actual = htole32(atomic_load(&b->actual));
+	c->free_page_hint_cmd_id = htole32(b->free_page_hint_cmd_id);
+	c->poison_val = htole32(b->poison_val);
+}
+
+static void op_config_read(void *dev, uint32_t off, void *data, unsigned len)
+{
+	struct virtio_balloon_config c;
+	config_image(dev, &c);
+	if (off > sizeof(c) || len > sizeof(c) - off)
+		return; /* the transport checks; keep the copy in bounds anyway */
+	memcpy(data, (uint8_t *)&c + off, len);
+}
+
+static void op_config_write(void *dev, uint32_t off, const void *data,
+			    unsigned len)
+{
+	struct balloon *b = dev;
+	struct virtio_balloon_config c;
+	config_image(b, &c);
+	if (off > sizeof(c) || len > sizeof(c) - off)
+		return;
+	memcpy((uint8_t *)&c + off, data, len);
+	/* The driver owns actual and poison_val; num_pages and the hint
+	 * cmd_id are the device's, so writes to them are dropped. */
+	atomic_store(&b->actual, le32toh(c.actual));
+	b->poison_val = le32toh(c.poison_val);
+}
+
+static int op_activate(void *dev, struct virtq *queues, unsigned nr_queues,
+		       const struct gmem *mem, const struct virtio_host *host)
+{
+	struct balloon *b = dev;
+	unsigned want = op_num_queues(b);
+	if (nr_queues < want) {
+		log_warn("balloon: %u queues at DRIVER_OK, features need %u",
+			 nr_queues, want);
+		return -EINVAL;
+	}
+	/* A second DRIVER_OK without reset: earlier requests are stale. */
+	balloon_req_orphan_all(b);
+	balloon_stats_reset(b);
+	b->gen++;
+	atomic_store(&b->host, host);
+	b->queues = queues;
+	b->nr_queues = want;
+	b->mem = mem;
+	b->pending = 0;
+	b->broken = false;
+	b->active = true;
+	/* Linux queues and kicks the first stats buffer before DRIVER_OK, so
+	 * look at every queue now. */
+	for (unsigned q = 0; q < want; q++)
+		process_queue(b, q);
+	return 0;
+}
+
+static void op_queue_notify(void *dev, unsigned q)
+{
+	process_queue(dev, q);
+}
+
+static void op_reset(void *dev)
+{
+	struct balloon *b = dev;
+	balloon_req_orphan_all(b);
+	balloon_stats_reset(b);
+	b->gen++;
+	b->active = false;
+	b->broken = false;
+	b->queues = NULL;
+	b->nr_queues = 0;
+	b->mem = NULL;
+	b->pending = 0;
+	atomic_store(&b->features, 0);
+	/* The target (num_pages) is the host's and survives a reset. */
+	atomic_store(&b->actual, 0);
+	b->poison_val = 0;
+	b->free_page_hint_cmd_id = 0;
+}
+
+static const struct virtio_dev_ops balloon_ops = {
+	.get_features = op_get_features,
+	.set_features = op_set_features,
+	.num_queues = op_num_queues,
+	.config_read = op_config_read,
+	.config_write = op_config_write,
+	.activate = op_activate,
+	.queue_notify = op_queue_notify,
+	.reset = op_reset,
+};
+
+/* ---- public API ---- */
+
+int balloon_init(struct balloon *b, const struct balloon_config *cfg,
+		 const struct discard *discard)
+{
+	memset(b, 0, sizeof(*b));
+	if (!cfg || cfg->amount_mib > BALLOON_MAX_TARGET_MIB)
+		return -EINVAL;
+	b->cfg = *cfg;
+	if (discard)
+		b->discard = *discard;
+	b->pending_fd = -1;
+	atomic_store(&b->num_pages, cfg->amount_mib * BALLOON_PAGES_PER_MIB);
+	atomic_store(&b->stats_interval_s, cfg->stats_polling_interval_s);
+
+	b->pfn_buf = calloc(BALLOON_MAX_PFNS, sizeof(*b->pfn_buf));
+	b->range_buf = calloc(MAX(BALLOON_MAX_PFNS, VIRTQ_CHAIN_MAX),
+			      sizeof(*b->range_buf));
+	if (!b->pfn_buf || !b->range_buf)
+		goto err_free;
+	b->pending_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (b->pending_fd < 0)
+		goto err_free;
+
+	b->vdev = (struct virtio_dev){
+		.device_id = VIRTIO_ID_BALLOON,
+		.config_size = sizeof(struct virtio_balloon_config),
+		.max_queues = BALLOON_Q_NR,
+		.queue_max_size = BALLOON_QUEUE_SIZE,
+		.ops = &balloon_ops,
+		.dev = b,
+	};
+	return 0;
+
+err_free:;
+	int err = -errno;
+	free(b->pfn_buf);
+	free(b->range_buf);
+	b->pfn_buf = NULL;
+	b->range_buf = NULL;
+	return err ? err : -ENOMEM;
+}
+
+void balloon_destroy(struct balloon *b)
+{
+	if (b->inflight)
+		log_warn("balloon: destroyed with %u discard requests in flight",
+			 b->inflight);
+	if (b->pending_fd >= 0)
+		close(b->pending_fd);
+	free(b->pfn_buf);
+	free(b->range_buf);
+	memset(b, 0, sizeof(*b));
+	b->pending_fd = -1;
+}
+
+struct virtio_dev *balloon_virtio_dev(struct balloon *b) { return &b->vdev; }
+
+int balloon_set_target_mib(struct balloon *b, uint32_t mib)
+{
+	if (mib > BALLOON_MAX_TARGET_MIB)
+		return -EINVAL;
+	const struct virtio_host *h = host_lock(b);
+	atomic_store(&b->num_pages, mib * BALLOON_PAGES_PER_MIB);
+	/* Before DRIVER_OK the driver reads num_pages at probe anyway. */
+	if (h && b->active)
+		h->config_changed(h->t);
+	host_unlock(h);
+	return 0;
+}
+
+void balloon_get_info(struct balloon *b, struct balloon_info *info)
+{
+	const struct virtio_host *h = host_lock(b);
+	uint64_t f = atomic_load(&b->features);
+	memset(info, 0, sizeof(*info));
+	info->target_pages = atomic_load(&b->num_pages);
+	info->actual_pages = atomic_load(&b->actual);
+	info->target_mib = info->target_pages / BALLOON_PAGES_PER_MIB;
+	info->actual_mib = info->actual_pages / BALLOON_PAGES_PER_MIB;
+	info->features = f;
+	info->activated = h && b->active;
+	info->deflate_on_oom =
+		f & BALLOON_BIT(VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+	info->stats_enabled = f & BALLOON_BIT(VIRTIO_BALLOON_F_STATS_VQ);
+	info->free_page_reporting =
+		info->activated && (f & BALLOON_BIT(VIRTIO_BALLOON_F_REPORTING));
+	info->page_poison = f & BALLOON_BIT(VIRTIO_BALLOON_F_PAGE_POISON);
+	info->poison_val = h ? b->poison_val : 0;
+	info->stats_polling_interval_s = atomic_load(&b->stats_interval_s);
+	host_unlock(h);
+}
+
+void balloon_get_metrics(struct balloon *b, struct balloon_metrics *m)
+{
+	const struct virtio_host *h = host_lock(b);
+	*m = b->m;
+	host_unlock(h);
+}
+
+void balloon_set_stats_interval(struct balloon *b, uint32_t interval_s)
+{
+	atomic_store(&b->stats_interval_s, interval_s);
+}
+
+uint32_t balloon_get_stats_interval(struct balloon *b)
+{
+	return atomic_load(&b->stats_interval_s);
+}

@@ -1,0 +1,120 @@
+/* Requests waiting for the discard engine. The used-ring entry of a request
+ * is written from the engine's done callback, after every range of the
+ * request completed (DESIGN.md, "Ordering is the safety rule"). A request
+ * that outlives a reset or a new DRIVER_OK is orphaned: its completion frees
+ * the slot and touches no queue. */
+#include "balloon_priv.h"
+
+#include <core/log.h>
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+struct balloon_req *balloon_req_get(struct balloon *b, unsigned q,
+				    enum balloon_queue_role role,
+				    uint16_t head)
+{
+	for (unsigned i = 0; i < BALLOON_MAX_INFLIGHT; i++) {
+		struct balloon_req *req = &b->reqs[i];
+		if (req->busy)
+			continue;
+		*req = (struct balloon_req){
+			.b = b, .gen = b->gen, .head = head, .q = (uint8_t)q,
+			.role = (uint8_t)role, .busy = true,
+			.t_pop_ns = balloon_now_ns(),
+		};
+		b->inflight++;
+		return req;
+	}
+	return NULL;
+}
+
+void balloon_req_discard(struct balloon *b, struct balloon_req *req,
+			 const struct balloon_range *r, unsigned n)
+{
+	const struct discard_ops *ops = b->discard.ops;
+	bool report = req->role == BALLOON_Q_REPORTING;
+	unsigned queued = 0;
+
+	for (unsigned i = 0; ops && i < n; i++) {
+		int err = ops->queue(b->discard.be, r[i].region,
+				     r[i].gpa - r[i].region->gpa, r[i].len, req);
+		if (err < 0) {
+			/* The range stays populated: safe, just not reclaimed. */
+			b->m.discard_errors++;
+			log_ratelimited(LOG_WARN,
+					"balloon: queueing discard of gpa 0x%llx "
+					"len 0x%llx: %s",
+					(unsigned long long)r[i].gpa,
+					(unsigned long long)r[i].len,
+					strerror(-err));
+			continue;
+		}
+		queued++;
+		req->bytes += r[i].len;
+		if (report) {
+			b->m.report_ranges++;
+			b->m.report_bytes += r[i].len;
+		} else {
+			b->m.discard_ranges++;
+			b->m.discard_bytes += r[i].len;
+		}
+	}
+	if (queued == 0) {
+		balloon_req_finish(req);
+		return;
+	}
+	/* The backend falls back to synchronous discards itself and still
+	 * calls done once per cookie; done may run inside submit. */
+	int err = ops->submit(b->discard.be);
+	if (err < 0)
+		log_ratelimited(LOG_WARN, "balloon: discard submit: %s",
+				strerror(-err));
+}
+
+void balloon_req_orphan_all(struct balloon *b)
+{
+	for (unsigned i = 0; i < BALLOON_MAX_INFLIGHT; i++)
+		if (b->reqs[i].busy && b->reqs[i].gen == b->gen)
+			b->m.orphaned_requests++;
+}
+
+void balloon_req_finish(struct balloon_req *req)
+{
+	struct balloon *b = req->b;
+	bool live = req->gen == b->gen && b->active && !b->broken;
+
+	if (live) {
+		if (req->role == BALLOON_Q_REPORTING)
+			balloon_report_done(b, req);
+		balloon_complete(b, req->q, req->head);
+	}
+	req->busy = false;
+	b->inflight--;
+	/* A queue stopped for lack of slots goes on from the main loop. */
+	if (live && b->pending) {
+		uint64_t one = 1;
+		if (write(b->pending_fd, &one, sizeof(one)) < 0 &&
+		    errno != EAGAIN)
+			log_ratelimited(LOG_WARN, "balloon: pending eventfd: %s",
+					strerror(errno));
+	}
+}
+
+void balloon_discard_done(void *cookie, int err)
+{
+	struct balloon_req *req = cookie;
+	struct balloon *b = req->b;
+	const struct virtio_host *h = atomic_load(&b->host);
+
+	h->lock(h->t);
+	if (err < 0) {
+		b->m.discard_errors++;
+		req->err = err;
+		log_ratelimited(LOG_WARN, "balloon: discard failed: %s",
+				strerror(-err));
+	}
+	balloon_req_finish(req);
+	h->unlock(h->t);
+}

@@ -1,0 +1,73 @@
+#!/bin/busybox sh
+# /init of the test host: loads KVM (kvm-amd on QEMU's emulated SVM) and 9p,
+# makes the build machine's root (read-only 9p) writable with a tmpfs overlay,
+# chroots into it, runs the job.sh that run.sh left in the job share, records
+# its exit status there and powers off.
+/bin/busybox --install -s /bin
+export PATH=/bin
+
+mount -t devtmpfs dev /dev
+# The image has no /dev/console node (built without root), so the kernel
+# started us with no console: open it now.
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+
+rc_file=
+finish() {
+	[ -n "$rc_file" ] && echo "$1" >"$rc_file"
+	echo "MVMM-TESTHOST-EXIT rc=$1"
+	sync
+	poweroff -f
+}
+fail() {
+	echo "testhost: $*"
+	finish 125
+}
+
+interactive=0
+grep -q 'mvmm\.interactive=1' /proc/cmdline && interactive=1
+
+for m in $(cat /etc/modules.order); do
+	insmod "/lib/modules/$m.ko" || fail "insmod $m failed"
+done
+
+p9=trans=virtio,version=9p2000.L,msize=512000
+mount -t 9p -o "$p9" mvmmjob /job || fail "cannot mount the job share"
+rc_file=/job/rc
+# The build machine's files do not change under a test run: cache them.
+mount -t 9p -o "$p9,ro,cache=loose" hostroot /lower || fail "cannot mount the host root"
+
+r=/newroot
+mount -t tmpfs -o mode=755 rw /rw
+mkdir /rw/upper /rw/work
+if ! mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work root $r; then
+	echo "testhost: overlay failed; only /tmp, /run and /var/tmp are writable"
+	mount --bind /lower $r
+	mount -t tmpfs tmp $r/tmp
+	mount -t tmpfs vartmp $r/var/tmp
+fi
+mount -t proc proc $r/proc
+mount -t sysfs sys $r/sys
+mount -t devtmpfs dev $r/dev
+mkdir -p $r/dev/pts $r/dev/shm $r/dev/hugepages
+mount -t devpts devpts $r/dev/pts
+mount -t tmpfs shm $r/dev/shm
+mount -t hugetlbfs hugetlbfs $r/dev/hugepages
+mount -t tmpfs -o mode=755 run $r/run
+mkdir -p $r/run/testhost
+mount --bind /job $r/run/testhost
+
+[ -c $r/dev/kvm ] || fail "no /dev/kvm after loading kvm-amd"
+
+if [ $interactive = 1 ]; then
+	# A controlling tty, so ^C on the console reaches the job.
+	cttyhack chroot $r /bin/bash /run/testhost/job.sh
+	rc=$?
+else
+	# Plain \n on the console, so the output reads like a pipe's.
+	stty -onlcr </dev/console
+	chroot $r /bin/bash /run/testhost/job.sh </dev/null
+	rc=$?
+fi
+finish $rc

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Runs COMMAND inside the test host: Debian's stock kernel under QEMU's TCG
+# emulator (-cpu max emulates AMD SVM) with kvm-amd loaded, so COMMAND sees a
+# hardware-style /dev/kvm. The build machine's root is shared read-only over
+# 9p (writes land in a tmpfs overlay and vanish); COMMAND runs as root in the
+# current directory with MVMM_TESTHOST=1 and every MVMM_* variable passed on.
+# Its output streams to stdout; run.sh exits with COMMAND's exit status, or
+# 124 on timeout, 125 when the test host failed.
+#
+# Usage: run.sh [--mem MiB] [--cpus N] [--timeout S] [--interactive] -- COMMAND...
+#   --interactive   the console is this terminal: stdin reaches COMMAND and
+#                   ^C reaches it too (Ctrl-A x quits QEMU). No timeout unless given.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+usage() {
+	sed -n 's/^# \{0,1\}//; /^Usage:/,/^$/p' "$0" >&2
+	exit 2
+}
+
+mem=4096
+cpus=2
+timeout_s=
+interactive=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--mem) mem=${2:?}; shift 2 ;;
+	--cpus) cpus=${2:?}; shift 2 ;;
+	--timeout) timeout_s=${2:?}; shift 2 ;;
+	--interactive) interactive=1; shift ;;
+	--) shift; break ;;
+	*) usage ;;
+	esac
+done
+[ $# -gt 0 ] || usage
+if [ -z "$timeout_s" ]; then
+	[ $interactive = 1 ] && timeout_s=0 || timeout_s=${MVMM_TESTHOST_TIMEOUT:-1800}
+fi
+
+paths=$(bash "$TESTHOST_DIR/fetch-kernel.sh" --print) || testhost_die "cannot prepare the test host kernel"
+kernel=$(sed -n 's/^kernel //p' <<<"$paths")
+initrd=$(sed -n 's/^initrd //p' <<<"$paths")
+repo=$(pwd -P)
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mvmm-testhost.XXXXXX")
+qpid=
+cleanup() {
+	local pid
+	set +e
+	if [ -n "$qpid" ]; then
+		kill -TERM "$qpid" 2>/dev/null
+		# timeout forwards TERM to QEMU; make sure QEMU itself is gone.
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$qpid" 2>/dev/null || break
+			sleep 0.5
+		done
+		pid=$(cat "$tmp/qemu.pid" 2>/dev/null)
+		[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+		kill -KILL "$qpid" 2>/dev/null
+		wait "$qpid" 2>/dev/null
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+mkdir "$tmp/job"
+{
+	echo '# written by tests/testhost/run.sh'
+	echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+	printf 'export HOME=%q LANG=C.UTF-8 TERM=%q MVMM_TESTHOST=1\n' "${HOME:-/root}" "${TERM:-dumb}"
+	while read -r v; do
+		[ "$v" = MVMM_TESTHOST ] || printf 'export %s=%q\n' "$v" "${!v}"
+	done < <(compgen -e | grep '^MVMM_' || true)
+	printf 'cd %q || exit 125\n' "$repo"
+	printf 'exec'
+	printf ' %q' "$@"
+	echo
+} >"$tmp/job/job.sh"
+
+p9=security_model=none,multidevs=remap
+qemu=(qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu max
+	-smp "$cpus" -m "$mem" -nodefaults -display none -no-reboot
+	-pidfile "$tmp/qemu.pid"
+	-kernel "$kernel" -initrd "$initrd"
+	-append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off mvmm.interactive=$interactive"
+	-virtfs "local,path=/,mount_tag=hostroot,readonly=on,$p9"
+	-virtfs "local,path=$tmp/job,mount_tag=mvmmjob,$p9")
+if [ $interactive = 1 ]; then
+	echo "testhost: booting (Ctrl-A x quits QEMU)" >&2
+	qemu+=(-chardev stdio,id=con,mux=on,signal=off -serial chardev:con
+		-mon chardev=con,mode=readline)
+else
+	qemu+=(-chardev stdio,id=con,signal=off -serial chardev:con)
+fi
+
+# setpriv: QEMU dies with timeout, timeout dies with this script, even on
+# SIGKILL. Without job control a background job's stdin would be /dev/null,
+# so the interactive console is passed explicitly.
+exec {console}<&0
+[ $interactive = 1 ] || exec {console}</dev/null
+setpriv --pdeathsig TERM timeout --foreground -k 5 "$timeout_s" \
+	setpriv --pdeathsig KILL "${qemu[@]}" <&$console 2>"$tmp/qemu.err" &
+qpid=$!
+st=0
+wait "$qpid" || st=$?
+qpid=
+
+if [ -s "$tmp/job/rc" ]; then
+	exit "$(cat "$tmp/job/rc")"
+fi
+if [ $st = 124 ] || [ $st = 137 ]; then
+	echo "testhost: timed out after ${timeout_s}s; QEMU killed" >&2
+	exit 124
+fi
+echo "testhost: the test host did not finish COMMAND (QEMU exit status $st)" >&2
+sed 's/^/testhost: qemu: /' "$tmp/qemu.err" >&2
+exit 125

@@ -1,0 +1,402 @@
+/* fvd: the driver half of a split virtqueue plus the virtio-mmio probe and
+ * negotiation sequence, modelled on Linux's virtio_mmio.c / virtio_ring.c
+ * behaviour (not their code). */
+#include "fake_virtio_driver.h"
+
+#include <core/checked.h>
+
+#include <endian.h>
+#include <errno.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_mmio.h>
+#include <linux/virtio_ring.h>
+#include <string.h>
+
+void fvd_init(struct fvd *d, const struct bus *bus, uint64_t base,
+	      const struct gmem *mem, uint64_t heap_gpa, uint64_t heap_len)
+{
+	memset(d, 0, sizeof(*d));
+	d->bus = bus;
+	d->base = base;
+	d->mem = mem;
+	d->heap_next = heap_gpa;
+	d->heap_end = heap_gpa + heap_len;
+}
+
+uint64_t fvd_alloc(struct fvd *d, uint64_t len, uint64_t align)
+{
+	uint64_t gpa = ALIGN_UP(d->heap_next, align ? align : 1);
+	if (gpa < d->heap_next || gpa > d->heap_end || len > d->heap_end - gpa)
+		return 0;
+	d->heap_next = gpa + len;
+	void *p = gmem_ptr(d->mem, gpa, len);
+	if (p)
+		memset(p, 0, len);
+	return gpa;
+}
+
+void *fvd_ptr(struct fvd *d, uint64_t gpa, uint64_t len)
+{
+	return gmem_ptr(d->mem, gpa, len);
+}
+
+uint32_t fvd_read(struct fvd *d, uint32_t off)
+{
+	uint32_t v;
+	bus_read(d->bus, d->base + off, &v, 4);
+	return le32toh(v);
+}
+
+void fvd_write(struct fvd *d, uint32_t off, uint32_t val)
+{
+	uint32_t v = htole32(val);
+	bus_write(d->bus, d->base + off, &v, 4);
+}
+
+void fvd_config_read(struct fvd *d, uint32_t off, void *buf, unsigned len)
+{
+	bus_read(d->bus, d->base + VIRTIO_MMIO_CONFIG + off, buf, len);
+}
+
+void fvd_config_write(struct fvd *d, uint32_t off, const void *buf,
+		      unsigned len)
+{
+	bus_write(d->bus, d->base + VIRTIO_MMIO_CONFIG + off, buf, len);
+}
+
+int fvd_probe(struct fvd *d)
+{
+	if (fvd_read(d, VIRTIO_MMIO_MAGIC_VALUE) != 0x74726976 ||
+	    fvd_read(d, VIRTIO_MMIO_VERSION) != 2)
+		return -ENODEV;
+	uint32_t id = fvd_read(d, VIRTIO_MMIO_DEVICE_ID);
+	return id ? (int)id : -ENODEV;
+}
+
+uint32_t fvd_status(struct fvd *d) { return fvd_read(d, VIRTIO_MMIO_STATUS); }
+
+void fvd_add_status(struct fvd *d, uint32_t bits)
+{
+	fvd_write(d, VIRTIO_MMIO_STATUS, fvd_status(d) | bits);
+}
+
+void fvd_reset(struct fvd *d)
+{
+	fvd_write(d, VIRTIO_MMIO_STATUS, 0);
+	/* The device may take time to reset (4.2.3.1.1 reads it back). */
+	for (int i = 0; i < 1000 && fvd_status(d); i++)
+		;
+	for (unsigned q = 0; q < FVD_MAX_QUEUES; q++)
+		d->q[q].size = 0;
+	d->features = 0;
+}
+
+uint64_t fvd_device_features(struct fvd *d)
+{
+	fvd_write(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	uint64_t hi = fvd_read(d, VIRTIO_MMIO_DEVICE_FEATURES);
+	fvd_write(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	return hi << 32 | fvd_read(d, VIRTIO_MMIO_DEVICE_FEATURES);
+}
+
+void fvd_write_features(struct fvd *d, uint64_t features)
+{
+	fvd_write(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	fvd_write(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(features >> 32));
+	fvd_write(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	fvd_write(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)features);
+}
+
+int fvd_negotiate(struct fvd *d, uint64_t supported)
+{
+	fvd_reset(d);
+	fvd_add_status(d, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	fvd_add_status(d, VIRTIO_CONFIG_S_DRIVER);
+	uint64_t features = fvd_device_features(d) & supported;
+	fvd_write_features(d, features);
+	fvd_add_status(d, VIRTIO_CONFIG_S_FEATURES_OK);
+	if (!(fvd_status(d) & VIRTIO_CONFIG_S_FEATURES_OK)) {
+		fvd_add_status(d, VIRTIO_CONFIG_S_FAILED);
+		return -EIO;
+	}
+	d->features = features;
+	return 0;
+}
+
+static void fvd_queue_layout(struct fvd *d, unsigned q, uint16_t size,
+			     uint64_t desc, uint64_t avail, uint64_t used)
+{
+	struct fvd_queue *vq = &d->q[q];
+
+	memset(vq, 0, sizeof(*vq));
+	vq->size = size;
+	vq->desc_gpa = desc;
+	vq->avail_gpa = avail;
+	vq->used_gpa = used;
+	vq->num_free = size;
+	for (unsigned i = 0; i + 1 < size; i++)
+		vq->next[i] = (uint16_t)(i + 1);
+}
+
+void fvd_setup_queue_at(struct fvd *d, unsigned q, uint32_t size,
+			uint64_t desc, uint64_t avail, uint64_t used)
+{
+	fvd_write(d, VIRTIO_MMIO_QUEUE_SEL, q);
+	fvd_write(d, VIRTIO_MMIO_QUEUE_NUM, size);
+	fvd_write(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)desc);
+	fvd_write(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(desc >> 32));
+	fvd_write(d, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)avail);
+	fvd_write(d, VIRTIO_MMIO_QUEUE_AVAIL_HIGH, (uint32_t)(avail >> 32));
+	fvd_write(d, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)used);
+	fvd_write(d, VIRTIO_MMIO_QUEUE_USED_HIGH, (uint32_t)(used >> 32));
+	fvd_write(d, VIRTIO_MMIO_QUEUE_READY, 1);
+	if (q < FVD_MAX_QUEUES)
+		fvd_queue_layout(d, q, (uint16_t)MIN(size, VIRTQ_MAX_SIZE),
+				 desc, avail, used);
+}
+
+int fvd_setup_queue(struct fvd *d, unsigned q, uint16_t size)
+{
+	if (q >= FVD_MAX_QUEUES)
+		return -ENOENT;
+	fvd_write(d, VIRTIO_MMIO_QUEUE_SEL, q);
+	if (fvd_read(d, VIRTIO_MMIO_QUEUE_READY))
+		return -ENOENT;
+	uint32_t max = fvd_read(d, VIRTIO_MMIO_QUEUE_NUM_MAX);
+	if (max == 0)
+		return -ENOENT;
+	if (size == 0 || size > max)
+		size = (uint16_t)MIN(max, VIRTQ_MAX_SIZE);
+	uint64_t desc = fvd_alloc(d, 16ULL * size, 4096);
+	uint64_t avail = fvd_alloc(d, 6 + 2ULL * size, 64);
+	uint64_t used = fvd_alloc(d, 6 + 8ULL * size, 64);
+	if (!desc || !avail || !used)
+		return -ENOMEM;
+	fvd_setup_queue_at(d, q, size, desc, avail, used);
+	return 0;
+}
+
+void fvd_driver_ok(struct fvd *d)
+{
+	fvd_add_status(d, VIRTIO_CONFIG_S_DRIVER_OK);
+}
+
+static bool fvd_event_idx(const struct fvd *d)
+{
+	return d->features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
+}
+
+static struct vring_avail *fvd_avail(struct fvd *d, struct fvd_queue *vq)
+{
+	return fvd_ptr(d, vq->avail_gpa, 6 + 2ULL * vq->size);
+}
+
+static struct vring_used *fvd_used(struct fvd *d, struct fvd_queue *vq)
+{
+	return fvd_ptr(d, vq->used_gpa, 6 + 8ULL * vq->size);
+}
+
+void fvd_set_desc(struct fvd *d, unsigned q, uint16_t idx, uint64_t addr,
+		  uint32_t len, uint16_t flags, uint16_t next)
+{
+	struct vring_desc *desc =
+		fvd_ptr(d, d->q[q].desc_gpa + 16ULL * idx, 16);
+	if (!desc)
+		return;
+	desc->addr = htole64(addr);
+	desc->len = htole32(len);
+	desc->flags = htole16(flags);
+	desc->next = htole16(next);
+}
+
+void fvd_set_avail_idx(struct fvd *d, unsigned q, uint16_t idx)
+{
+	struct vring_avail *avail = fvd_avail(d, &d->q[q]);
+	if (!avail)
+		return;
+	d->q[q].avail_idx = idx;
+	/* Descriptors and ring entries before idx (2.7.13.3). */
+	__atomic_store_n(&avail->idx, htole16(idx), __ATOMIC_RELEASE);
+}
+
+void fvd_publish_head(struct fvd *d, unsigned q, uint16_t head)
+{
+	struct fvd_queue *vq = &d->q[q];
+	struct vring_avail *avail = fvd_avail(d, vq);
+	if (!avail || !vq->size)
+		return;
+	avail->ring[vq->avail_idx % vq->size] = htole16(head);
+	fvd_set_avail_idx(d, q, (uint16_t)(vq->avail_idx + 1));
+}
+
+/* Takes n descriptors off the free list, linked through next[]. */
+static int fvd_take(struct fvd_queue *vq, unsigned n)
+{
+	if (n == 0 || n > vq->num_free)
+		return -ENOSPC;
+	uint16_t head = vq->free_head, last = head;
+	for (unsigned i = 1; i < n; i++)
+		last = vq->next[last];
+	vq->free_head = vq->next[last];
+	vq->num_free -= n;
+	vq->chain_len[head] = (uint16_t)n;
+	return head;
+}
+
+int fvd_add(struct fvd *d, unsigned q, const struct fvd_sg *sg, unsigned out,
+	    unsigned in)
+{
+	struct fvd_queue *vq = &d->q[q];
+	unsigned n = out + in;
+	int head = fvd_take(vq, n);
+	if (head < 0)
+		return head;
+	uint16_t i = (uint16_t)head;
+	for (unsigned k = 0; k < n; k++) {
+		uint16_t flags = (k >= out ? VRING_DESC_F_WRITE : 0) |
+				 (k + 1 < n ? VRING_DESC_F_NEXT : 0);
+		fvd_set_desc(d, q, i, sg[k].gpa, sg[k].len, flags,
+			     k + 1 < n ? vq->next[i] : 0);
+		i = vq->next[i];
+	}
+	fvd_publish_head(d, q, (uint16_t)head);
+	return head;
+}
+
+int fvd_add_indirect(struct fvd *d, unsigned q, const struct fvd_sg *sg,
+		     unsigned out, unsigned in)
+{
+	struct fvd_queue *vq = &d->q[q];
+	unsigned n = out + in;
+	if (n == 0 || n > FVD_INDIRECT_MAX)
+		return -EINVAL;
+	int head = fvd_take(vq, 1);
+	if (head < 0)
+		return head;
+	uint64_t *table = &vq->indirect_gpa[head];
+	if (!*table)
+		*table = fvd_alloc(d, 16 * FVD_INDIRECT_MAX, 16);
+	struct vring_desc *t = fvd_ptr(d, *table, 16ULL * n);
+	if (!t) {
+		vq->chain_len[head] = 0;
+		vq->free_head = (uint16_t)head;
+		vq->num_free++;
+		return -ENOMEM;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		t[k].addr = htole64(sg[k].gpa);
+		t[k].len = htole32(sg[k].len);
+		t[k].flags = htole16((k >= out ? VRING_DESC_F_WRITE : 0) |
+				     (k + 1 < n ? VRING_DESC_F_NEXT : 0));
+		t[k].next = htole16(k + 1 < n ? k + 1 : 0);
+	}
+	fvd_set_desc(d, q, (uint16_t)head, *table, 16 * n,
+		     VRING_DESC_F_INDIRECT, 0);
+	fvd_publish_head(d, q, (uint16_t)head);
+	return head;
+}
+
+void fvd_notify(struct fvd *d, unsigned q)
+{
+	fvd_write(d, VIRTIO_MMIO_QUEUE_NOTIFY, q);
+}
+
+bool fvd_kick(struct fvd *d, unsigned q)
+{
+	struct fvd_queue *vq = &d->q[q];
+	struct vring_used *used = fvd_used(d, vq);
+	uint16_t old = vq->kicked_idx, new = vq->avail_idx;
+	bool need;
+
+	vq->kicked_idx = new;
+	/* avail->idx visible before reading the device's suppression. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!used)
+		need = true;
+	else if (fvd_event_idx(d))
+		need = vring_need_event(
+			le16toh(*(volatile uint16_t *)&used->ring[vq->size]),
+			new, old);
+	else
+		need = !(le16toh(*(volatile uint16_t *)&used->flags) &
+			 VRING_USED_F_NO_NOTIFY);
+	if (need)
+		fvd_notify(d, q);
+	return need;
+}
+
+static void fvd_set_used_event(struct fvd *d, struct fvd_queue *vq,
+			       uint16_t v)
+{
+	struct vring_avail *avail = fvd_avail(d, vq);
+	if (avail)
+		__atomic_store_n(&avail->ring[vq->size], htole16(v),
+				 __ATOMIC_SEQ_CST);
+}
+
+int fvd_get_used(struct fvd *d, unsigned q, uint32_t *len)
+{
+	struct fvd_queue *vq = &d->q[q];
+	struct vring_used *used = fvd_used(d, vq);
+	if (!used || !vq->size)
+		return -EAGAIN;
+	/* Acquire pairs with the device's release of used->idx. */
+	uint16_t idx = le16toh(__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE));
+	if (idx == vq->last_used)
+		return -EAGAIN;
+	struct vring_used_elem e = used->ring[vq->last_used % vq->size];
+	uint32_t head = le32toh(e.id);
+	if (head >= vq->size || !vq->chain_len[head])
+		return -EPROTO;
+	vq->last_used++;
+	if (len)
+		*len = le32toh(e.len);
+	/* Return the chain to the free list. */
+	uint16_t last = (uint16_t)head;
+	for (unsigned i = 1; i < vq->chain_len[head]; i++)
+		last = vq->next[last];
+	vq->next[last] = vq->free_head;
+	vq->free_head = (uint16_t)head;
+	vq->num_free += vq->chain_len[head];
+	vq->chain_len[head] = 0;
+	/* Ask for an interrupt at the next used entry (2.7.10). */
+	if (fvd_event_idx(d) && !vq->cb_disabled)
+		fvd_set_used_event(d, vq, vq->last_used);
+	return (int)head;
+}
+
+void fvd_disable_cb(struct fvd *d, unsigned q)
+{
+	struct fvd_queue *vq = &d->q[q];
+	struct vring_avail *avail = fvd_avail(d, vq);
+	vq->cb_disabled = true;
+	if (!avail)
+		return;
+	avail->flags = htole16(VRING_AVAIL_F_NO_INTERRUPT);
+	/* With event idx the flag is ignored: move used_event out of reach. */
+	if (fvd_event_idx(d))
+		fvd_set_used_event(d, vq, (uint16_t)(vq->last_used + 0x8000));
+}
+
+bool fvd_enable_cb(struct fvd *d, unsigned q)
+{
+	struct fvd_queue *vq = &d->q[q];
+	struct vring_avail *avail = fvd_avail(d, vq);
+	struct vring_used *used = fvd_used(d, vq);
+	vq->cb_disabled = false;
+	if (!avail || !used)
+		return false;
+	avail->flags = 0;
+	fvd_set_used_event(d, vq, vq->last_used);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return le16toh(__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE)) !=
+	       vq->last_used;
+}
+
+uint32_t fvd_ack_irq(struct fvd *d)
+{
+	uint32_t isr = fvd_read(d, VIRTIO_MMIO_INTERRUPT_STATUS);
+	if (isr)
+		fvd_write(d, VIRTIO_MMIO_INTERRUPT_ACK, isr);
+	return isr;
+}

@@ -1,0 +1,55 @@
+/* The VM's configuration: Firecracker's config-file schema (boot-source,
+ * machine-config, balloon) plus CLI overrides. Parsing never exits; errors
+ * come back as one line naming the file, position and field. */
+#ifndef VMM_CONFIG_H
+#define VMM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_VCPUS 32
+#define CONFIG_MIN_MEM_MIB 16
+#define CONFIG_MAX_MEM_MIB (1024 * 1024)
+
+enum config_huge_pages { HUGE_PAGES_NONE, HUGE_PAGES_TRANSPARENT, HUGE_PAGES_2M };
+enum config_mem_backend { MEM_BACKEND_ANON, MEM_BACKEND_MEMFD };
+
+struct config_balloon {
+	bool enabled;
+	uint32_t amount_mib;
+	bool deflate_on_oom;
+	uint32_t stats_polling_interval_s;
+	bool free_page_reporting;
+	bool free_page_hinting;
+};
+
+struct vm_config {
+	char *kernel_path;
+	char *initrd_path;
+	char *boot_args;
+	unsigned vcpu_count;
+	uint64_t mem_size_mib;
+	enum config_huge_pages huge_pages;
+	enum config_mem_backend mem_backend;
+	bool mem_lock;
+	struct config_balloon balloon;
+	char *api_sock;
+};
+
+#define CONFIG_ERR_LEN 512
+
+void config_defaults(struct vm_config *cfg);
+void config_free(struct vm_config *cfg);
+/* Merges a JSON config file into cfg; 0 or -1 with err filled. */
+int config_load_file(struct vm_config *cfg, const char *path, char *err);
+/* Same, from a string (path names it in messages). */
+int config_load_string(struct vm_config *cfg, const char *text,
+		       const char *path, char *err);
+/* Parses "amount_mib=N,deflate_on_oom=on,stats_polling_interval_s=S,...". */
+int config_parse_balloon_opts(struct config_balloon *b, const char *opts,
+			      char *err);
+/* Checks the merged result (ranges, files exist); 0 or -1 with err. */
+int config_validate(const struct vm_config *cfg, char *err);
+
+#endif

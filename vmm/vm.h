@@ -1,0 +1,102 @@
+/* The VM: KVM fds, guest memory, buses, devices, vCPUs and the main loop.
+ * Threads: built and torn down on the main thread; vm_request_exit() is
+ * safe from any thread. */
+#ifndef VMM_VM_H
+#define VMM_VM_H
+
+#include "config.h"
+#include "event_loop.h"
+#include "vcpu.h"
+
+#include <arch/boot.h>
+#include <core/gmem.h>
+#include <core/discard.h>
+#include <devices/balloon.h>
+#include <devices/bus.h>
+#include <devices/i8042.h>
+#include <devices/serial.h>
+#include <devices/virtio_mmio.h>
+
+#include <stdatomic.h>
+
+#define VM_MAX_VIRTIO 4
+
+struct cmdline;
+struct discard_engine;
+struct queue_event;
+
+enum vm_exit_kind {
+	VM_EXIT_NONE,
+	VM_EXIT_POWEROFF, /* clean guest power-off: status 0 */
+	VM_EXIT_RESET,    /* guest reboot (i8042, ACPI reset): status 0 */
+	VM_EXIT_TRIPLE_FAULT,
+	VM_EXIT_SIGNAL,   /* SIGTERM/SIGINT from the host: status 0 */
+	VM_EXIT_ERROR,    /* KVM or internal error: status 1 */
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	int kvm_fd;
+	int vm_fd;
+	int vcpu_mmap_size;
+	struct kvm_cpuid2 *supported_cpuid;
+	struct gmem mem;
+	struct bus mmio_bus;
+	struct bus pio_bus;
+	struct event_loop loop;
+	struct x86_boot_info boot;
+
+	struct serial serial;
+	int serial_irqfd;
+	struct i8042 i8042;
+
+	/* virtio-mmio slots, one device each, from X86_MMIO_START. */
+	unsigned nr_virtio;
+	struct vm_virtio_slot {
+		struct virtio_mmio mmio;
+		bool initialized;
+		uint64_t base;
+		unsigned gsi;
+		int irqfd;
+		int ioeventfds[VIRTIO_MMIO_MAX_QUEUES];
+		struct queue_event *queue_events[VIRTIO_MMIO_MAX_QUEUES];
+	} virtio[VM_MAX_VIRTIO];
+
+	/* The balloon, NULL when not configured. */
+	struct balloon *balloon;
+	struct discard *discard;
+	struct discard_engine *discard_engine;
+	int stats_timer_fd;
+
+	unsigned nr_vcpus;
+	struct vcpu *vcpus;
+
+	atomic_int exit_kind;
+	char exit_msg[256];
+	int signal_fd;
+	int stdin_fd;
+	bool stdin_open;
+};
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, char *err,
+	      size_t errlen);
+/* Starts vCPUs and runs the main loop until the guest or host ends it.
+ * Returns the process exit status. */
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+/* Records why the VM ends (first reason wins) and stops the main loop. */
+void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *msg);
+
+/* Balloon controls for the API (main loop): 0 or -errno. */
+int vm_balloon_set_stats_interval(struct vm *vm, uint32_t interval_s);
+
+/* Device wiring (vm_devices.c), before the kernel is loaded: each appends
+ * its virtio_mmio.device= argument to the command line. */
+int vm_add_virtio(struct vm *vm, struct virtio_dev *dev, struct cmdline *cl);
+int vm_add_balloon(struct vm *vm, struct cmdline *cl);
+void vm_devices_destroy(struct vm *vm);
+
+/* KVM glue used by devices' wiring. */
+int vm_irqfd_new(struct vm *vm, unsigned gsi);
+
+#endif
