@@ -32,6 +32,15 @@ BENCH_SRC := $(wildcard tests/bench/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
+# Short build lines; V=1 shows the commands.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @echo "  $(1) $(2)"
+endif
+
 CORE_LIB := $(BUILD)/libcore.a
 DEV_LIB := $(BUILD)/libdevices.a
 ARCH_LIB := $(BUILD)/libarch.a
@@ -52,42 +61,54 @@ deps:
 
 $(BUILD)/vmm/core/%.o: vmm/core/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CORE_INC) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) $(CORE_INC) -c $< -o $@
 $(BUILD)/devices/%.o: devices/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEV_INC) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) $(DEV_INC) -c $< -o $@
 $(BUILD)/arch/%.o: arch/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ARCH_INC) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) $(ARCH_INC) -c $< -o $@
 $(BUILD)/vmm/%.o: vmm/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(VMM_INC) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) $(VMM_INC) -c $< -o $@
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TEST_INC) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) $(TEST_INC) -c $< -o $@
 
 $(CORE_LIB): $(call obj,$(CORE_SRC))
-	@rm -f $@; ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@; ar rcs $@ $^
 $(DEV_LIB): $(call obj,$(DEV_SRC))
-	@rm -f $@; ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@; ar rcs $@ $^
 $(ARCH_LIB): $(call obj,$(ARCH_SRC))
-	@rm -f $@; ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@; ar rcs $@ $^
 $(VMM_LIB): $(call obj,$(VMM_SRC))
-	@rm -f $@; ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@; ar rcs $@ $^
 
 $(MVMM): $(call obj,vmm/main.c) $(ALL_LIBS)
-	$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
 
 # ./mvmm at the top, as the README and configs use it.
 mvmm: $(MVMM)
 	@ln -sf $(MVMM) mvmm
 
 $(UNIT): $(call obj,$(UNIT_SRC)) $(ALL_LIBS)
-	$(CC) $(LDFLAGS) -o $@ $(call obj,$(UNIT_SRC)) $(ALL_LIBS) $(LIBS) -lcriterion
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(call obj,$(UNIT_SRC)) $(ALL_LIBS) $(LIBS) -lcriterion
 
 $(BUILD)/bench/%: tests/bench/%.c $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TEST_INC) -o $@ $< $(ALL_LIBS) $(LIBS)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(TEST_INC) -o $@ $< $(ALL_LIBS) $(LIBS)
 
 # Guest kernel and initramfs, cached outside the checkout by config hash.
 guest: deps
@@ -121,7 +142,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/*_f
 fuzz: $(FUZZ_TARGETS)
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(DEV_SRC)
 	@mkdir -p build-fuzz
-	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(DEV_INC) -o $@ $< $(CORE_SRC) $(DEV_SRC)
+	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(DEV_INC) -o $@ $< $(CORE_SRC) $(DEV_SRC)
 fuzz-smoke: fuzz
 	@bash tests/fuzz/smoke.sh
 

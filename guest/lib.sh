@@ -1,19 +1,15 @@
 # Sourced by /init, by every scenario and (as $ENV) by the interactive shell.
-#
-# The guest has no ACPI, so the kernel cannot power off: reboot(POWER_OFF)
-# halts the CPUs and the VMM never learns of it. A reset (i8042 0xFE, then a
-# triple fault) is what ends mvmm, so poweroff and halt are routed to it.
-# Functions win over busybox's built-in applets, which ignore $PATH.
+
+# mvmm_off: ends the VM. The kernel powers off through the VMM's ACPI sleep
+# registers (S5); the marker lets a test tell this from a crash or a reset.
 mvmm_off() {
 	sync
 	echo "MVMM-POWEROFF"
-	busybox reboot -f
-	# Only reached if the reset did not happen.
+	poweroff -f
+	# Only reached if the reboot syscall itself failed.
 	echo "MVMM-POWEROFF-FAILED"
 	while :; do sleep 3600; done
 }
-poweroff() { mvmm_off; }
-halt() { mvmm_off; }
 
 # wait_for_file PATH [TENTHS]: waits until PATH exists (default 10 s).
 wait_for_file() {

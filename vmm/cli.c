@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MVMM_VERSION "0.1.0"
-
 enum {
 	OPT_CONFIG = 'c',
 	OPT_KERNEL = 'k',
@@ -161,5 +159,8 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg,
 			 argv[optind]);
 		return CLI_EXIT_USAGE;
 	}
+	/* With only an API socket, the configuration arrives over the API. */
+	if (cfg->api_sock && !cfg->kernel_path)
+		return CLI_RUN;
 	return config_validate(cfg, err) ? CLI_EXIT_USAGE : CLI_RUN;
 }

@@ -6,6 +6,8 @@
 
 #include <stdio.h>
 
+#define MVMM_VERSION "0.1.0"
+
 enum cli_result { CLI_RUN, CLI_EXIT_OK, CLI_EXIT_USAGE };
 
 /* Fills cfg from argv (loading --config first, then applying flags).

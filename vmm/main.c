@@ -1,13 +1,63 @@
 /* mvmm: boots one Linux guest on KVM. Exit status: 0 for a guest power-off,
  * reboot or host signal; 1 for a guest crash or KVM/internal error; 2 for a
  * usage or configuration error. */
+#include "api_routes.h"
+#include "api_server.h"
 #include "cli.h"
+#include "metrics.h"
 #include "vm.h"
 
 #include <core/log.h>
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+static struct vm vm;
+static bool vm_created;
+static struct api_server api;
+static bool api_running;
+static struct event_loop preboot;
+
+static int api_start_vm(struct api_ctx *ctx, char *err, size_t errlen)
+{
+	vm_created = true;
+	if (vm_create(&vm, ctx->cfg, err, errlen)) {
+		vm_destroy(&vm);
+		vm_created = false;
+		return -1;
+	}
+	ctx->vm = &vm;
+	event_loop_stop(&preboot);
+	return 0;
+}
+
+/* mvmm --api-sock alone: wait for PUT /boot-source, /machine-config,
+ * /balloon and InstanceStart, as Firecracker does. */
+static int wait_for_instance_start(struct api_ctx *ctx)
+{
+	int r = event_loop_init(&preboot);
+	if (r) {
+		log_error("event loop: %s", strerror(-r));
+		return -1;
+	}
+	if (api_server_start(&api, ctx->cfg->api_sock, &preboot,
+			     api_routes_handle, ctx)) {
+		event_loop_destroy(&preboot);
+		return -1;
+	}
+	api_running = true;
+	log_info("waiting for configuration on %s", ctx->cfg->api_sock);
+	event_loop_run(&preboot);
+	if (ctx->vm)
+		api_server_attach(&api, &vm.loop);
+	else {
+		api_server_stop(&api);
+		api_running = false;
+	}
+	event_loop_destroy(&preboot);
+	return ctx->vm ? 0 : -1;
+}
 
 int main(int argc, char **argv)
 {
@@ -27,15 +77,40 @@ int main(int argc, char **argv)
 		break;
 	}
 
-	static struct vm vm;
-	int status;
-	if (vm_create(&vm, &cfg, err, sizeof(err))) {
-		fprintf(stderr, "mvmm: %s\n", err);
-		status = 1;
+	struct api_ctx ctx = {
+		.cfg = &cfg, .vmm_version = MVMM_VERSION, .start = api_start_vm,
+	};
+	int status = 1;
+	if (cfg.api_sock && !cfg.kernel_path) {
+		if (wait_for_instance_start(&ctx))
+			goto out;
 	} else {
-		status = vm_run(&vm);
+		vm_created = true;
+		if (vm_create(&vm, &cfg, err, sizeof(err))) {
+			fprintf(stderr, "mvmm: %s\n", err);
+			goto out;
+		}
+		ctx.vm = &vm;
+		ctx.start = NULL;
+		if (cfg.api_sock) {
+			if (api_server_start(&api, cfg.api_sock, &vm.loop,
+					     api_routes_handle, &ctx))
+				goto out;
+			api_running = true;
+		}
 	}
-	vm_destroy(&vm);
+	status = vm_run(&vm);
+	char *line = metrics_vm_string(&vm);
+	if (line) {
+		log_info("metrics: %s", line);
+		free(line);
+	}
+out:
+	/* The API reads the VM: stop it first. */
+	if (api_running)
+		api_server_stop(&api);
+	if (vm_created)
+		vm_destroy(&vm);
 	config_free(&cfg);
 	return status;
 }

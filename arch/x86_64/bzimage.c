@@ -48,10 +48,14 @@ int x86_bzimage_parse(struct x86_kernel *k, char *err, size_t errlen)
 		return x86_fail(err, errlen, -ENOEXEC,
 				"kernel: bzImage boot_flag is 0x%x, not 0xaa55",
 				h->boot_flag);
-	if (h->version < MIN_PROTOCOL || k->hdr_len < offsetof(struct setup_header, cmdline_size) + 4)
+	if (h->version < MIN_PROTOCOL)
 		return x86_fail(err, errlen, -ENOEXEC,
 				"kernel: boot protocol %u.%02u too old, need 2.12",
 				h->version >> 8, h->version & 0xff);
+	/* 2.12 defines every field up to cmdline_size. */
+	if (k->hdr_len < offsetof(struct setup_header, cmdline_size) + 4)
+		return x86_fail(err, errlen, -ENOEXEC,
+				"kernel: setup header too short for its protocol");
 	if (!(h->loadflags & LOADED_HIGH))
 		return x86_fail(err, errlen, -ENOEXEC,
 				"kernel: zImage (not loaded high) unsupported");

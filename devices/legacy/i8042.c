@@ -4,6 +4,7 @@
 
 #define I8042_STATUS_OBF 0x01
 #define I8042_STATUS_SYS 0x04
+#define I8042_STATUS_UNLOCKED 0x10 /* keyboard not inhibited */
 #define I8042_CMD_READ_CB 0x20
 #define I8042_CMD_WRITE_CB 0x60
 #define I8042_CMD_SELF_TEST 0xaa
@@ -24,7 +25,8 @@ static void i8042_read(void *dev, uint64_t off, void *data, unsigned len)
 		v = k->out;
 		k->out_full = false;
 	} else if (off == 4) {
-		v = I8042_STATUS_SYS | (k->out_full ? I8042_STATUS_OBF : 0);
+		v = I8042_STATUS_SYS | I8042_STATUS_UNLOCKED |
+		    (k->out_full ? I8042_STATUS_OBF : 0);
 	}
 	memset(data, 0, len);
 	*(uint8_t *)data = v;

@@ -107,7 +107,8 @@ static void process_queue(struct balloon *b, unsigned q)
 	uint64_t features = atomic_load(&b->features);
 	int role = queue_role(features, q);
 
-	if (!b->active || b->broken || q >= b->nr_queues || role < 0)
+	if (!b->active || b->broken || q >= b->nr_queues || role < 0 ||
+	    !b->queues[q].ready)
 		return;
 	b->pending &= ~(1u << q);
 	for (unsigned n = 0;; n++) {

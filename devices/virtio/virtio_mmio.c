@@ -210,8 +210,9 @@ static bool mmio_features_ok(struct virtio_mmio *t)
 	uint64_t df = t->driver_features, offer = mmio_offer(t);
 
 	if (t->driver_features_bad || (df & ~offer)) {
-		mmio_bad(t, "FEATURES_OK with unoffered features 0x%llx",
-			 (unsigned long long)(df & ~offer));
+		mmio_bad(t, "FEATURES_OK with unoffered features 0x%llx%s",
+			 (unsigned long long)(df & ~offer),
+			 t->driver_features_bad ? " and bits above 63" : "");
 		return false;
 	}
 	if (!(df & BIT64(VIRTIO_F_VERSION_1))) {

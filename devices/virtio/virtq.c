@@ -45,6 +45,7 @@ int virtq_activate(struct virtq *vq, const struct gmem *mem, uint16_t max_size,
 	vq->used_idx = 0;
 	vq->signalled_used = 0;
 	vq->signalled_valid = false;
+	vq->signalled_answer = false;
 	vq->ready = true;
 	return 0;
 }
@@ -61,13 +62,13 @@ static uint16_t virtq_avail_idx(const struct virtq *vq)
 /* avail_event lives after the used ring's last element (2.7.8). */
 static uint16_t *virtq_avail_event(const struct virtq *vq)
 {
-	return (uint16_t *)&vq->used->ring[vq->size];
+	return (uint16_t *)((uint8_t *)vq->used + 4 + 8 * (size_t)vq->size);
 }
 
 /* used_event lives after the avail ring's last element (2.7.6). */
 static uint16_t *virtq_used_event(const struct virtq *vq)
 {
-	return &vq->avail->ring[vq->size];
+	return (uint16_t *)((uint8_t *)vq->avail + 4 + 2 * (size_t)vq->size);
 }
 
 bool virtq_has_avail(const struct virtq *vq)
@@ -225,13 +226,16 @@ bool virtq_needs_notify(struct virtq *vq)
 	}
 	uint16_t old = vq->signalled_used, new = vq->used_idx;
 	bool valid = vq->signalled_valid;
+	/* Nothing pushed since the last question: same answer, or a caller
+	 * that checks before virtio_host.notify_queue checks loses it. */
+	if (valid && new == old)
+		return vq->signalled_answer;
 	vq->signalled_used = new;
 	vq->signalled_valid = true;
-	if (!valid)
-		return true;
 	uint16_t event = le16toh(
 		__atomic_load_n(virtq_used_event(vq), __ATOMIC_RELAXED));
-	return vring_need_event(event, new, old);
+	vq->signalled_answer = !valid || vring_need_event(event, new, old);
+	return vq->signalled_answer;
 }
 
 /* Copies between a host buffer and the chain's segments of one direction,

@@ -50,6 +50,11 @@ fi
 mount -t proc proc $r/proc
 mount -t sysfs sys $r/sys
 mount -t devtmpfs dev $r/dev
+# What udev would add; bash's <(...) needs /dev/fd.
+ln -s /proc/self/fd $r/dev/fd
+ln -s fd/0 $r/dev/stdin
+ln -s fd/1 $r/dev/stdout
+ln -s fd/2 $r/dev/stderr
 mkdir -p $r/dev/pts $r/dev/shm $r/dev/hugepages
 mount -t devpts devpts $r/dev/pts
 mount -t tmpfs shm $r/dev/shm
@@ -62,7 +67,7 @@ mount --bind /job $r/run/testhost
 
 if [ $interactive = 1 ]; then
 	# A controlling tty, so ^C on the console reaches the job.
-	cttyhack chroot $r /bin/bash /run/testhost/job.sh
+	setsid cttyhack chroot $r /bin/bash /run/testhost/job.sh
 	rc=$?
 else
 	# Plain \n on the console, so the output reads like a pipe's.

@@ -254,3 +254,11 @@ Test(x86_bzimage, cmdline_max_reports_cmdline_size)
 	cr_assert_eq(x86_kernel_cmdline_max(kernel.path, &max, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(max, 1234);
 }
+
+Test(x86_bzimage, rejects_header_shorter_than_its_protocol_defines)
+{
+	x86img_bzimage(&kernel, PM_LEN, INIT_SIZE);
+	kernel.data[0x201] = 0x20; /* header would end at 0x222, before cmdline_size */
+	cr_assert_eq(load(256 * MIB, NULL, NULL), -ENOEXEC);
+	cr_assert(strstr(err, "setup header too short"), "%s", err);
+}

@@ -46,6 +46,7 @@ struct virtq {
 	uint16_t used_idx;   /* next used index to write (private copy) */
 	uint16_t signalled_used; /* used_idx at the last notification */
 	bool signalled_valid;
+	bool signalled_answer; /* needs_notify's answer for signalled_used */
 	/* Counters for metrics. */
 	uint64_t popped, malformed;
 };
@@ -71,7 +72,9 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain);
  * when the queue is not ready or head is out of range. */
 int virtq_push_used(struct virtq *vq, uint16_t head, uint32_t len);
 /* After one or more pushes: whether the driver wants an interrupt
- * (VIRTQ_AVAIL_F_NO_INTERRUPT or used_event, section 2.7.10). */
+ * (VIRTQ_AVAIL_F_NO_INTERRUPT or used_event, section 2.7.10). Asking again
+ * with no push in between gives the same answer. Devices need not call it:
+ * virtio_host.notify_queue does. */
 bool virtq_needs_notify(struct virtq *vq);
 /* Whether there are chains to pop (for event idx re-check after enabling
  * notifications). */

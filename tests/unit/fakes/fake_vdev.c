@@ -94,7 +94,7 @@ void fake_vdev_init(struct fake_vdev *f, uint32_t device_id,
 
 unsigned fake_vdev_process(struct fake_vdev *f, unsigned q)
 {
-	static struct virtq_chain chain; /* 4 KiB: keep it off small stacks */
+	struct virtq_chain *chain = &f->chain;
 	uint8_t buf[256];
 	unsigned done = 0;
 
@@ -102,7 +102,7 @@ unsigned fake_vdev_process(struct fake_vdev *f, unsigned q)
 		return 0;
 	struct virtq *vq = &f->queues[q];
 	for (;;) {
-		int r = virtq_pop(vq, &chain);
+		int r = virtq_pop(vq, chain);
 		if (r == 0)
 			break;
 		if (r < 0) {
@@ -110,15 +110,15 @@ unsigned fake_vdev_process(struct fake_vdev *f, unsigned q)
 			f->host->needs_reset(f->host->t, "fake_vdev: bad chain");
 			break;
 		}
-		uint32_t n = MIN(chain.read_bytes, chain.write_bytes), off = 0;
+		uint32_t n = MIN(chain->read_bytes, chain->write_bytes), off = 0;
 		while (off < n) {
 			uint32_t k = MIN(n - off, (uint32_t)sizeof(buf));
-			if (virtq_chain_read(vq, &chain, off, buf, k) != (int)k ||
-			    virtq_chain_write(vq, &chain, off, buf, k) != (int)k)
+			if (virtq_chain_read(vq, chain, off, buf, k) != (int)k ||
+			    virtq_chain_write(vq, chain, off, buf, k) != (int)k)
 				break;
 			off += k;
 		}
-		virtq_push_used(vq, chain.head, off);
+		virtq_push_used(vq, chain->head, off);
 		f->completed++;
 		done++;
 	}

@@ -32,6 +32,7 @@ struct fake_vdev {
 	unsigned notifies[FAKE_VDEV_MAX_QUEUES];
 	unsigned completed; /* chains echoed and pushed */
 	unsigned malformed; /* pops that returned -EINVAL */
+	struct virtq_chain chain; /* scratch for fake_vdev_process */
 };
 
 void fake_vdev_init(struct fake_vdev *f, uint32_t device_id,

@@ -186,27 +186,28 @@ static bool fvd_event_idx(const struct fvd *d)
 	return d->features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
 }
 
+/* Rings a hostile layout left misaligned are not touched: the device
+ * refuses such a queue anyway. */
 static struct vring_avail *fvd_avail(struct fvd *d, struct fvd_queue *vq)
 {
-	return fvd_ptr(d, vq->avail_gpa, 6 + 2ULL * vq->size);
+	struct vring_avail *p = fvd_ptr(d, vq->avail_gpa, 6 + 2ULL * vq->size);
+	return (uintptr_t)p % 2 ? NULL : p;
 }
 
 static struct vring_used *fvd_used(struct fvd *d, struct fvd_queue *vq)
 {
-	return fvd_ptr(d, vq->used_gpa, 6 + 8ULL * vq->size);
+	struct vring_used *p = fvd_ptr(d, vq->used_gpa, 6 + 8ULL * vq->size);
+	return (uintptr_t)p % 4 ? NULL : p;
 }
 
 void fvd_set_desc(struct fvd *d, unsigned q, uint16_t idx, uint64_t addr,
 		  uint32_t len, uint16_t flags, uint16_t next)
 {
-	struct vring_desc *desc =
-		fvd_ptr(d, d->q[q].desc_gpa + 16ULL * idx, 16);
-	if (!desc)
-		return;
-	desc->addr = htole64(addr);
-	desc->len = htole32(len);
-	desc->flags = htole16(flags);
-	desc->next = htole16(next);
+	void *p = fvd_ptr(d, d->q[q].desc_gpa + 16ULL * idx, 16);
+	struct vring_desc desc = {htole64(addr), htole32(len), htole16(flags),
+				  htole16(next)};
+	if (p) /* memcpy: a hostile table may be misaligned */
+		memcpy(p, &desc, sizeof(desc));
 }
 
 void fvd_set_avail_idx(struct fvd *d, unsigned q, uint16_t idx)
@@ -313,13 +314,16 @@ bool fvd_kick(struct fvd *d, unsigned q)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!used)
 		need = true;
-	else if (fvd_event_idx(d))
+	else if (fvd_event_idx(d)) {
+		/* avail_event follows the used ring (2.7.8). */
+		uint16_t *ev = fvd_ptr(d, vq->used_gpa + 4 + 8ULL * vq->size, 2);
 		need = vring_need_event(
-			le16toh(*(volatile uint16_t *)&used->ring[vq->size]),
-			new, old);
-	else
-		need = !(le16toh(*(volatile uint16_t *)&used->flags) &
+			le16toh(__atomic_load_n(ev, __ATOMIC_RELAXED)), new, old);
+	} else {
+		need = !(le16toh(__atomic_load_n(&used->flags,
+						 __ATOMIC_RELAXED)) &
 			 VRING_USED_F_NO_NOTIFY);
+	}
 	if (need)
 		fvd_notify(d, q);
 	return need;

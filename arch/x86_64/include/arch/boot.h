@@ -40,11 +40,13 @@ int x86_load_kernel(const struct gmem *mem, const char *kernel_path,
 int x86_kernel_cmdline_max(const char *kernel_path, size_t *max, char *err,
 			   size_t errlen);
 
-/* Writes the GDT and identity-mapped page tables (first 4 GiB, 2 MiB pages)
- * and fills the BSP's registers: long mode, RIP = entry, RSI = zero page for
- * a bzImage; 32-bit flat protected mode, paging off, EBX = start_info for
- * PVH. regs/sregs are overwritten except sregs' fields KVM owns
- * (apic_base, interrupt_bitmap), so pass in a KVM_GET_SREGS result. */
+/* Writes the GDT and, for long mode, identity-mapped page tables (first
+ * 4 GiB, 2 MiB pages) and fills the BSP's registers: long mode, RIP = entry,
+ * RSI = zero page for a bzImage; 32-bit flat protected mode, paging off,
+ * EBX = start_info for PVH. regs is rewritten whole; in sregs only the
+ * segments, TR, GDT/IDT, CR0/CR3/CR4 and EFER are set, the rest (apic_base,
+ * LDT, CR8, interrupt_bitmap) is kept, so pass in a KVM_GET_SREGS result.
+ * 0, -EFAULT (low memory missing) or -EINVAL (entry above 4 GiB). */
 int x86_setup_boot_regs(const struct gmem *mem, const struct x86_boot_info *bi,
 			struct kvm_regs *regs, struct kvm_sregs *sregs);
 

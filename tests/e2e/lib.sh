@@ -1,0 +1,243 @@
+# Helpers for e2e scenarios (tests/e2e/t_NAME.sh). A scenario starts with
+#   . "$(dirname "$0")/lib.sh"
+# and runs from the repository root under `set -euo pipefail`; it passes by
+# exiting 0, is skipped by exiting 77 (say why first), fails otherwise:
+# e2e_fail says why, and the console and mvmm's stderr are then shown.
+#
+#   mvmm_boot [--append STR] [MVMM ARGS...]   start the guest kernel + initramfs
+#   mvmm_boot_scenario NAME [MVMM ARGS...]    same, running guest scenario NAME
+#   mvmm_start MVMM ARGS...                   start ./mvmm with exactly these args
+#   mvmm_wait_for ERE [TIMEOUT_S]             wait for a console line after the
+#                                             mark; prints it (\r stripped)
+#   mvmm_mark                                 later waits see only newer output
+#   mvmm_send LINE                            mark, then type LINE + newline
+#   mvmm_scenario_rc NAME [TIMEOUT_S]         wait for MVMM-SCENARIO-END; prints rc
+#   mvmm_wait_exit [TIMEOUT_S]                wait for exit; sets MVMM_STATUS
+#   mvmm_expect_exit STATUS [TIMEOUT_S]       same, fail unless it is STATUS
+#   mvmm_status_kib [FIELD]                   /proc/PID/status field (VmRSS)
+#   mvmm_stop                                 SIGTERM, then SIGKILL after 5 s
+#   mvmm_console                              the whole console, \r stripped
+#   e2e_fail MSG / e2e_log MSG / e2e_figure NAME VALUE [UNIT] / e2e_now_ms
+#   e2e_on_exit CMD                           extra cleanup (don't trap EXIT)
+#
+# One mvmm at a time (start another once it has exited). Call mvmm_boot,
+# mvmm_start, mvmm_wait_exit, mvmm_expect_exit and mvmm_stop directly, never
+# in $(...): the background mvmm must be this shell's child to be waited for.
+# The run gives E2E_NAME, E2E_WORK (a scratch dir, console.log lives there)
+# and MVMM_TESTHOST=1 when inside the emulated test host. A header line
+# "# e2e-timeout: SECONDS" overrides the runner's per-scenario timeout.
+# Console patterns are ERE, matched per line; the guest's tty echoes what
+# mvmm_send types, so match the output, e.g. send 'echo e2e-$((6*7))' and
+# wait for '^e2e-42$'.
+
+set -euo pipefail
+
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$E2E_ROOT"
+
+if [ -z "${E2E_WORK:-}" ]; then
+	# Run by hand, outside tests/e2e/run.sh.
+	E2E_WORK=$(mktemp -d "${TMPDIR:-/tmp}/mvmm-e2e.XXXXXX")
+	_e2e_own_work=1
+fi
+E2E_MVMM=${E2E_MVMM:-./mvmm}
+E2E_KERNEL=${E2E_KERNEL:-build/guest/bzImage}
+E2E_INITRD=${E2E_INITRD:-build/guest/initramfs.cpio.gz}
+E2E_CMDLINE=${E2E_CMDLINE:-console=ttyS0 reboot=k panic=-1}
+# Default wait: booting under the emulated test host is ~10x slower.
+if [ "${MVMM_TESTHOST:-0}" = 1 ]; then
+	E2E_WAIT=${E2E_WAIT:-90}
+else
+	E2E_WAIT=${E2E_WAIT:-30}
+fi
+
+MVMM_PID=
+MVMM_STATUS=
+MVMM_MARK=0
+MVMM_IN=
+MVMM_CONSOLE=$E2E_WORK/console.log
+MVMM_STDERR=$E2E_WORK/mvmm.stderr
+_e2e_cleanups=()
+
+e2e_log() {
+	echo "e2e: $*"
+}
+
+e2e_fail() {
+	echo "FAIL: ${E2E_NAME:-$(basename "$0" .sh)}: $*" >&2
+	exit 1
+}
+
+# A figure the scenario measured, in one greppable form.
+e2e_figure() {
+	echo "figure: $1 = $2${3:+ $3}"
+}
+
+e2e_now_ms() {
+	date +%s%3N
+}
+
+e2e_on_exit() {
+	_e2e_cleanups+=("$1")
+}
+
+_mvmm_alive() {
+	local st
+	[ -n "$MVMM_PID" ] && [ -z "$MVMM_STATUS" ] || return 1
+	st=$(sed 's/^.*) //; s/ .*//' "/proc/$MVMM_PID/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+mvmm_start() {
+	_e2e_in_main_shell mvmm_start
+	! _mvmm_alive || e2e_fail "mvmm_start: mvmm (pid $MVMM_PID) is still running"
+	[ -z "$MVMM_IN" ] || exec {MVMM_IN}>&-
+	[ -x "$E2E_MVMM" ] || e2e_fail "$E2E_MVMM is missing: run make all"
+	local fifo=$E2E_WORK/console.in
+	rm -f "$fifo"
+	mkfifo "$fifo"
+	: >"$MVMM_CONSOLE"
+	: >"$MVMM_STDERR"
+	# Read-write: opening never blocks, and mvmm sees no EOF while we live.
+	exec {MVMM_IN}<>"$fifo"
+	echo "e2e: $E2E_MVMM $*"
+	"$E2E_MVMM" "$@" <"$fifo" >"$MVMM_CONSOLE" 2>"$MVMM_STDERR" {MVMM_IN}>&- &
+	MVMM_PID=$!
+	MVMM_STATUS=
+	MVMM_MARK=0
+}
+
+mvmm_boot() {
+	local extra=
+	if [ "${1:-}" = --append ]; then
+		extra=" $2"
+		shift 2
+	fi
+	[ -f "$E2E_KERNEL" ] || e2e_fail "$E2E_KERNEL is missing: run make guest"
+	[ -f "$E2E_INITRD" ] || e2e_fail "$E2E_INITRD is missing: run make guest"
+	mvmm_start --kernel "$E2E_KERNEL" --initrd "$E2E_INITRD" \
+		--cmdline "$E2E_CMDLINE$extra" "$@"
+}
+
+mvmm_boot_scenario() {
+	local name=$1
+	shift
+	mvmm_boot --append "mvmm.scenario=$name" "$@"
+}
+
+mvmm_console() {
+	tr -d '\r' <"$MVMM_CONSOLE"
+}
+
+mvmm_mark() {
+	MVMM_MARK=$(stat -c %s "$MVMM_CONSOLE")
+}
+
+_mvmm_match() {
+	# Not a pipeline: pipefail would see tail's SIGPIPE after grep -m1.
+	grep -E -m1 -- "$1" < <(tail -c +$((MVMM_MARK + 1)) "$MVMM_CONSOLE" | tr -d '\r')
+}
+
+_e2e_in_main_shell() {
+	[ "$BASHPID" = "$$" ] || e2e_fail "$1: call it directly, not in \$(...) or a pipeline"
+}
+
+mvmm_wait_for() {
+	local pattern=$1 to=${2:-$E2E_WAIT} deadline
+	[ -n "$MVMM_PID" ] || e2e_fail "mvmm_wait_for: mvmm not started"
+	deadline=$(($(e2e_now_ms) + to * 1000))
+	while :; do
+		if _mvmm_alive; then
+			_mvmm_match "$pattern" && return 0
+		else
+			# Output written just before exiting still counts.
+			_mvmm_match "$pattern" && return 0
+			if [ "$BASHPID" = "$$" ]; then
+				mvmm_wait_exit 5
+				e2e_fail "mvmm exited with status $MVMM_STATUS before the console showed /$pattern/"
+			fi
+			e2e_fail "mvmm exited before the console showed /$pattern/"
+		fi
+		[ "$(e2e_now_ms)" -lt "$deadline" ] ||
+			e2e_fail "no console line matching /$pattern/ within ${to}s"
+		sleep 0.1
+	done
+}
+
+mvmm_send() {
+	_mvmm_alive || e2e_fail "mvmm_send: mvmm is not running"
+	mvmm_mark
+	printf '%s\n' "$1" >&"$MVMM_IN"
+}
+
+mvmm_scenario_rc() {
+	local name=$1 to=${2:-$E2E_WAIT} line
+	# A substring: kernel messages may share the marker's line.
+	line=$(mvmm_wait_for "MVMM-SCENARIO-END $name rc=[0-9]+" "$to")
+	line=${line##*"MVMM-SCENARIO-END $name rc="}
+	echo "${line%%[!0-9]*}"
+}
+
+mvmm_wait_exit() {
+	local to=${1:-$E2E_WAIT} deadline
+	[ -n "$MVMM_PID" ] || e2e_fail "mvmm_wait_exit: mvmm not started"
+	_e2e_in_main_shell mvmm_wait_exit
+	if [ -z "$MVMM_STATUS" ]; then
+		deadline=$(($(e2e_now_ms) + to * 1000))
+		while _mvmm_alive; do
+			[ "$(e2e_now_ms)" -lt "$deadline" ] ||
+				e2e_fail "mvmm still running ${to}s later"
+			sleep 0.1
+		done
+		MVMM_STATUS=0
+		wait "$MVMM_PID" || MVMM_STATUS=$?
+	fi
+}
+
+mvmm_expect_exit() {
+	local want=$1
+	mvmm_wait_exit "${2:-$E2E_WAIT}"
+	[ "$MVMM_STATUS" = "$want" ] ||
+		e2e_fail "mvmm exited with status $MVMM_STATUS, expected $want"
+}
+
+mvmm_status_kib() {
+	local field=${1:-VmRSS} v
+	_mvmm_alive || e2e_fail "mvmm_status_kib: mvmm is not running"
+	v=$(awk -v f="$field:" '$1 == f { print $2 }' "/proc/$MVMM_PID/status")
+	[ -n "$v" ] || e2e_fail "no $field in /proc/$MVMM_PID/status"
+	echo "$v"
+}
+
+mvmm_stop() {
+	local i
+	[ -n "$MVMM_PID" ] && [ -z "$MVMM_STATUS" ] || return 0
+	kill -TERM "$MVMM_PID" 2>/dev/null || true
+	for ((i = 0; i < 50; i++)); do
+		_mvmm_alive || break
+		sleep 0.1
+	done
+	kill -KILL "$MVMM_PID" 2>/dev/null || true
+	MVMM_STATUS=0
+	wait "$MVMM_PID" 2>/dev/null || MVMM_STATUS=$?
+}
+
+_e2e_exit() {
+	local rc=$? c
+	set +e
+	for c in "${_e2e_cleanups[@]}"; do
+		eval "$c"
+	done
+	mvmm_stop
+	if [ "$rc" != 0 ] && [ "$rc" != 77 ] && [ -n "$MVMM_PID" ]; then
+		echo "--- last 40 console lines ($MVMM_CONSOLE)" >&2
+		tail -n 40 "$MVMM_CONSOLE" | tr -d '\r' >&2
+		echo "--- mvmm stderr ($MVMM_STDERR)" >&2
+		tail -n 20 "$MVMM_STDERR" >&2
+		echo "---" >&2
+	fi
+	[ -n "$MVMM_IN" ] && exec {MVMM_IN}>&-
+	[ -n "${_e2e_own_work:-}" ] && rm -rf "$E2E_WORK"
+	exit "$rc"
+}
+trap _e2e_exit EXIT

@@ -1,0 +1,764 @@
+/* The REST API: routes called directly against a config and a balloon with
+ * no transport, and the server end to end over a temporary Unix socket. */
+#include "api_routes.h"
+#include "api_server.h"
+#include "discard_engine.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/virtio_balloon.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct vm_config cfg;
+static struct api_ctx ctx;
+static struct vm vm;
+static struct balloon bal;
+static bool bal_ready;
+static char kernel_file[] = "/tmp/mvmm-apitest-kernel-XXXXXX";
+
+static void setup(void)
+{
+	config_defaults(&cfg);
+	ctx = (struct api_ctx){.cfg = &cfg, .vmm_version = "9.9.9"};
+	int fd = mkstemp(kernel_file);
+	cr_assert(fd >= 0);
+	close(fd);
+}
+
+static void teardown(void)
+{
+	if (bal_ready)
+		balloon_destroy(&bal);
+	if (vm.stats_timer_fd > 0)
+		close(vm.stats_timer_fd);
+	if (vm.discard_engine)
+		discard_engine_destroy(vm.discard_engine);
+	config_free(&cfg);
+	unlink(kernel_file);
+}
+
+TestSuite(api, .init = setup, .fini = teardown);
+
+/* Calls the route handler as the main loop would; *out gets the body. */
+static unsigned call(const char *method, const char *path, const char *body,
+		     json_t **out)
+{
+	struct api_request req = {method, path, body ? body : "",
+				  body ? strlen(body) : 0};
+	struct api_response resp = {0};
+	api_routes_handle(&ctx, &req, &resp);
+	if (out)
+		*out = resp.body ? json_loads(resp.body, 0, NULL) : NULL;
+	free(resp.body);
+	return resp.status;
+}
+
+static const char *fault(json_t *j)
+{
+	const char *m = json_string_value(json_object_get(j, "fault_message"));
+	return m ? m : "(no fault_message)";
+}
+
+static json_int_t int_field(json_t *j, const char *key)
+{
+	json_t *v = json_object_get(j, key);
+	cr_assert(json_is_integer(v), "field %s missing", key);
+	return json_integer_value(v);
+}
+
+/* A running VM as the routes see it: a balloon with no transport and the
+ * stats timer vm_balloon_set_stats_interval re-arms. */
+static void boot_with_balloon(uint32_t amount_mib, uint32_t interval_s)
+{
+	cfg.mem_size_mib = 512;
+	cfg.balloon = (struct config_balloon){
+		.enabled = true,
+		.amount_mib = amount_mib,
+		.deflate_on_oom = true,
+		.stats_polling_interval_s = interval_s,
+	};
+	struct balloon_config bc = {
+		.amount_mib = amount_mib,
+		.deflate_on_oom = true,
+		.stats_polling_interval_s = interval_s,
+	};
+	cr_assert_eq(balloon_init(&bal, &bc, NULL), 0);
+	bal_ready = true;
+	memset(&vm, 0, sizeof(vm));
+	vm.cfg = &cfg;
+	vm.balloon = &bal;
+	vm.stats_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	cr_assert(vm.stats_timer_fd >= 0);
+	ctx.vm = &vm;
+}
+
+/* ---- instance and dispatch ---- */
+
+Test(api, instance_info_follows_the_vm_state)
+{
+	json_t *j;
+	cr_assert_eq(call("GET", "/", NULL, &j), 200);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "state")),
+			 "Not started");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "app_name")),
+			 "mvmm");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "id")),
+			 "anonymous-instance");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "vmm_version")),
+			 "9.9.9");
+	json_decref(j);
+
+	boot_with_balloon(0, 0);
+	ctx.instance_id = "vm-7";
+	cr_assert_eq(call("GET", "/", NULL, &j), 200);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "state")),
+			 "Running");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "id")), "vm-7");
+	json_decref(j);
+}
+
+Test(api, unknown_path_gets_firecrackers_400)
+{
+	json_t *j;
+	cr_assert_eq(call("GET", "/nope", NULL, &j), 400);
+	cr_assert_str_eq(fault(j), "Invalid request method and/or path: GET /nope.");
+	json_decref(j);
+}
+
+Test(api, wrong_method_gets_405_listing_allowed)
+{
+	json_t *j;
+	cr_assert_eq(call("DELETE", "/balloon", NULL, &j), 405);
+	cr_assert(strstr(fault(j), "allowed: GET, PUT, PATCH"), "%s", fault(j));
+	json_decref(j);
+	cr_assert_eq(call("PATCH", "/actions", "{}", &j), 405);
+	json_decref(j);
+}
+
+Test(api, malformed_bodies_get_400_with_fault_message)
+{
+	static const char *const bodies[] = {
+		"{\"amount_mib\": ", "[1]", "", "{\"amount_mib\": 1, \"amount_mib\": 2}",
+	};
+	cfg.balloon.enabled = true;
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		json_t *j;
+		cr_assert_eq(call("PATCH", "/balloon", bodies[i], &j), 400,
+			     "body %zu", i);
+		cr_assert(json_is_string(json_object_get(j, "fault_message")),
+			  "body %zu", i);
+		json_decref(j);
+	}
+	cr_assert_eq(cfg.balloon.amount_mib, 0);
+}
+
+/* ---- pre-boot configuration ---- */
+
+Test(api, put_machine_config_replaces_and_patch_merges)
+{
+	json_t *j;
+	cfg.mem_lock = true;
+	cr_assert_eq(call("PUT", "/machine-config",
+			  "{\"vcpu_count\": 2, \"mem_size_mib\": 256}", NULL),
+		     204);
+	cr_assert_eq(cfg.vcpu_count, 2);
+	cr_assert_eq(cfg.mem_size_mib, 256);
+	cr_assert(!cfg.mem_lock, "PUT resets omitted fields");
+
+	cr_assert_eq(call("PATCH", "/machine-config", "{\"mem_size_mib\": 300}",
+			  NULL),
+		     204);
+	cr_assert_eq(cfg.vcpu_count, 2);
+	cr_assert_eq(cfg.mem_size_mib, 300);
+
+	cr_assert_eq(call("GET", "/machine-config", NULL, &j), 200);
+	cr_assert_eq(int_field(j, "vcpu_count"), 2);
+	cr_assert_eq(int_field(j, "mem_size_mib"), 300);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "huge_pages")),
+			 "None");
+	json_decref(j);
+}
+
+Test(api, machine_config_errors_name_the_field)
+{
+	json_t *j;
+	cr_assert_eq(call("PUT", "/machine-config", "{\"vcpu_count\": 2}", &j),
+		     400);
+	cr_assert_str_eq(fault(j), "machine-config.mem_size_mib: missing required field");
+	json_decref(j);
+
+	cr_assert_eq(call("PUT", "/machine-config",
+			  "{\"vcpu_count\": 99, \"mem_size_mib\": 256}", &j),
+		     400);
+	cr_assert(strstr(fault(j), "machine-config.vcpu_count: must be between"),
+		  "%s", fault(j));
+	json_decref(j);
+
+	cr_assert_eq(call("PATCH", "/machine-config", "{\"cpu_count\": 2}", &j),
+		     400);
+	cr_assert_str_eq(fault(j), "machine-config.cpu_count: unknown field");
+	json_decref(j);
+
+	cr_assert_eq(call("PATCH", "/machine-config",
+			  "{\"huge_pages\": \"2M\", \"mem_size_mib\": 129}", &j),
+		     400);
+	json_decref(j);
+	cr_assert_eq(cfg.mem_size_mib, 128, "a failed update changes nothing");
+	cr_assert_eq(cfg.huge_pages, HUGE_PAGES_NONE);
+}
+
+Test(api, put_boot_source_needs_a_readable_kernel)
+{
+	json_t *j;
+	char body[256];
+	cr_assert_eq(call("PUT", "/boot-source",
+			  "{\"kernel_image_path\": \"/nonexistent/vmlinux\"}", &j),
+		     400);
+	cr_assert(strstr(fault(j), "boot-source.kernel_image_path: cannot read"),
+		  "%s", fault(j));
+	json_decref(j);
+	cr_assert_null(cfg.kernel_path);
+
+	snprintf(body, sizeof(body),
+		 "{\"kernel_image_path\": \"%s\", \"boot_args\": \"console=ttyS0 quiet\"}",
+		 kernel_file);
+	cr_assert_eq(call("PUT", "/boot-source", body, NULL), 204);
+	cr_assert_str_eq(cfg.kernel_path, kernel_file);
+	cr_assert_str_eq(cfg.boot_args, "console=ttyS0 quiet");
+	cr_assert_null(cfg.initrd_path);
+
+	cr_assert_eq(call("PUT", "/boot-source", "{\"boot_args\": \"x\"}", &j),
+		     400);
+	cr_assert_str_eq(fault(j), "boot-source.kernel_image_path: missing required field");
+	json_decref(j);
+}
+
+Test(api, put_balloon_before_boot_configures_it)
+{
+	json_t *j;
+	cr_assert_eq(call("GET", "/balloon", NULL, &j), 400);
+	cr_assert_str_eq(fault(j), "no balloon device is configured");
+	json_decref(j);
+
+	cr_assert_eq(call("PUT", "/balloon",
+			  "{\"amount_mib\": 64, \"deflate_on_oom\": true, "
+			  "\"stats_polling_interval_s\": 2, \"free_page_reporting\": true}",
+			  NULL),
+		     204);
+	cr_assert(cfg.balloon.enabled);
+	cr_assert_eq(cfg.balloon.amount_mib, 64);
+	cr_assert_eq(cfg.balloon.stats_polling_interval_s, 2);
+	cr_assert(cfg.balloon.free_page_reporting);
+
+	cr_assert_eq(call("GET", "/balloon", NULL, &j), 200);
+	cr_assert_eq(int_field(j, "amount_mib"), 64);
+	cr_assert_eq(int_field(j, "target_pages"), 64 * 256);
+	cr_assert_eq(int_field(j, "actual_pages"), 0);
+	cr_assert_eq(int_field(j, "stats_polling_interval_s"), 2);
+	cr_assert(json_is_true(json_object_get(j, "deflate_on_oom")));
+	cr_assert(json_is_false(json_object_get(j, "free_page_hinting")));
+	json_decref(j);
+}
+
+Test(api, put_balloon_rejects_bad_fields_by_name)
+{
+	json_t *j;
+	cr_assert_eq(call("PUT", "/balloon",
+			  "{\"amount_mib\": \"64\", \"deflate_on_oom\": false}", &j),
+		     400);
+	cr_assert_str_eq(fault(j), "balloon.amount_mib: must be an integer");
+	json_decref(j);
+
+	cr_assert_eq(call("PUT", "/balloon",
+			  "{\"amount_mib\": 1, \"deflate_on_oom\": false, \"size\": 1}",
+			  &j),
+		     400);
+	cr_assert_str_eq(fault(j), "balloon.size: unknown field");
+	json_decref(j);
+
+	cr_assert_eq(call("PUT", "/balloon", "{\"amount_mib\": 1}", &j), 400);
+	cr_assert_str_eq(fault(j), "balloon.deflate_on_oom: missing required field");
+	json_decref(j);
+	cr_assert(!cfg.balloon.enabled);
+}
+
+static int starts;
+
+static int fake_start(struct api_ctx *c, char *err, size_t len)
+{
+	(void)err;
+	(void)len;
+	starts++;
+	c->vm = &vm;
+	return 0;
+}
+
+Test(api, instance_start_validates_then_starts)
+{
+	json_t *j;
+	char body[256];
+
+	cr_assert_eq(call("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}",
+			  &j),
+		     400);
+	cr_assert(strstr(fault(j), "kernel_image_path"), "%s", fault(j));
+	json_decref(j);
+
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\"}",
+		 kernel_file);
+	cr_assert_eq(call("PUT", "/boot-source", body, NULL), 204);
+	/* A balloon larger than RAM is caught at start. */
+	cr_assert_eq(call("PUT", "/balloon",
+			  "{\"amount_mib\": 4096, \"deflate_on_oom\": false}", NULL),
+		     204);
+	cr_assert_eq(call("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}",
+			  &j),
+		     400, "no start callback");
+	json_decref(j);
+
+	ctx.start = fake_start;
+	cr_assert_eq(call("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}",
+			  &j),
+		     400);
+	cr_assert(strstr(fault(j), "balloon.amount_mib"), "%s", fault(j));
+	json_decref(j);
+	cr_assert_eq(starts, 0);
+
+	cr_assert_eq(call("PATCH", "/balloon", "{\"amount_mib\": 32}", NULL), 204);
+	cr_assert_eq(call("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}",
+			  NULL),
+		     204);
+	cr_assert_eq(starts, 1);
+	cr_assert_eq(ctx.vm, &vm);
+
+	cr_assert_eq(call("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}",
+			  &j),
+		     400);
+	cr_assert(strstr(fault(j), "already running"), "%s", fault(j));
+	json_decref(j);
+	cr_assert_eq(starts, 1);
+}
+
+Test(api, unknown_action_is_refused)
+{
+	json_t *j;
+	cr_assert_eq(call("PUT", "/actions", "{\"action_type\": \"Reboot\"}", &j),
+		     400);
+	cr_assert(strstr(fault(j), "actions.action_type"), "%s", fault(j));
+	json_decref(j);
+	cr_assert_eq(call("PUT", "/actions", "{\"action\": \"InstanceStart\"}", &j),
+		     400);
+	cr_assert_str_eq(fault(j), "actions.action: unknown field");
+	json_decref(j);
+}
+
+/* ---- run time ---- */
+
+Test(api, configuration_is_refused_after_boot)
+{
+	json_t *j;
+	boot_with_balloon(0, 0);
+	cr_assert_eq(call("PUT", "/balloon",
+			  "{\"amount_mib\": 1, \"deflate_on_oom\": false}", &j),
+		     400);
+	cr_assert_str_eq(fault(j), "the balloon can only be configured before boot");
+	json_decref(j);
+	cr_assert_eq(call("PUT", "/machine-config",
+			  "{\"vcpu_count\": 1, \"mem_size_mib\": 64}", &j),
+		     400);
+	json_decref(j);
+	cr_assert_eq(cfg.mem_size_mib, 512);
+}
+
+Test(api, patch_balloon_sets_the_running_target)
+{
+	json_t *j;
+	boot_with_balloon(16, 0);
+	cr_assert_eq(call("PATCH", "/balloon", "{\"amount_mib\": 128}", NULL), 204);
+	struct balloon_info info;
+	balloon_get_info(&bal, &info);
+	cr_assert_eq(info.target_pages, 128 * 256);
+
+	cr_assert_eq(call("GET", "/balloon", NULL, &j), 200);
+	cr_assert_eq(int_field(j, "amount_mib"), 128);
+	cr_assert_eq(int_field(j, "target_mib"), 128);
+	cr_assert_eq(int_field(j, "target_pages"), 128 * 256);
+	cr_assert_eq(int_field(j, "actual_mib"), 0);
+	json_decref(j);
+
+	cr_assert_eq(call("PATCH", "/balloon", "{\"amount_mib\": 513}", &j), 400);
+	cr_assert(strstr(fault(j), "balloon.amount_mib: 513 MiB exceeds"), "%s",
+		  fault(j));
+	json_decref(j);
+	cr_assert_eq(call("PATCH", "/balloon", "{\"amount_mib\": -1}", &j), 400);
+	json_decref(j);
+	cr_assert_eq(call("PATCH", "/balloon",
+			  "{\"amount_mib\": 1, \"deflate_on_oom\": true}", &j),
+		     400);
+	cr_assert_str_eq(fault(j), "balloon.deflate_on_oom: unknown field");
+	json_decref(j);
+	balloon_get_info(&bal, &info);
+	cr_assert_eq(info.target_pages, 128 * 256);
+}
+
+Test(api, patch_balloon_without_a_balloon_is_400)
+{
+	json_t *j;
+	boot_with_balloon(0, 0);
+	vm.balloon = NULL;
+	cr_assert_eq(call("PATCH", "/balloon", "{\"amount_mib\": 1}", &j), 400);
+	cr_assert_str_eq(fault(j), "no balloon device is configured");
+	json_decref(j);
+}
+
+Test(api, statistics_disabled_at_boot_are_400)
+{
+	json_t *j;
+	boot_with_balloon(0, 0);
+	cr_assert_eq(call("GET", "/balloon/statistics", NULL, &j), 400);
+	cr_assert(strstr(fault(j), "disabled"), "%s", fault(j));
+	json_decref(j);
+	cr_assert_eq(call("PATCH", "/balloon/statistics",
+			  "{\"stats_polling_interval_s\": 1}", &j),
+		     400);
+	cr_assert(strstr(fault(j), "cannot be enabled"), "%s", fault(j));
+	json_decref(j);
+}
+
+Test(api, statistics_before_the_first_buffer_hold_sizes_only)
+{
+	json_t *j;
+	boot_with_balloon(8, 5);
+	cr_assert_eq(call("GET", "/balloon/statistics", NULL, &j), 200);
+	cr_assert_eq(int_field(j, "target_pages"), 8 * 256);
+	cr_assert_eq(int_field(j, "target_mib"), 8);
+	cr_assert_eq(json_object_size(j), 4, "only the sizes without a buffer");
+	json_decref(j);
+}
+
+Test(api, stats_json_names_every_tag_the_guest_sent)
+{
+	struct balloon_info info = {.target_pages = 512, .actual_pages = 256,
+				    .target_mib = 2, .actual_mib = 1};
+	struct balloon_stats st = {0};
+	static const struct {
+		unsigned tag;
+		const char *name;
+	} tags[] = {
+		{VIRTIO_BALLOON_S_SWAP_IN, "swap_in"},
+		{VIRTIO_BALLOON_S_SWAP_OUT, "swap_out"},
+		{VIRTIO_BALLOON_S_MAJFLT, "major_faults"},
+		{VIRTIO_BALLOON_S_MINFLT, "minor_faults"},
+		{VIRTIO_BALLOON_S_MEMFREE, "free_memory"},
+		{VIRTIO_BALLOON_S_MEMTOT, "total_memory"},
+		{VIRTIO_BALLOON_S_AVAIL, "available_memory"},
+		{VIRTIO_BALLOON_S_CACHES, "disk_caches"},
+		{VIRTIO_BALLOON_S_HTLB_PGALLOC, "hugetlb_allocations"},
+		{VIRTIO_BALLOON_S_HTLB_PGFAIL, "hugetlb_failures"},
+		/* Linux 6.12's tags, numbered as in its UAPI header. */
+		{10, "oom_kill"},
+		{11, "alloc_stall"},
+		{12, "async_scan"},
+		{13, "direct_scan"},
+		{14, "async_reclaim"},
+		{15, "direct_reclaim"},
+	};
+	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+		st.val[tags[i].tag] = 1000 + tags[i].tag;
+		st.present |= 1u << tags[i].tag;
+	}
+	json_t *j = api_balloon_stats_json(&info, &st);
+	cr_assert_eq(json_object_size(j), 4 + 16);
+	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
+		cr_assert_eq(int_field(j, tags[i].name), 1000 + tags[i].tag,
+			     "%s", tags[i].name);
+	cr_assert_eq(int_field(j, "actual_pages"), 256);
+	json_decref(j);
+
+	/* Only what the last buffer carried. */
+	st.present = 1u << VIRTIO_BALLOON_S_MEMFREE | 1u << 10;
+	j = api_balloon_stats_json(&info, &st);
+	cr_assert_eq(json_object_size(j), 4 + 2);
+	cr_assert_eq(int_field(j, "free_memory"), 1000 + VIRTIO_BALLOON_S_MEMFREE);
+	cr_assert_eq(int_field(j, "oom_kill"), 1010);
+	cr_assert_null(json_object_get(j, "swap_in"));
+	json_decref(j);
+}
+
+Test(api, patch_statistics_rearms_the_timer_but_never_toggles)
+{
+	json_t *j;
+	boot_with_balloon(0, 5);
+	cr_assert_eq(call("PATCH", "/balloon/statistics",
+			  "{\"stats_polling_interval_s\": 2}", NULL),
+		     204);
+	cr_assert_eq(balloon_get_stats_interval(&bal), 2);
+	struct itimerspec its;
+	cr_assert_eq(timerfd_gettime(vm.stats_timer_fd, &its), 0);
+	cr_assert_eq(its.it_interval.tv_sec, 2);
+
+	cr_assert_eq(call("PATCH", "/balloon/statistics",
+			  "{\"stats_polling_interval_s\": 0}", &j),
+		     400);
+	cr_assert(strstr(fault(j), "cannot be disabled"), "%s", fault(j));
+	json_decref(j);
+	cr_assert_eq(balloon_get_stats_interval(&bal), 2);
+
+	cr_assert_eq(call("GET", "/balloon", NULL, &j), 200);
+	cr_assert_eq(int_field(j, "stats_polling_interval_s"), 2);
+	json_decref(j);
+}
+
+Test(api, metrics_report_balloon_and_discard_counters)
+{
+	json_t *j;
+	cr_assert_eq(call("GET", "/metrics", NULL, &j), 200);
+	cr_assert(json_is_null(json_object_get(j, "balloon")));
+	json_decref(j);
+
+	boot_with_balloon(0, 0);
+	struct discard_engine_opts o;
+	discard_engine_default_opts(&o);
+	o.kind = DISCARD_ENGINE_SYNC;
+	cr_assert_eq(discard_engine_create(&vm.discard_engine, &o,
+					   balloon_discard_done),
+		     0);
+	cr_assert_eq(call("GET", "/metrics", NULL, &j), 200);
+	json_t *b = json_object_get(j, "balloon");
+	cr_assert_eq(int_field(b, "inflated_pages"), 0);
+	cr_assert_eq(int_field(b, "invalid_pfns"), 0);
+	json_t *d = json_object_get(j, "discard");
+	cr_assert_str_eq(json_string_value(json_object_get(d, "engine")), "sync");
+	cr_assert_eq(int_field(d, "bytes"), 0);
+	cr_assert(json_is_array(json_object_get(j, "virtio")));
+	json_decref(j);
+}
+
+/* ---- the server over a Unix socket ---- */
+
+static char sock_path[108];
+
+static void make_sock_path(void)
+{
+	snprintf(sock_path, sizeof(sock_path), "/tmp/mvmm-apitest-%d.sock",
+		 (int)getpid());
+	unlink(sock_path);
+}
+
+struct http_reply {
+	int status;
+	char body[1024];
+};
+
+/* One request with a raw AF_UNIX socket; status -1 when nothing came. */
+static void http(const char *method, const char *path, const char *body,
+		 size_t body_len, struct http_reply *out)
+{
+	out->status = -1;
+	out->body[0] = 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	strcpy(a.sun_path, sock_path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	char head[256];
+	int n = snprintf(head, sizeof(head),
+			 "%s %s HTTP/1.1\r\nHost: localhost\r\n"
+			 "Content-Type: application/json\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+			 method, path, body_len);
+	if (send(fd, head, (size_t)n, MSG_NOSIGNAL) != n)
+		goto out;
+	for (size_t off = 0; off < body_len;) {
+		/* The server may answer early and close: no SIGPIPE. */
+		ssize_t w = send(fd, body + off, body_len - off, MSG_NOSIGNAL);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	static char buf[8192];
+	size_t len = 0;
+	ssize_t r;
+	while (len < sizeof(buf) - 1 &&
+	       (r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)r;
+	buf[len] = 0;
+	if (sscanf(buf, "HTTP/1.1 %d", &out->status) != 1)
+		out->status = -1;
+	const char *b = strstr(buf, "\r\n\r\n");
+	if (b)
+		snprintf(out->body, sizeof(out->body), "%s", b + 4);
+out:
+	close(fd);
+}
+
+struct client {
+	struct event_loop *loop;
+	struct http_reply replies[4];
+};
+
+static void *client_main(void *opaque)
+{
+	struct client *c = opaque;
+	static char big[API_MAX_BODY + 100];
+	memset(big, ' ', sizeof(big));
+	http("GET", "/", NULL, 0, &c->replies[0]);
+	http("PATCH", "/balloon", "{\"amount_mib\": 12,", 18, &c->replies[1]);
+	http("PATCH", "/balloon", big, sizeof(big), &c->replies[2]);
+	http("PATCH", "/balloon", "{\"amount_mib\": 12}", 18, &c->replies[3]);
+	event_loop_stop(c->loop);
+	return NULL;
+}
+
+Test(api, server_answers_over_a_unix_socket)
+{
+	struct event_loop loop;
+	struct api_server srv;
+	pthread_t t;
+	struct client c = {.loop = &loop};
+
+	make_sock_path();
+	cfg.balloon.enabled = true;
+	cr_assert_eq(event_loop_init(&loop), 0);
+	cr_assert_eq(api_server_start(&srv, sock_path, &loop, api_routes_handle,
+				      &ctx),
+		     0);
+	pthread_create(&t, NULL, client_main, &c);
+	cr_assert_eq(event_loop_run(&loop), 0);
+	pthread_join(t, NULL);
+	api_server_stop(&srv);
+	event_loop_destroy(&loop);
+
+	cr_assert_eq(c.replies[0].status, 200);
+	cr_assert(strstr(c.replies[0].body, "\"app_name\":\"mvmm\""), "%s",
+		  c.replies[0].body);
+	cr_assert_eq(c.replies[1].status, 400);
+	cr_assert(strstr(c.replies[1].body, "\"fault_message\":\"invalid JSON"),
+		  "%s", c.replies[1].body);
+	cr_assert_eq(c.replies[2].status, 413, "%s", c.replies[2].body);
+	cr_assert_eq(c.replies[3].status, 204);
+	cr_assert_eq(cfg.balloon.amount_mib, 12);
+	cr_assert(access(sock_path, F_OK) < 0, "socket file removed at stop");
+}
+
+static void echo_handler(void *opaque, const struct api_request *req,
+			 struct api_response *resp)
+{
+	(void)opaque;
+	api_respond_json(resp, 200, json_pack("{ss}", "path", req->path));
+}
+
+static bool request_waiting(struct api_server *s)
+{
+	for (int i = 0; i < 400; i++) {
+		pthread_mutex_lock(&s->lock);
+		bool w = s->req != NULL;
+		pthread_mutex_unlock(&s->lock);
+		if (w)
+			return true;
+		usleep(5000);
+	}
+	return false;
+}
+
+struct one {
+	struct event_loop *stop;
+	struct http_reply reply;
+};
+
+static void *one_request(void *opaque)
+{
+	struct one *o = opaque;
+	http("GET", "/x", NULL, 0, &o->reply);
+	if (o->stop)
+		event_loop_stop(o->stop);
+	return NULL;
+}
+
+Test(api, server_hands_a_waiting_request_to_the_new_loop)
+{
+	struct event_loop pre, run;
+	struct api_server srv;
+	pthread_t t;
+	struct one o = {.stop = &run};
+
+	make_sock_path();
+	cr_assert_eq(event_loop_init(&pre), 0);
+	cr_assert_eq(event_loop_init(&run), 0);
+	cr_assert_eq(api_server_start(&srv, sock_path, &pre, echo_handler, NULL), 0);
+	pthread_create(&t, NULL, one_request, &o);
+	/* The request arrives while no loop runs, then moves with the server. */
+	cr_assert(request_waiting(&srv));
+	cr_assert_eq(api_server_attach(&srv, &run), 0);
+	cr_assert_eq(event_loop_run(&run), 0);
+	pthread_join(t, NULL);
+	api_server_stop(&srv);
+	event_loop_destroy(&pre);
+	event_loop_destroy(&run);
+	cr_assert_eq(o.reply.status, 200);
+	cr_assert_str_eq(o.reply.body, "{\"path\":\"/x\"}");
+}
+
+Test(api, stop_answers_a_waiting_request_with_503)
+{
+	struct event_loop loop;
+	struct api_server srv;
+	pthread_t t;
+	struct one o = {0};
+
+	make_sock_path();
+	cr_assert_eq(event_loop_init(&loop), 0);
+	cr_assert_eq(api_server_start(&srv, sock_path, &loop, echo_handler, NULL),
+		     0);
+	pthread_create(&t, NULL, one_request, &o);
+	cr_assert(request_waiting(&srv));
+	api_server_stop(&srv);
+	pthread_join(t, NULL);
+	event_loop_destroy(&loop);
+	cr_assert_eq(o.reply.status, 503);
+	cr_assert(strstr(o.reply.body, "fault_message"), "%s", o.reply.body);
+}
+
+Test(api, start_refuses_a_live_socket_and_replaces_a_stale_one)
+{
+	struct event_loop loop;
+	struct api_server a, b;
+
+	make_sock_path();
+	cr_assert_eq(event_loop_init(&loop), 0);
+
+	/* A socket file whose server died. */
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	strcpy(sa.sun_path, sock_path);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	cr_assert_eq(api_server_start(&a, sock_path, &loop, echo_handler, NULL), 0);
+
+	cr_assert_eq(api_server_start(&b, sock_path, &loop, echo_handler, NULL),
+		     -EADDRINUSE);
+	api_server_stop(&b); /* no-op after a failed start */
+	api_server_stop(&a);
+
+	/* Never deletes something that is not a socket. */
+	fd = open(sock_path, O_CREAT | O_WRONLY, 0600);
+	cr_assert(fd >= 0);
+	close(fd);
+	cr_assert_eq(api_server_start(&b, sock_path, &loop, echo_handler, NULL),
+		     -EEXIST);
+	cr_assert_eq(access(sock_path, F_OK), 0);
+	unlink(sock_path);
+	event_loop_destroy(&loop);
+}

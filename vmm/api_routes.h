@@ -1,0 +1,49 @@
+/* The REST API's routes: Firecracker's paths and JSON bodies (boot-source,
+ * machine-config, balloon, balloon/statistics, actions, instance info) plus
+ * mvmm's GET /metrics. Errors are {"fault_message": "..."} naming the field.
+ * docs/api.md describes every path.
+ *
+ * Threads: api_routes_handle runs on the main loop (api_server's handler).
+ *
+ * Use:
+ *   struct api_ctx ctx = {.cfg = &cfg, .start = my_start, ...};
+ *   api_server_start(&srv, path, loop, api_routes_handle, &ctx);
+ * Before boot ctx.vm is NULL and PUTs edit *cfg; InstanceStart validates
+ * cfg, then calls ctx.start, which creates the VM and sets ctx.vm. */
+#ifndef VMM_API_ROUTES_H
+#define VMM_API_ROUTES_H
+
+#include "api_server.h"
+#include "config.h"
+#include "vm.h"
+
+#include <devices/balloon.h>
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct api_ctx {
+	/* The configuration; edited by pre-boot requests, read-only once the
+	 * VM exists (its values at boot decide what may change later). */
+	struct vm_config *cfg;
+	/* NULL until the VM was created. */
+	struct vm *vm;
+	const char *instance_id; /* NULL: "anonymous-instance" */
+	const char *vmm_version;
+	/* Pre-boot InstanceStart, after config_validate passed: creates the VM
+	 * from cfg and sets ctx->vm; 0, or -1 with err filled. NULL refuses
+	 * InstanceStart (a VM started from the command line). */
+	int (*start)(struct api_ctx *ctx, char *err, size_t errlen);
+	void *start_opaque;
+};
+
+/* An api_handler_fn; ctx is a struct api_ctx. */
+void api_routes_handle(void *ctx, const struct api_request *req,
+		       struct api_response *resp);
+
+/* GET /balloon/statistics' body: the sizes and every tag in stats->present
+ * under Firecracker's names. stats may be NULL (no buffer yet). */
+json_t *api_balloon_stats_json(const struct balloon_info *info,
+			       const struct balloon_stats *stats);
+
+#endif
