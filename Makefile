@@ -140,7 +140,7 @@ bench: deps
 
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/*_fuzz.c))
 fuzz: $(FUZZ_TARGETS)
-build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(DEV_SRC)
+build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(DEV_SRC) $(wildcard tests/unit/fakes/*.[ch])
 	@mkdir -p build-fuzz
 	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(DEV_INC) -o $@ $< $(CORE_SRC) $(DEV_SRC)
 fuzz-smoke: fuzz

@@ -16,7 +16,8 @@
 /* What the transport offers the device once activated. */
 struct virtio_host {
 	void *t;
-	/* Used buffers were added to queue q: interrupt if the driver wants. */
+	/* Used buffers were added to queue q: interrupt if the driver wants
+	 * (the transport asks virtq_needs_notify itself). */
 	void (*notify_queue)(void *t, unsigned q);
 	/* Device config changed: bumps ConfigGeneration, config interrupt. */
 	void (*config_changed)(void *t);
