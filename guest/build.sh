@@ -50,6 +50,13 @@ if [ ! -e "$SRC/.mvmm-extracted" ]; then
 	tar -xJf "$SRC_TAR" -C "$SRC.tmp" --strip-components=1
 	touch "$SRC.tmp/.mvmm-extracted"
 	mv "$SRC.tmp" "$SRC"
+	# Trees of an older source package are never used again.
+	for old in "$CACHE/$SRC_PKG"-* "$CACHE"/obj-* "$CACHE"/gen_init_cpio-*; do
+		case $old in
+		"$SRC" | "$CACHE/obj-$SRC_VER" | "$CACHE/gen_init_cpio-$SRC_VER") ;;
+		*) rm -rf "$old" ;;
+		esac
+	done
 fi
 
 # --- kernel, cached by hash of fragment + source version + recipe ---

@@ -19,6 +19,7 @@ void discard_sync_stats(const struct discard_sync *s, struct discard_stats *out)
 struct discard_uring;
 struct discard_uring_opts {
 	unsigned entries;
+	unsigned workers; /* io-wq threads at most; 0: kernel default */
 	uint64_t inline_max_bytes;
 	uint64_t chunk_bytes;
 };

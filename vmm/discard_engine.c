@@ -11,8 +11,9 @@
 /* Policy, measured with build/bench/discard_bench (kernel 6.18, 2 cores):
  * FILLED IN BELOW AFTER MEASUREMENT. */
 #define DISCARD_INLINE_MAX_BYTES (2ULL << 20)
-#define DISCARD_CHUNK_BYTES (4ULL << 20)
+#define DISCARD_CHUNK_BYTES (16ULL << 20)
 #define DISCARD_RING_ENTRIES 128
+#define DISCARD_RING_WORKERS 1
 
 struct discard_engine {
 	struct discard iface;
@@ -27,6 +28,7 @@ void discard_engine_default_opts(struct discard_engine_opts *opts)
 		.inline_max_bytes = DISCARD_INLINE_MAX_BYTES,
 		.chunk_bytes = DISCARD_CHUNK_BYTES,
 		.ring_entries = DISCARD_RING_ENTRIES,
+		.ring_workers = DISCARD_RING_WORKERS,
 	};
 }
 
@@ -51,6 +53,7 @@ static int engine_try_uring(struct discard_engine *e,
 {
 	struct discard_uring_opts uo = {
 		.entries = o->ring_entries,
+		.workers = o->ring_workers,
 		.inline_max_bytes = o->inline_max_bytes,
 		.chunk_bytes = o->chunk_bytes,
 	};

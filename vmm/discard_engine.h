@@ -26,6 +26,9 @@ struct discard_engine_opts {
 	/* io_uring only: largest single op (rounded to 2 MiB, at most 1 GiB). */
 	uint64_t chunk_bytes;
 	unsigned ring_entries;
+	/* io_uring only: io-wq worker threads at most (they compete with the
+	 * main loop and vCPUs for CPUs); 0: the kernel's default. */
+	unsigned ring_workers;
 };
 
 struct discard_engine;

@@ -302,6 +302,15 @@ int discard_uring_create(struct discard_uring **out,
 	err = io_uring_register_eventfd(&u->ring, u->efd);
 	if (err)
 		goto err_efd;
+	if (opts->workers) {
+		/* [bounded, unbounded]: madvise is bounded work, fallocate on
+		 * a regular file too. A failure only costs CPU sharing. */
+		unsigned max[2] = { opts->workers, opts->workers };
+		err = io_uring_register_iowq_max_workers(&u->ring, max);
+		if (err)
+			log_info("discard: cannot cap io-wq workers: %s",
+				 strerror(-err));
+	}
 	*out = u;
 	return 0;
 

@@ -1,5 +1,6 @@
 #include "vm.h"
 
+#include <arch/acpi.h>
 #include <arch/layout.h>
 #include <arch/mptable.h>
 #include <core/cmdline.h>
@@ -76,6 +77,16 @@ static void i8042_reset(void *opaque)
 	vm_request_exit(opaque, VM_EXIT_RESET, "guest reset (i8042)");
 }
 
+static void acpi_poweroff(void *opaque)
+{
+	vm_request_exit(opaque, VM_EXIT_POWEROFF, "guest power-off (ACPI S5)");
+}
+
+static void acpi_reset(void *opaque)
+{
+	vm_request_exit(opaque, VM_EXIT_RESET, "guest reset (ACPI)");
+}
+
 static int vm_get_supported_cpuid(struct vm *vm)
 {
 	for (unsigned nent = 128; nent <= 4096; nent *= 2) {
@@ -139,8 +150,13 @@ static int vm_setup_legacy_devices(struct vm *vm)
 	if (r)
 		return r;
 	i8042_init(&vm->i8042, i8042_reset, vm);
-	return bus_insert(&vm->pio_bus, I8042_BASE, I8042_LEN, &i8042_bus_ops,
-			  &vm->i8042);
+	r = bus_insert(&vm->pio_bus, I8042_BASE, I8042_LEN, &i8042_bus_ops,
+		       &vm->i8042);
+	if (r)
+		return r;
+	acpi_pm_init(&vm->acpi_pm, acpi_poweroff, acpi_reset, vm);
+	return bus_insert(&vm->pio_bus, ACPI_PM_BASE, ACPI_PM_LEN,
+			  &acpi_pm_bus_ops, &vm->acpi_pm);
 }
 
 static int vm_load_guest(struct vm *vm, char *err, size_t errlen)
@@ -164,8 +180,16 @@ static int vm_load_guest(struct vm *vm, char *err, size_t errlen)
 	if (r)
 		return r;
 	r = x86_mptable_write(&vm->mem, vm->nr_vcpus);
-	if (r)
+	if (r) {
 		snprintf(err, errlen, "MP table: %s", strerror(-r));
+		return r;
+	}
+	uint64_t rsdp;
+	r = x86_acpi_write(&vm->mem, vm->nr_vcpus, &rsdp);
+	if (!r)
+		r = x86_boot_set_rsdp(&vm->mem, &vm->boot, rsdp);
+	if (r)
+		snprintf(err, errlen, "ACPI tables: %s", strerror(-r));
 	return r;
 }
 

@@ -11,6 +11,7 @@
 #include <arch/boot.h>
 #include <core/gmem.h>
 #include <core/discard.h>
+#include <devices/acpi_pm.h>
 #include <devices/balloon.h>
 #include <devices/bus.h>
 #include <devices/i8042.h>
@@ -49,6 +50,7 @@ struct vm {
 	struct serial serial;
 	int serial_irqfd;
 	struct i8042 i8042;
+	struct acpi_pm acpi_pm;
 
 	/* virtio-mmio slots, one device each, from X86_MMIO_START. */
 	unsigned nr_virtio;

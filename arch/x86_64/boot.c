@@ -4,6 +4,7 @@
 
 #include <arch/boot.h>
 #include <arch/layout.h>
+#include <arch/pvh.h>
 #include <core/checked.h>
 
 #include <errno.h>
@@ -212,4 +213,20 @@ int x86_load_kernel(const struct gmem *mem, const char *kernel_path,
 		.initrd_len = initrd_len,
 	};
 	return 0;
+}
+
+int x86_boot_set_rsdp(const struct gmem *mem, const struct x86_boot_info *bi,
+		      uint64_t rsdp_gpa)
+{
+	/* Linux scans 0xe0000-0xfffff too; this saves the scan and is the
+	 * only way under PVH (start_info.rsdp_paddr, boot protocol 2.14). */
+	if (bi->pvh)
+		return gmem_write(mem,
+				  bi->start_info_gpa +
+					  offsetof(struct hvm_start_info, rsdp_paddr),
+				  &rsdp_gpa, sizeof(rsdp_gpa));
+	return gmem_write(mem,
+			  bi->boot_params_gpa +
+				  offsetof(struct boot_params, acpi_rsdp_addr),
+			  &rsdp_gpa, sizeof(rsdp_gpa));
 }

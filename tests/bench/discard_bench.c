@@ -4,7 +4,8 @@
  *     inline threshold).
  * (b) main-loop responsiveness: an epoll loop with a 1 ms timerfd and the
  *     engine's eventfd while 4 GiB are discarded; worst timer delay.
- * Prints markdown tables. Usage: build/bench/discard_bench [--quick] */
+ * Prints markdown tables. Usage: build/bench/discard_bench [--quick]
+ * [--policy]; --policy adds the sweeps that chose the engine's defaults. */
 #include "discard_engine.h"
 
 #include <core/gmem.h>
@@ -28,6 +29,7 @@
 #define GIB (1ULL << 30)
 
 static int reps = 3;
+static bool policy; /* --policy: the sweeps behind discard_engine.c's defaults */
 
 static double now_s(void)
 {
@@ -36,8 +38,15 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* Populates without a fault per page where the kernel can (5.14+). */
 static void touch(uint8_t *p, uint64_t len)
 {
+	if (madvise(p, len, MADV_POPULATE_WRITE) == 0)
+		return;
 	for (uint64_t i = 0; i < len; i += PAGE)
 		p[i] = 1;
 }
@@ -140,14 +149,18 @@ static void engine_run(struct discard_engine *e, const struct gmem_region *r,
 	engine_wait(e);
 }
 
-static struct discard_engine *engine_new(enum discard_engine_kind kind,
-					 uint64_t inline_max, uint64_t chunk)
+/* workers: 0 keeps the shipped cap, ~0u lifts it. */
+static struct discard_engine *engine_new_workers(enum discard_engine_kind kind,
+						 uint64_t inline_max,
+						 uint64_t chunk, unsigned workers)
 {
 	struct discard_engine_opts o;
 	struct discard_engine *e;
 
 	discard_engine_default_opts(&o);
 	o.kind = kind;
+	if (workers)
+		o.ring_workers = workers == ~0u ? 0 : workers;
 	if (inline_max != UINT64_MAX)
 		o.inline_max_bytes = inline_max;
 	if (chunk)
@@ -158,6 +171,12 @@ static struct discard_engine *engine_new(enum discard_engine_kind kind,
 	return e;
 }
 
+static struct discard_engine *engine_new(enum discard_engine_kind kind,
+					 uint64_t inline_max, uint64_t chunk)
+{
+	return engine_new_workers(kind, inline_max, chunk, 0);
+}
+
 enum method {
 	M_PAGE, M_1M, M_WHOLE, M_URING_1M, M_URING_PAGE, M_ENGINE_1M,
 	M_ENGINE_PAGE, M_ENGINE_SYNC, M_RING_CHUNK,
@@ -166,6 +185,7 @@ enum method {
 struct run {
 	enum method m;
 	uint64_t chunk;
+	unsigned workers; /* as engine_new_workers() */
 };
 
 static void run_method(const struct run *run, const struct gmem_region *r)
@@ -184,7 +204,8 @@ static void run_method(const struct run *run, const struct gmem_region *r)
 	case M_ENGINE_SYNC:
 	case M_RING_CHUNK:
 		e = run->m == M_ENGINE_SYNC ? engine_new(DISCARD_ENGINE_SYNC, UINT64_MAX, 0)
-		    : run->m == M_RING_CHUNK ? engine_new(DISCARD_ENGINE_URING, 0, run->chunk)
+		    : run->m == M_RING_CHUNK ? engine_new_workers(DISCARD_ENGINE_URING, 0,
+								  run->chunk, run->workers)
 					     : engine_new(DISCARD_ENGINE_AUTO, UINT64_MAX, 0);
 		engine_run(e, r, run->m == M_ENGINE_PAGE ? PAGE : MIB);
 		discard_engine_destroy(e);
@@ -198,48 +219,68 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Median GiB/s over reps runs, each on freshly touched memory. */
+/* GiB/s of one run on freshly touched memory. */
+static double measure_once(const struct run *run, const struct gmem_region *r)
+{
+	touch(r->hva, r->len);
+	uint64_t before = rss_bytes();
+	double t0 = now_s();
+	run_method(run, r);
+	double t = now_s() - t0;
+	if (before - rss_bytes() < r->len - r->len / 64) {
+		fprintf(stderr, "discard_bench: method %d freed only %llu MiB\n",
+			run->m, (unsigned long long)((before - rss_bytes()) >> 20));
+		exit(1);
+	}
+	return (double)r->len / GIB / t;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+	return v[n / 2];
+}
+
+/* Median GiB/s over reps runs. */
 static double measure(const struct run *run, const struct gmem_region *r)
 {
 	double v[16];
 
-	for (int i = 0; i < reps; i++) {
-		touch(r->hva, r->len);
-		uint64_t before = rss_bytes();
-		double t0 = now_s();
-		run_method(run, r);
-		double t = now_s() - t0;
-		if (before - rss_bytes() < r->len - r->len / 64) {
-			fprintf(stderr, "discard_bench: method %d freed only %llu MiB\n",
-				run->m,
-				(unsigned long long)((before - rss_bytes()) >> 20));
-			exit(1);
-		}
-		v[i] = (double)r->len / GIB / t;
-	}
-	qsort(v, (size_t)reps, sizeof(v[0]), cmp_double);
-	return v[reps / 2];
+	for (int i = 0; i < reps; i++)
+		v[i] = measure_once(run, r);
+	return median(v, reps);
 }
 
 static void bench_throughput(const struct gmem_region *r,
 			     struct discard_engine *probe)
 {
 	static const struct { const char *name; struct run run; } cols[] = {
-		{ "madvise per 4 KiB", { M_PAGE, 0 } },
-		{ "madvise per 1 MiB", { M_1M, 0 } },
-		{ "madvise whole range", { M_WHOLE, 0 } },
-		{ "io_uring, 1 MiB ops", { M_URING_1M, 0 } },
-		{ "io_uring, 4 KiB ops", { M_URING_PAGE, 0 } },
-		{ "engine as shipped, 1 MiB ranges", { M_ENGINE_1M, 0 } },
-		{ "engine as shipped, 4 KiB ranges", { M_ENGINE_PAGE, 0 } },
-		{ "engine, sync backend", { M_ENGINE_SYNC, 0 } },
+		{ "madvise per 4 KiB", { M_PAGE, 0, 0 } },
+		{ "madvise per 1 MiB", { M_1M, 0, 0 } },
+		{ "madvise whole range", { M_WHOLE, 0, 0 } },
+		{ "io_uring, 1 MiB ops", { M_URING_1M, 0, 0 } },
+		{ "io_uring, 4 KiB ops", { M_URING_PAGE, 0, 0 } },
+		{ "engine as shipped, 1 MiB ranges", { M_ENGINE_1M, 0, 0 } },
+		{ "engine as shipped, 4 KiB ranges", { M_ENGINE_PAGE, 0, 0 } },
+		{ "engine, sync backend", { M_ENGINE_SYNC, 0, 0 } },
 	};
 	double gib[sizeof(cols) / sizeof(cols[0])];
 
-	printf("\n### (a) Discarding 1 GiB of touched anonymous memory, GiB/s (median of %d)\n\n",
+	printf("\n### (a) Discarding 1 GiB of touched anonymous memory, GiB/s (median of %d; per-4 KiB columns: 1 run)\n\n",
 	       reps);
-	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
-		gib[i] = measure(&cols[i].run, r);
+	enum { NCOLS = sizeof(cols) / sizeof(cols[0]) };
+	double v[NCOLS][16];
+	int n[NCOLS] = { 0 };
+
+	/* Round robin, so load from other processes spreads over all columns;
+	 * the per-page methods are slow and steady: one run. */
+	for (int k = 0; k < reps; k++)
+		for (size_t i = 0; i < NCOLS; i++)
+			if (k == 0 || (cols[i].run.m != M_PAGE &&
+				       cols[i].run.m != M_URING_PAGE))
+				v[i][n[i]++] = measure_once(&cols[i].run, r);
+	for (size_t i = 0; i < NCOLS; i++)
+		gib[i] = median(v[i], n[i]);
 	printf("|");
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		printf(" %s |", cols[i].name);
@@ -252,25 +293,35 @@ static void bench_throughput(const struct gmem_region *r,
 	printf("\n\nengine backend: %s\n", discard_engine_name(probe));
 }
 
-/* Policy sweep 1: the ring's op size on the same 1 GiB. */
+/* Policy sweep 1: the ring's op size and io-wq worker cap, 1 GiB, ring
+ * only. One run per cell to keep the bench short. */
 static void bench_chunks(const struct gmem_region *r)
 {
-	static const uint64_t chunks[] = { 2 * MIB, 4 * MIB, 8 * MIB, 16 * MIB,
-					   64 * MIB, 256 * MIB, 1024 * MIB };
+	static const uint64_t chunks[] = { 2 * MIB, 4 * MIB, 16 * MIB, 64 * MIB,
+					   256 * MIB };
+	static const struct { const char *name; unsigned workers; } w[] = {
+		{ "1 worker (shipped)", 1 }, { "2 workers", 2 },
+		{ "kernel default", ~0u },
+	};
+	int saved = reps;
 
-	printf("\n### Policy: io_uring op size (engine, ring only, 1 GiB), GiB/s\n\n| op size |");
+	reps = 1;
+	printf("\n### Policy: io_uring op size x io-wq workers (ring only, 1 GiB), GiB/s\n\n| workers |");
 	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++)
-		printf(" %llu MiB |", (unsigned long long)(chunks[i] >> 20));
+		printf(" %llu MiB ops |", (unsigned long long)(chunks[i] >> 20));
 	printf("\n|---|");
 	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++)
 		printf("---|");
-	printf("\n| GiB/s |");
-	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
-		struct run run = { M_RING_CHUNK, chunks[i] };
-		printf(" %.2f |", measure(&run, r));
-		fflush(stdout);
+	for (size_t k = 0; k < sizeof(w) / sizeof(w[0]); k++) {
+		printf("\n| %s |", w[k].name);
+		for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+			struct run run = { M_RING_CHUNK, chunks[i], w[k].workers };
+			printf(" %.2f |", measure(&run, r));
+			fflush(stdout);
+		}
 	}
 	printf("\n");
+	reps = saved;
 }
 
 /* Policy sweep 2: one batch, submit to last done(): inline vs ring, and
@@ -335,7 +386,7 @@ struct loop_result {
 	uint64_t ticks;
 };
 
-enum feed { FEED_ONE_BATCH, FEED_PER_REQUEST, FEED_BLOCKING };
+enum feed { FEED_NONE, FEED_ONE_BATCH, FEED_PER_REQUEST, FEED_BLOCKING };
 
 /* An epoll loop with a 1 ms timer. FEED_ONE_BATCH: all of `len` queued and
  * submitted in one loop iteration; FEED_PER_REQUEST: one 1 MiB request per
@@ -374,7 +425,9 @@ static struct loop_result loop_run(struct discard_engine *e,
 			next_off = r->len;
 		} else if (feed == FEED_ONE_BATCH && !started) {
 			for (uint64_t off = 0; off < r->len; off += MIB) {
-				d->ops->queue(d->be, r, off, MIB, NULL);
+				/* One cookie per 1 MiB request. */
+				d->ops->queue(d->be, r, off, MIB,
+					      (void *)(uintptr_t)(off / MIB + 1));
 				engine_pending++;
 			}
 			d->ops->submit(d->be);
@@ -386,11 +439,14 @@ static struct loop_result loop_run(struct discard_engine *e,
 			next_off += MIB;
 		}
 		started = true;
-		if (next_off >= r->len && engine_pending == 0)
-			break;
+		/* One last look at the timer after the work, then stop. */
+		bool finished = next_off >= r->len && engine_pending == 0;
+		if (feed == FEED_NONE)
+			finished = now_s() - start > 0.5;
 
 		struct epoll_event evs[4];
-		int to = (feed == FEED_PER_REQUEST && next_off < r->len) ? 0 : 100;
+		int to = finished || (feed == FEED_PER_REQUEST && next_off < r->len)
+				 ? 0 : feed == FEED_NONE ? 10 : 100;
 		int n = epoll_wait(ep, evs, 4, to);
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.fd == tfd) {
@@ -408,6 +464,8 @@ static struct loop_result loop_run(struct discard_engine *e,
 				d->ops->reap(d->be);
 			}
 		}
+		if (finished)
+			break;
 	}
 	res.total_s = now_s() - start;
 	res.ticks = handled;
@@ -421,11 +479,16 @@ static void bench_loop(uint64_t len)
 	struct gmem mem;
 	const uint64_t ranges[1][2] = { { 0, len } };
 	struct gmem_opts o = { .backend = GMEM_ANON_PRIVATE };
-	static const struct { const char *name; enum feed feed; bool engine; } rows[] = {
-		{ "blocking madvise of the whole range", FEED_BLOCKING, false },
-		{ "engine as shipped, one 4 GiB batch (1 MiB ranges)", FEED_ONE_BATCH, true },
-		{ "engine as shipped, one 1 MiB request per loop iteration", FEED_PER_REQUEST, true },
+	/* workers: -1 no engine, 0 as shipped, else io-wq cap (~0u: none). */
+	static const struct { const char *name; enum feed feed; unsigned workers; } rows[] = {
+		{ "no discard: the loop alone for 0.5 s (noise floor)", FEED_NONE, 1 },
+		{ "blocking madvise of the whole range", FEED_BLOCKING, 1 },
+		{ "engine as shipped, one 4 GiB batch (1 MiB ranges)", FEED_ONE_BATCH, 0 },
+		{ "engine as shipped, one 1 MiB request per loop iteration", FEED_PER_REQUEST, 0 },
+		{ "engine, 2 io-wq workers, one 4 GiB batch", FEED_ONE_BATCH, 2 },
+		{ "engine, kernel's io-wq default, one 4 GiB batch", FEED_ONE_BATCH, ~0u },
 	};
+	size_t nr_rows = policy ? sizeof(rows) / sizeof(rows[0]) : 4;
 	int err = gmem_init(&mem, ranges, 1, &o);
 
 	if (err)
@@ -433,12 +496,19 @@ static void bench_loop(uint64_t len)
 	printf("\n### (b) Main loop with a 1 ms timerfd while %llu GiB are discarded\n\n",
 	       (unsigned long long)(len / GIB));
 	printf("| method | worst timer delay, ms | discard wall time, s | GiB/s |\n|---|---|---|---|\n");
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct discard_engine *e = rows[i].engine
-			? engine_new(DISCARD_ENGINE_AUTO, UINT64_MAX, 0) : NULL;
-		touch(mem.regions[0].hva, len);
+	for (size_t i = 0; i < nr_rows; i++) {
+		struct discard_engine *e = NULL;
+		if (rows[i].feed != FEED_BLOCKING && rows[i].feed != FEED_NONE)
+			e = engine_new_workers(DISCARD_ENGINE_AUTO, UINT64_MAX, 0,
+					       rows[i].workers);
+		if (rows[i].feed != FEED_NONE)
+			touch(mem.regions[0].hva, len);
 		uint64_t before = rss_bytes();
 		struct loop_result res = loop_run(e, &mem.regions[0], rows[i].feed);
+		if (rows[i].feed == FEED_NONE) {
+			printf("| %s | %.2f | - | - |\n", rows[i].name, res.worst_ms);
+			continue;
+		}
 		if (before - rss_bytes() < len - len / 64)
 			die("loop discard freed too little", EIO);
 		printf("| %s | %.2f | %.3f | %.2f |\n", rows[i].name, res.worst_ms,
@@ -451,25 +521,34 @@ static void bench_loop(uint64_t len)
 
 int main(int argc, char **argv)
 {
-	bool quick = argc > 1 && !strcmp(argv[1], "--quick");
+	bool quick = false;
 	struct utsname u;
 	struct gmem mem;
 	const uint64_t ranges[1][2] = { { 0, GIB } };
 	struct gmem_opts o = { .backend = GMEM_ANON_PRIVATE };
 	struct discard_engine *probe;
 
-	if (quick)
-		reps = 1;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick")) {
+			quick = true;
+			reps = 1;
+		} else if (!strcmp(argv[i], "--policy")) {
+			policy = true;
+		} else {
+			fprintf(stderr, "usage: %s [--quick] [--policy]\n", argv[0]);
+			return 2;
+		}
+	}
 	uname(&u);
-	printf("## discard_bench: kernel %s, %ld CPUs\n\nreproduce: make all && %s%s\n",
+	printf("## discard_bench: kernel %s, %ld CPUs\n\nreproduce: make all && %s%s%s\n",
 	       u.release, sysconf(_SC_NPROCESSORS_ONLN), argv[0],
-	       quick ? " --quick" : "");
+	       quick ? " --quick" : "", policy ? " --policy" : "");
 	probe = engine_new(DISCARD_ENGINE_AUTO, UINT64_MAX, 0);
 	int err = gmem_init(&mem, ranges, 1, &o);
 	if (err)
 		die("gmem_init", -err);
 	bench_throughput(&mem.regions[0], probe);
-	if (!strcmp(discard_engine_name(probe), "io_uring")) {
+	if (policy && !strcmp(discard_engine_name(probe), "io_uring")) {
 		bench_chunks(&mem.regions[0]);
 		bench_inline(&mem.regions[0]);
 	}

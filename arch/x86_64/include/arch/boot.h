@@ -50,4 +50,9 @@ int x86_kernel_cmdline_max(const char *kernel_path, size_t *max, char *err,
 int x86_setup_boot_regs(const struct gmem *mem, const struct x86_boot_info *bi,
 			struct kvm_regs *regs, struct kvm_sregs *sregs);
 
+/* Points the loaded kernel at the ACPI RSDP (boot_params.acpi_rsdp_addr or
+ * PVH start_info.rsdp_paddr). 0 or -EFAULT. */
+int x86_boot_set_rsdp(const struct gmem *mem, const struct x86_boot_info *bi,
+		      uint64_t rsdp_gpa);
+
 #endif
