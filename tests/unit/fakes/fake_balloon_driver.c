@@ -41,7 +41,9 @@ static int stats_send(struct fbd *f)
 		memcpy(buf + i * STAT_ENTRY, &tag, 2);
 		memcpy(buf + i * STAT_ENTRY + 2, &val, 8);
 	}
-	uint64_t gpa = fvd_alloc(f->d, sizeof(buf), 8);
+	if (!f->stats_gpa)
+		f->stats_gpa = fvd_alloc(f->d, sizeof(buf), 8);
+	uint64_t gpa = f->stats_gpa;
 	if (!gpa)
 		return -ENOMEM;
 	memcpy(fvd_ptr(f->d, gpa, sizeof(buf)), buf, sizeof(buf));
@@ -202,6 +204,20 @@ int64_t fbd_towards_target(struct fbd *f)
 	return (int64_t)fbd_num_pages(f) - (int64_t)f->nr_balloon;
 }
 
+/* tell_host(): the pending PFNs in the driver's one array. */
+static int tell_host(struct fbd *f, enum balloon_queue_role role)
+{
+	if (!f->pfns_gpa)
+		f->pfns_gpa = fvd_alloc(f->d, FBD_PFNS_MAX * 4, 4);
+	if (!f->pfns_gpa)
+		return -ENOMEM;
+	uint32_t *p = fvd_ptr(f->d, f->pfns_gpa, FBD_PFNS_MAX * 4);
+	for (unsigned i = 0; i < f->nr_pending; i++)
+		p[i] = htole32(f->pending[i]);
+	struct fvd_sg sg = {f->pfns_gpa, f->nr_pending * 4};
+	return fbd_send_raw(f, role, &sg, 1);
+}
+
 unsigned fbd_fill(struct fbd *f, unsigned num)
 {
 	if (f->pending_role >= 0)
@@ -218,8 +234,11 @@ unsigned fbd_fill(struct fbd *f, unsigned num)
 	}
 	if (f->nr_pending == 0)
 		return 0;
-	if (fbd_send_pfns(f, BALLOON_Q_INFLATE, f->pending, f->nr_pending) < 0)
+	if (tell_host(f, BALLOON_Q_INFLATE) < 0) {
+		for (unsigned i = 0; i < f->nr_pending; i++)
+			f->pool_state[f->pending[i] - f->pool_first] = 0;
 		return 0;
+	}
 	f->pending_role = BALLOON_Q_INFLATE;
 	return f->nr_pending;
 }
@@ -234,7 +253,7 @@ unsigned fbd_leak(struct fbd *f, unsigned num)
 		f->pending[f->nr_pending++] = f->balloon[--f->nr_balloon];
 	if (f->nr_pending == 0)
 		return 0;
-	if (fbd_send_pfns(f, BALLOON_Q_DEFLATE, f->pending, f->nr_pending) < 0)
+	if (tell_host(f, BALLOON_Q_DEFLATE) < 0)
 		return 0;
 	f->pending_role = BALLOON_Q_DEFLATE;
 	return f->nr_pending;

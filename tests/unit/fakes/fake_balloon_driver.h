@@ -50,6 +50,9 @@ struct fbd {
 	unsigned nr_pending;
 	int pending_role; /* -1 when no request waits for its ack */
 
+	/* One PFN array and one stats array, reused as Linux does. */
+	uint64_t pfns_gpa, stats_gpa;
+
 	uint64_t stat_val[BALLOON_STATS_NR];
 	int stats_head; /* buffer the device holds, -1 none */
 	unsigned stats_sent;
