@@ -1,6 +1,7 @@
-/* ACPI tables for hardware-reduced mode; layouts from the ACPI 6.4 spec,
- * sections 5.2.5 (RSDP), 5.2.6 (header), 5.2.8 (XSDT), 5.2.9 (FADT),
- * 5.2.12 (MADT), 5.2.3.2 (Generic Address Structure). */
+/* ACPI tables for classic (PC-style, not hardware-reduced) ACPI; layouts from
+ * the ACPI 6.4 spec, sections 5.2.5 (RSDP), 5.2.6 (header), 5.2.8 (XSDT),
+ * 5.2.9 (FADT), 5.2.10 (FACS), 5.2.12 (MADT), 5.2.3.2 (Generic Address
+ * Structure). */
 #include <arch/acpi.h>
 #include <arch/layout.h>
 
@@ -48,6 +49,7 @@ struct acpi_gas {
 
 #define ACPI_GAS_SYSTEM_IO 1
 #define ACPI_GAS_ACCESS_BYTE 1
+#define ACPI_GAS_ACCESS_WORD 2
 
 struct acpi_fadt {
 	struct acpi_header h;
@@ -56,8 +58,14 @@ struct acpi_fadt {
 	uint8_t reserved0;
 	uint8_t preferred_pm_profile;
 	uint16_t sci_int;
-	/* SMI_CMD .. CENTURY: PC-hardware fields a hardware-reduced FADT leaves 0 */
-	uint8_t legacy_pm[61];
+	uint32_t smi_cmd;
+	uint8_t acpi_enable, acpi_disable, s4bios_req, pstate_cnt;
+	uint32_t pm1a_evt_blk, pm1b_evt_blk, pm1a_cnt_blk, pm1b_cnt_blk;
+	uint32_t pm2_cnt_blk, pm_tmr_blk, gpe0_blk, gpe1_blk;
+	uint8_t pm1_evt_len, pm1_cnt_len, pm2_cnt_len, pm_tmr_len;
+	uint8_t gpe0_blk_len, gpe1_blk_len, gpe1_base, cst_cnt;
+	uint16_t p_lvl2_lat, p_lvl3_lat, flush_size, flush_stride;
+	uint8_t duty_offset, duty_width, day_alrm, mon_alrm, century;
 	uint16_t iapc_boot_arch;
 	uint8_t reserved1;
 	uint32_t flags;
@@ -67,7 +75,9 @@ struct acpi_fadt {
 	uint8_t minor_version;
 	uint64_t x_firmware_ctrl;
 	uint64_t x_dsdt;
-	struct acpi_gas x_legacy_blocks[8]; /* X_PM1a_EVT_BLK .. X_GPE1_BLK */
+	struct acpi_gas x_pm1a_evt_blk, x_pm1b_evt_blk;
+	struct acpi_gas x_pm1a_cnt_blk, x_pm1b_cnt_blk;
+	struct acpi_gas x_pm2_cnt_blk, x_pm_tmr_blk, x_gpe0_blk, x_gpe1_blk;
 	struct acpi_gas sleep_control_reg;
 	struct acpi_gas sleep_status_reg;
 	uint64_t hypervisor_vendor_id;
@@ -75,15 +85,42 @@ struct acpi_fadt {
 
 _Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP size");
 _Static_assert(sizeof(struct acpi_header) == 36, "header size");
+_Static_assert(offsetof(struct acpi_fadt, pm1a_evt_blk) == 56, "FADT PM1a");
+_Static_assert(offsetof(struct acpi_fadt, pm1_evt_len) == 88, "FADT lengths");
 _Static_assert(offsetof(struct acpi_fadt, iapc_boot_arch) == 109, "FADT");
 _Static_assert(offsetof(struct acpi_fadt, flags) == 112, "FADT flags");
 _Static_assert(offsetof(struct acpi_fadt, x_dsdt) == 140, "FADT X_DSDT");
+_Static_assert(offsetof(struct acpi_fadt, x_pm1a_evt_blk) == 148, "FADT X_PM1a");
 _Static_assert(offsetof(struct acpi_fadt, sleep_control_reg) == 244, "FADT");
 _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT revision 6 size");
 
+struct acpi_facs {
+	char signature[4];
+	uint32_t length;
+	uint32_t hardware_signature;
+	uint32_t firmware_waking_vector;
+	uint32_t global_lock;
+	uint32_t flags;
+	uint64_t x_firmware_waking_vector;
+	uint8_t version;
+	uint8_t reserved0[3];
+	uint32_t ospm_flags;
+	uint8_t reserved1[24];
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct acpi_facs) == 64, "FACS size");
+#define ACPI_FACS_ALIGN 64 /* the spec wants a 64-byte aligned FACS */
+
 /* FADT Flags and IA-PC boot architecture flags (ACPI 6.4 tables 5.10, 5.11). */
+#define FADT_F_WBINVD (1u << 0)
+#define FADT_F_PROC_C1 (1u << 2)
+#define FADT_F_PWR_BUTTON (1u << 4) /* set: no fixed power button */
+#define FADT_F_SLP_BUTTON (1u << 5) /* set: no fixed sleep button */
+#define FADT_F_FIX_RTC (1u << 6)    /* set: no RTC wake status bit */
 #define FADT_F_RESET_REG_SUP (1u << 10)
-#define FADT_F_HW_REDUCED_ACPI (1u << 20)
+/* Latencies above these limits say C2/C3 are not supported (5.2.9). */
+#define FADT_P_LVL2_LAT_NONE 101
+#define FADT_P_LVL3_LAT_NONE 1001
 #define FADT_BOOT_8042 (1u << 1) /* the i8042 reset line at 0x60/0x64 */
 #define FADT_BOOT_VGA_NOT_PRESENT (1u << 2)
 #define FADT_BOOT_CMOS_RTC_NOT_PRESENT (1u << 5)
@@ -136,10 +173,12 @@ static const uint8_t acpi_dsdt_aml[] = {
 	 X86_MAX_VCPUS * sizeof(struct madt_lapic) +                          \
 	 sizeof(struct madt_ioapic) + sizeof(struct madt_lapic_nmi))
 #define ACPI_IMAGE_MAX 4096
-_Static_assert(5 * 16 + sizeof(struct acpi_rsdp) +
+/* Each table's start is aligned up, wasting at most its alignment. */
+_Static_assert(4 * 16 + ACPI_FACS_ALIGN + sizeof(struct acpi_rsdp) +
 		       sizeof(struct acpi_header) + 2 * sizeof(uint64_t) +
-		       sizeof(struct acpi_fadt) + sizeof(struct acpi_header) +
-		       sizeof(acpi_dsdt_aml) + ACPI_MADT_MAX_BYTES <=
+		       sizeof(struct acpi_facs) + sizeof(struct acpi_fadt) +
+		       sizeof(struct acpi_header) + sizeof(acpi_dsdt_aml) +
+		       ACPI_MADT_MAX_BYTES <=
 	       ACPI_IMAGE_MAX, "ACPI image buffer too small");
 _Static_assert(X86_ACPI_RSDP_GPA + ACPI_IMAGE_MAX <= X86_ACPI_AREA_END,
 	       "ACPI tables must stay in the BIOS area");
@@ -176,30 +215,62 @@ static void acpi_table_seal(uint8_t *img, size_t off)
 		acpi_checksum(img + off, h.length);
 }
 
-static struct acpi_gas acpi_io_byte(uint16_t port)
+static struct acpi_gas acpi_io_gas(uint16_t port, uint8_t bytes,
+				   uint8_t access_size)
 {
 	return (struct acpi_gas){
 		.space_id = ACPI_GAS_SYSTEM_IO,
-		.bit_width = 8,
-		.access_size = ACPI_GAS_ACCESS_BYTE,
+		.bit_width = (uint8_t)(8 * bytes),
+		.access_size = access_size,
 		.address = port,
 	};
 }
 
-static size_t acpi_put_fadt(uint8_t *img, size_t off, uint64_t dsdt_gpa)
+/* No checksum: the OS writes to the FACS (waking vector, global lock). */
+static size_t acpi_put_facs(uint8_t *img, size_t off)
+{
+	struct acpi_facs f;
+	memset(&f, 0, sizeof(f));
+	memcpy(f.signature, "FACS", 4);
+	f.length = sizeof(f);
+	f.version = 2;
+	memcpy(img + off, &f, sizeof(f));
+	return sizeof(f);
+}
+
+static size_t acpi_put_fadt(uint8_t *img, size_t off, uint64_t facs_gpa,
+			    uint64_t dsdt_gpa)
 {
 	struct acpi_fadt f;
 	memset(&f, 0, sizeof(f));
 	acpi_header_fill(&f.h, "FACP", sizeof(f), 6);
-	f.flags = FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP;
+	/* The FACS lies below 4 GiB: both pointers, equal, as ACPICA accepts. */
+	f.firmware_ctrl = (uint32_t)facs_gpa;
+	f.x_firmware_ctrl = facs_gpa;
+	/* The spec wants DSDT 0 when X_DSDT is set. */
+	f.x_dsdt = dsdt_gpa;
+	f.sci_int = X86_ACPI_SCI_IRQ;
+	/* SMI_CMD 0: the machine is always in ACPI mode (SCI_EN reads 1). */
+	f.smi_cmd = 0;
+	/* PM1a blocks only: no PM1b/PM2, no PM timer (kvm-clock and the TSC
+	 * serve), no GPE blocks. Legacy fields and X_ GAS agree, since ACPICA
+	 * warns on a mismatch. */
+	f.pm1a_evt_blk = X86_ACPI_PM1A_EVT_PORT;
+	f.pm1a_cnt_blk = X86_ACPI_PM1A_CNT_PORT;
+	f.pm1_evt_len = X86_ACPI_PM1_EVT_LEN;
+	f.pm1_cnt_len = X86_ACPI_PM1_CNT_LEN;
+	f.x_pm1a_evt_blk = acpi_io_gas(X86_ACPI_PM1A_EVT_PORT,
+				       X86_ACPI_PM1_EVT_LEN, ACPI_GAS_ACCESS_WORD);
+	f.x_pm1a_cnt_blk = acpi_io_gas(X86_ACPI_PM1A_CNT_PORT,
+				       X86_ACPI_PM1_CNT_LEN, ACPI_GAS_ACCESS_WORD);
+	f.p_lvl2_lat = FADT_P_LVL2_LAT_NONE;
+	f.p_lvl3_lat = FADT_P_LVL3_LAT_NONE;
+	f.flags = FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_PWR_BUTTON |
+		  FADT_F_SLP_BUTTON | FADT_F_FIX_RTC | FADT_F_RESET_REG_SUP;
 	f.iapc_boot_arch = FADT_BOOT_8042 | FADT_BOOT_VGA_NOT_PRESENT |
 			   FADT_BOOT_CMOS_RTC_NOT_PRESENT;
-	f.reset_reg = acpi_io_byte(X86_ACPI_RESET_PORT);
+	f.reset_reg = acpi_io_gas(X86_ACPI_RESET_PORT, 1, ACPI_GAS_ACCESS_BYTE);
 	f.reset_value = X86_ACPI_RESET_VALUE;
-	/* The spec wants DSDT 0 when X_DSDT is set; no FACS in reduced mode. */
-	f.x_dsdt = dsdt_gpa;
-	f.sleep_control_reg = acpi_io_byte(X86_ACPI_SLEEP_CONTROL_PORT);
-	f.sleep_status_reg = acpi_io_byte(X86_ACPI_SLEEP_STATUS_PORT);
 	memcpy(img + off, &f, sizeof(f));
 	acpi_table_seal(img, off);
 	return sizeof(f);
@@ -299,20 +370,22 @@ int x86_acpi_write(const struct gmem *mem, unsigned nr_vcpus,
 	static const uint64_t base = X86_ACPI_RSDP_GPA;
 	uint8_t img[ACPI_IMAGE_MAX];
 	uint64_t tables[2];
-	size_t xsdt_off, fadt_off, dsdt_off, madt_off, end;
+	size_t xsdt_off, facs_off, fadt_off, dsdt_off, madt_off, end;
 	int ret;
 
 	if (nr_vcpus == 0 || nr_vcpus > X86_MAX_VCPUS)
 		return -EINVAL;
 	memset(img, 0, sizeof(img));
 
-	/* Fixed order, each table 16-byte aligned; the XSDT has two entries. */
+	/* Fixed order, each table 16-byte aligned (the FACS 64); the XSDT has
+	 * two entries, the FACS is reached through the FADT only. */
 	xsdt_off = ALIGN_UP(sizeof(struct acpi_rsdp), 16);
-	fadt_off = ALIGN_UP(xsdt_off + sizeof(struct acpi_header) +
-				    sizeof(tables), 16);
+	facs_off = ALIGN_UP(xsdt_off + sizeof(struct acpi_header) +
+				    sizeof(tables), ACPI_FACS_ALIGN);
+	fadt_off = ALIGN_UP(facs_off + acpi_put_facs(img, facs_off), 16);
 	dsdt_off = ALIGN_UP(fadt_off + sizeof(struct acpi_fadt), 16);
 	madt_off = ALIGN_UP(dsdt_off + acpi_put_dsdt(img, dsdt_off), 16);
-	acpi_put_fadt(img, fadt_off, base + dsdt_off);
+	acpi_put_fadt(img, fadt_off, base + facs_off, base + dsdt_off);
 	end = madt_off + acpi_put_madt(img, madt_off, nr_vcpus);
 
 	tables[0] = base + fadt_off;

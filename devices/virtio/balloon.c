@@ -112,8 +112,9 @@ static void process_queue(struct balloon *b, unsigned q)
 		return;
 	b->pending &= ~(1u << q);
 	for (unsigned n = 0;; n++) {
-		/* Page and report requests may wait for the discard engine:
-		 * stop at the pool's size, completions resume the queue. */
+		/* Page and report requests may wait for the discard engine
+		 * (a deflate behind a pending inflate too): stop at the pool's
+		 * size, completions resume the queue. */
 		bool needs_req = role != BALLOON_Q_STATS;
 		if (needs_req && b->inflight >= BALLOON_MAX_INFLIGHT) {
 			b->pending |= 1u << q;
@@ -405,6 +406,29 @@ void balloon_get_metrics(struct balloon *b, struct balloon_metrics *m)
 	const struct virtio_host *h = host_lock(b);
 	*m = b->m;
 	host_unlock(h);
+}
+
+void balloon_inhibit_discard(struct balloon *b)
+{
+	const struct virtio_host *h = host_lock(b);
+	b->inhibit++;
+	host_unlock(h);
+}
+
+void balloon_allow_discard(struct balloon *b)
+{
+	const struct virtio_host *h = host_lock(b);
+	if (b->inhibit)
+		b->inhibit--;
+	host_unlock(h);
+}
+
+unsigned balloon_discards_in_flight(struct balloon *b)
+{
+	const struct virtio_host *h = host_lock(b);
+	unsigned n = b->inflight; /* orphans too: they still discard */
+	host_unlock(h);
+	return n;
 }
 
 void balloon_set_stats_interval(struct balloon *b, uint32_t interval_s)

@@ -88,7 +88,10 @@ void balloon_pages_chain(struct balloon *b, unsigned q,
 	if (!inflate) {
 		b->m.deflated_pages += pages;
 		deflate_ranges(b, b->range_buf, (unsigned)n);
-		balloon_complete(b, q, chain->head);
+		/* A deflate must not overtake an inflate still discarding:
+		 * its pages could be zeroed after the guest took them back. */
+		if (!balloon_req_defer_deflate(b, q, chain->head))
+			balloon_complete(b, q, chain->head);
 		return;
 	}
 	b->m.inflated_pages += pages;
@@ -98,5 +101,6 @@ void balloon_pages_chain(struct balloon *b, unsigned q,
 		balloon_complete(b, q, chain->head);
 		return;
 	}
+	req->seq = ++b->inflate_seq;
 	balloon_req_discard(b, req, b->range_buf, (unsigned)n);
 }

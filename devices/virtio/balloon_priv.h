@@ -34,6 +34,9 @@ void balloon_req_discard(struct balloon *b, struct balloon_req *req,
 /* Forgets all requests: their completions will not touch a queue. */
 void balloon_req_orphan_all(struct balloon *b);
 void balloon_req_finish(struct balloon_req *req);
+/* Parks a deflate chain until every live inflate issued before it finished;
+ * false when none is pending (use the chain now). */
+bool balloon_req_defer_deflate(struct balloon *b, unsigned q, uint16_t head);
 
 /* balloon_ranges.c: sorts by gpa and merges overlapping or adjacent ranges
  * of the same region in place; returns the new count. */

@@ -37,6 +37,11 @@ void balloon_req_discard(struct balloon *b, struct balloon_req *req,
 	bool report = req->role == BALLOON_Q_REPORTING;
 	unsigned queued = 0;
 
+	if (b->inhibit) {
+		/* Acknowledged without effect: the pages stay populated. */
+		b->m.inhibited_bytes += balloon_ranges_bytes(r, n);
+		ops = NULL;
+	}
 	for (unsigned i = 0; ops && i < n; i++) {
 		int err = ops->queue(b->discard.be, r[i].region,
 				     r[i].gpa - r[i].region->gpa, r[i].len, req);
@@ -80,6 +85,47 @@ void balloon_req_orphan_all(struct balloon *b)
 			b->m.orphaned_requests++;
 }
 
+static bool req_live(const struct balloon *b, const struct balloon_req *req)
+{
+	return req->busy && req->gen == b->gen;
+}
+
+/* Oldest live inflate still discarding, or UINT64_MAX. */
+static uint64_t oldest_inflate(const struct balloon *b)
+{
+	uint64_t min = UINT64_MAX;
+	for (unsigned i = 0; i < BALLOON_MAX_INFLIGHT; i++) {
+		const struct balloon_req *r = &b->reqs[i];
+		if (req_live(b, r) && r->role == BALLOON_Q_INFLATE &&
+		    r->seq < min)
+			min = r->seq;
+	}
+	return min;
+}
+
+bool balloon_req_defer_deflate(struct balloon *b, unsigned q, uint16_t head)
+{
+	if (oldest_inflate(b) > b->inflate_seq)
+		return false;
+	struct balloon_req *req = balloon_req_get(b, q, BALLOON_Q_DEFLATE, head);
+	if (!req)
+		return false; /* cannot happen: process_queue keeps a slot */
+	req->seq = b->inflate_seq;
+	return true;
+}
+
+/* Uses the parked deflates whose inflates have all finished. */
+static void release_deflates(struct balloon *b)
+{
+	uint64_t oldest = oldest_inflate(b);
+	for (unsigned i = 0; i < BALLOON_MAX_INFLIGHT; i++) {
+		struct balloon_req *r = &b->reqs[i];
+		if (req_live(b, r) && r->role == BALLOON_Q_DEFLATE &&
+		    r->seq < oldest)
+			balloon_req_finish(r);
+	}
+}
+
 void balloon_req_finish(struct balloon_req *req)
 {
 	struct balloon *b = req->b;
@@ -92,6 +138,8 @@ void balloon_req_finish(struct balloon_req *req)
 	}
 	req->busy = false;
 	b->inflight--;
+	if (live && req->role == BALLOON_Q_INFLATE)
+		release_deflates(b);
 	/* A queue stopped for lack of slots goes on from the main loop. */
 	if (live && b->pending) {
 		uint64_t one = 1;

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by t_boot_*.sh: boot_check CPUS MEM_MIB runs the guest's info
 # scenario and checks what the guest saw. Not a scenario itself (no t_ prefix).
 boot_check() {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for e2e scenarios (tests/e2e/t_NAME.sh). A scenario starts with
 #   . "$(dirname "$0")/lib.sh"
 # and runs from the repository root under `set -euo pipefail`; it passes by

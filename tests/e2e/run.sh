@@ -10,7 +10,7 @@
 #                                "# e2e-timeout: S" wins)
 #              MVMM_TESTHOST_MEM test host memory, MiB (default 4096)
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 . tests/testhost/common.sh
 
 inside=0

@@ -37,7 +37,7 @@ fi
 declare -A seen=()
 order=()
 add_module() {
-	local path=$1 dep deps i
+	local path=$1 deps i
 	[ -n "${seen[$path]:-}" ] && return
 	deps=$(awk -v m="$path:" '$1 == m { $1 = ""; print }' "$moddir/modules.dep")
 	read -ra deps <<<"$deps"

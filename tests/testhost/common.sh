@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the test host scripts: cache location and how /dev/kvm is backed.
 
 TESTHOST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -14,7 +14,7 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 usage() {
-	sed -n 's/^# \{0,1\}//; /^Usage:/,/^$/p' "$0" >&2
+	sed -n '/^# Usage:/,/^[^#]/s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -33,6 +33,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ $# -gt 0 ] || usage
+[[ $mem =~ ^[0-9]+$ && $cpus =~ ^[0-9]+$ && ${timeout_s:-0} =~ ^[0-9]+$ ]] || usage
 if [ -z "$timeout_s" ]; then
 	[ $interactive = 1 ] && timeout_s=0 || timeout_s=${MVMM_TESTHOST_TIMEOUT:-1800}
 fi
@@ -115,6 +116,10 @@ if [ $st = 124 ] || [ $st = 137 ]; then
 	echo "testhost: timed out after ${timeout_s}s; QEMU killed" >&2
 	exit 124
 fi
-echo "testhost: the test host did not finish COMMAND (QEMU exit status $st)" >&2
+if [ $st = 0 ]; then
+	echo "testhost: the test host reset before COMMAND finished (panic, triple fault or too little --mem?)" >&2
+else
+	echo "testhost: QEMU failed (exit status $st) before COMMAND finished" >&2
+fi
 sed 's/^/testhost: qemu: /' "$tmp/qemu.err" >&2
 exit 125

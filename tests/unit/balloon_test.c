@@ -512,6 +512,30 @@ Test(balloon, deflate_discards_nothing_and_is_used_at_once)
 	cr_assert_eq(m.deflate_requests, 1);
 }
 
+/* The spec forbids deflating pages before their inflate was used, but a
+ * buggy guest must still never get a page back that a pending discard
+ * could zero later: deflates wait for earlier inflates. */
+Test(balloon, deflate_waits_for_inflates_still_discarding)
+{
+	up();
+	uint32_t pfn = 0x400;
+	int hi = fbd_send_pfns(drv, BALLOON_Q_INFLATE, &pfn, 1);
+	int hd = fbd_send_pfns(drv, BALLOON_Q_DEFLATE, &pfn, 1);
+	cr_assert_eq(fbd_get_used(drv, BALLOON_Q_DEFLATE, NULL), -EAGAIN);
+	recording_discard_complete_all(&bed->rd, 0);
+	cr_assert_eq(fbd_get_used(drv, BALLOON_Q_INFLATE, NULL), hi);
+	cr_assert_eq(fbd_get_used(drv, BALLOON_Q_DEFLATE, NULL), hd);
+	/* An inflate issued after the deflate does not hold it. */
+	hd = fbd_send_pfns(drv, BALLOON_Q_DEFLATE, &pfn, 1);
+	cr_assert_eq(fbd_get_used(drv, BALLOON_Q_DEFLATE, NULL), hd);
+	fbd_send_pfns(drv, BALLOON_Q_INFLATE, &pfn, 1);
+	/* A reset forgets a parked deflate like any request. */
+	hd = fbd_send_pfns(drv, BALLOON_Q_DEFLATE, &pfn, 1);
+	cr_assert_eq(fbd_get_used(drv, BALLOON_Q_DEFLATE, NULL), -EAGAIN);
+	fvd_reset(&bed->tb->drv);
+	cr_assert_eq(metrics().orphaned_requests, 2);
+}
+
 /* Linux's update_balloon_size loop: inflate to the target, then back to 0. */
 Test(balloon, linux_driver_reaches_target_and_deflates_back)
 {
@@ -667,4 +691,30 @@ Test(balloon, works_without_a_discard_backend)
 	int head = fbd_send_pfns(drv, BALLOON_Q_INFLATE, &pfn, 1);
 	cr_assert_eq(fbd_get_used(drv, BALLOON_Q_INFLATE, NULL), head);
 	cr_assert_eq(metrics().inflated_pages, 1);
+}
+
+/* Seed 002: while something inhibits discarding, requests are acknowledged
+ * and nothing is discarded; requests already queued still finish. */
+Test(balloon, inhibited_discard_acknowledges_without_discarding)
+{
+	up();
+	uint32_t pfn = 0x400;
+	fbd_send_pfns(drv, BALLOON_Q_INFLATE, &pfn, 1);
+	balloon_inhibit_discard(&bed->b);
+	balloon_inhibit_discard(&bed->b);
+	cr_assert_eq(balloon_discards_in_flight(&bed->b), 1);
+	pfn = 0x500;
+	int head = fbd_send_pfns(drv, BALLOON_Q_INFLATE, &pfn, 1);
+	cr_assert_eq(fbd_get_used(drv, BALLOON_Q_INFLATE, NULL), head);
+	cr_assert_eq(bed->rd.nr, 1, "only the request queued before");
+	cr_assert_eq(metrics().inhibited_bytes, 4096);
+	recording_discard_complete_all(&bed->rd, 0);
+	cr_assert_eq(balloon_discards_in_flight(&bed->b), 0);
+
+	balloon_allow_discard(&bed->b);
+	fbd_send_pfns(drv, BALLOON_Q_INFLATE, &pfn, 1);
+	cr_assert_eq(bed->rd.nr, 1, "still one reason left");
+	balloon_allow_discard(&bed->b);
+	fbd_send_pfns(drv, BALLOON_Q_INFLATE, &pfn, 1);
+	cr_assert_eq(bed->rd.nr, 2);
 }

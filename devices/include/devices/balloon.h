@@ -13,7 +13,8 @@
  *   virtio_mmio_init(..., balloon_virtio_dev(&b), ...)
  *   epoll: balloon_pending_fd(&b)   -> balloon_run_pending(&b)
  *          timerfd (interval_s > 0) -> balloon_stats_tick(&b)
- *   shutdown: drain the discard backend, then balloon_destroy(&b). */
+ *   shutdown: drain the discard backend (its done callbacks take the
+ *             transport's lock), then virtio_mmio_destroy, balloon_destroy. */
 #ifndef DEVICES_BALLOON_H
 #define DEVICES_BALLOON_H
 
@@ -78,6 +79,7 @@ struct balloon_metrics {
 	uint64_t report_poison_skipped_bytes;
 	uint64_t invalid_report_ranges;
 	uint64_t report_latency_max_ns, report_latency_total_ns;
+	uint64_t inhibited_bytes;    /* acknowledged while discard inhibited */
 	uint64_t orphaned_requests;  /* completed after reset: not used */
 	uint64_t deferred_runs;      /* work left for balloon_run_pending */
 };
@@ -114,6 +116,8 @@ struct balloon_req {
 	int err;
 	uint64_t bytes;
 	uint64_t t_pop_ns;
+	/* Inflates: issue order. Deflates: wait for inflates up to this. */
+	uint64_t seq;
 };
 
 struct balloon_range {
@@ -145,6 +149,9 @@ struct balloon {
 	bool broken;        /* malformed ring: waiting for reset */
 	uint32_t gen;
 
+	/* Reasons discarding is inhibited (seed 002); main loop only. */
+	unsigned inhibit;
+
 	/* Work deferred to balloon_run_pending: one bit per queue index. */
 	uint32_t pending;
 	int pending_fd;
@@ -156,6 +163,7 @@ struct balloon {
 
 	struct balloon_req reqs[BALLOON_MAX_INFLIGHT];
 	unsigned inflight;
+	uint64_t inflate_seq; /* last inflate request issued */
 
 	/* Scratch for one chain (main loop only). */
 	uint32_t *pfn_buf;
@@ -191,6 +199,15 @@ void balloon_set_stats_interval(struct balloon *b, uint32_t interval_s);
 uint32_t balloon_get_stats_interval(struct balloon *b);
 /* 0, or -ENODATA before the first buffer was parsed. */
 int balloon_get_stats(struct balloon *b, struct balloon_stats *out);
+
+/* Discard inhibition is a counter of reasons (pinned memory, a snapshot in
+ * progress, ...): while non-zero, inflate and report requests are
+ * acknowledged but nothing is discarded (seed 002). Requests already
+ * waiting for the engine still complete; balloon_discards_in_flight tells
+ * when none is left. */
+void balloon_inhibit_discard(struct balloon *b);
+void balloon_allow_discard(struct balloon *b);
+unsigned balloon_discards_in_flight(struct balloon *b);
 
 /* eventfd that is readable when work was left over (per-run cap, too many
  * requests in flight); call balloon_run_pending then. */

@@ -1,9 +1,11 @@
-/* Minimal ACPI tables for an x86 microVM in hardware-reduced mode (ACPI 6.x
- * section 4.1): RSDP, XSDT, FADT, DSDT and MADT in the BIOS read-only area.
- * They exist so Linux can power off (FADT sleep registers + DSDT \_S5) and
- * reset (FADT RESET_REG); the MADT lists the CPUs and the IO-APIC, which
- * Linux then reads instead of the MP table.
- * Only guest memory is touched, through <core/gmem.h>; no KVM fd here.
+/* Minimal ACPI tables for an x86 microVM with classic (not hardware-reduced)
+ * ACPI: RSDP, XSDT, FADT, FACS, DSDT and MADT in the BIOS read-only area.
+ * Classic mode matters: in hardware-reduced mode Linux drops the legacy PIC
+ * and then maps no ISA IRQ, so the 8250 (IRQ 4) and virtio-mmio (IRQ 5..)
+ * lose their interrupts. The FADT's PM1 event/control blocks let Linux power
+ * off (SLP_TYP from the DSDT's \_S5 + SLP_EN) and RESET_REG resets; the MADT
+ * lists the CPUs and the IO-APIC, which Linux then reads instead of the MP
+ * table. Only guest memory is touched, through <core/gmem.h>; no KVM fd here.
  * Threads: called once by the VMM before vCPUs start. */
 #ifndef ARCH_ACPI_H
 #define ARCH_ACPI_H
@@ -22,10 +24,15 @@
 /* Port-I/O registers the FADT points at; devices/acpi_pm.h implements them
  * (its ACPI_PM_* constants must equal these; a unit test checks). */
 #define X86_ACPI_PM_PORT_BASE 0x600
-#define X86_ACPI_SLEEP_CONTROL_PORT (X86_ACPI_PM_PORT_BASE + 0)
-#define X86_ACPI_SLEEP_STATUS_PORT (X86_ACPI_PM_PORT_BASE + 1)
-#define X86_ACPI_RESET_PORT (X86_ACPI_PM_PORT_BASE + 2)
+#define X86_ACPI_PM1A_EVT_PORT (X86_ACPI_PM_PORT_BASE + 0) /* status, enable */
+#define X86_ACPI_PM1_EVT_LEN 4
+#define X86_ACPI_PM1A_CNT_PORT (X86_ACPI_PM_PORT_BASE + 4)
+#define X86_ACPI_PM1_CNT_LEN 2
+#define X86_ACPI_RESET_PORT (X86_ACPI_PM_PORT_BASE + 6)
 #define X86_ACPI_RESET_VALUE 0x01
+/* SCI on ISA IRQ 9 as on PCs; nothing raises it (no fixed or GPE events are
+ * offered), so GSI 9 must stay free of other devices. */
+#define X86_ACPI_SCI_IRQ 9
 /* The SLP_TYP the DSDT's \_S5 package gives for soft-off. */
 #define X86_ACPI_S5_SLP_TYP 5
 
