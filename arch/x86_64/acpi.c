@@ -244,10 +244,9 @@ static size_t acpi_put_fadt(uint8_t *img, size_t off, uint64_t facs_gpa,
 	struct acpi_fadt f;
 	memset(&f, 0, sizeof(f));
 	acpi_header_fill(&f.h, "FACP", sizeof(f), 6);
-	/* The FACS lies below 4 GiB: both pointers, equal, as ACPICA accepts. */
-	f.firmware_ctrl = (uint32_t)facs_gpa;
+	/* X_ pointers only, FIRMWARE_CTRL and DSDT 0: the spec wants the 32-bit
+	 * DSDT 0 then, and with both FACS pointers Linux installs it twice. */
 	f.x_firmware_ctrl = facs_gpa;
-	/* The spec wants DSDT 0 when X_DSDT is set. */
 	f.x_dsdt = dsdt_gpa;
 	f.sci_int = X86_ACPI_SCI_IRQ;
 	/* SMI_CMD 0: the machine is always in ACPI mode (SCI_EN reads 1). */

@@ -267,9 +267,15 @@ static int op_activate(void *dev, struct virtq *queues, unsigned nr_queues,
 	b->broken = false;
 	b->active = true;
 	/* Linux queues and kicks the first stats buffer before DRIVER_OK, so
-	 * look at every queue now. */
-	for (unsigned q = 0; q < want; q++)
-		process_queue(b, q);
+	 * look at every queue now. DRIVER_OK arrives on a vCPU thread and the
+	 * discard engine belongs to the main loop: queues that may discard
+	 * are handed to the main loop. */
+	for (unsigned q = 0; q < want; q++) {
+		if (queue_role(atomic_load(&b->features), q) == BALLOON_Q_STATS)
+			process_queue(b, q);
+		else
+			balloon_defer(b, q);
+	}
 	return 0;
 }
 

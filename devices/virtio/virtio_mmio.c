@@ -534,7 +534,9 @@ void virtio_mmio_queue_event(struct virtio_mmio *t, unsigned q)
 	    (st & (VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED)) ||
 	    q >= t->nr_queues || !t->queues[q].ready) {
 		t->metrics.kicks_ignored++;
-		log_ratelimited(LOG_WARN,
+		/* Linux kicks buffers it adds before DRIVER_OK (the balloon's
+		 * first stats buffer); devices look at queues at activation. */
+		log_ratelimited((st & VIRTIO_CONFIG_S_DRIVER_OK) ? LOG_WARN : LOG_DEBUG,
 				"virtio-mmio (device %u): notify of queue %u "
 				"in Status 0x%x ignored",
 				t->dev->device_id, q, st);

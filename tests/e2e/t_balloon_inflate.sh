@@ -43,7 +43,7 @@ e2e_log "GET /balloon: $API_BODY"
 # Statistics agree with the guest's own view (issue 4: within 5%).
 sleep 3
 mvmm_send 'grep -E "^(MemTotal|MemFree):" /proc/meminfo | tr -s " " | tr "\n" " "; echo meminfo-end'
-line=$(mvmm_wait_for 'meminfo-end$')
+line=$(mvmm_wait_for 'MemTotal: [0-9]+ kB.*meminfo-end$')
 guest_total_kib=$(echo "$line" | sed -n 's/.*MemTotal: \([0-9]*\) kB.*/\1/p')
 guest_free_kib=$(echo "$line" | sed -n 's/.*MemFree: \([0-9]*\) kB.*/\1/p')
 api_ok GET /balloon/statistics
