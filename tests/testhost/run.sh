@@ -10,6 +10,8 @@
 # Usage: run.sh [--mem MiB] [--cpus N] [--timeout S] [--interactive] -- COMMAND...
 #   --interactive   the console is this terminal: stdin reaches COMMAND and
 #                   ^C reaches it too (Ctrl-A x quits QEMU). No timeout unless given.
+# Environment: MVMM_TESTHOST_TIMEOUT (default --timeout, 1800 s),
+#              MVMM_TESTHOST_TCG=multi|single (QEMU's TCG threading).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -82,7 +84,11 @@ mkdir "$tmp/job"
 } >"$tmp/job/job.sh"
 
 p9=security_model=none,multidevs=remap
-qemu=(qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu max
+# MVMM_TESTHOST_TCG=single: one host thread for all vCPUs (slower; for
+# telling an MTTCG problem from a real one).
+tcg=${MVMM_TESTHOST_TCG:-multi}
+[[ $tcg == multi || $tcg == single ]] || testhost_die "MVMM_TESTHOST_TCG must be multi or single"
+qemu=(qemu-system-x86_64 -M q35 -accel "tcg,thread=$tcg" -cpu max
 	-smp "$cpus" -m "$mem" -nodefaults -display none -no-reboot
 	-pidfile "$tmp/qemu.pid"
 	-kernel "$kernel" -initrd "$initrd"
