@@ -22,6 +22,7 @@ static struct event_loop preboot;
 static int api_start_vm(struct api_ctx *ctx, char *err, size_t errlen)
 {
 	vm_created = true;
+	vm.start_ns = vm_now_ns(); /* the start counts from InstanceStart */
 	if (vm_create(&vm, ctx->cfg, err, errlen)) {
 		vm_destroy(&vm);
 		vm_created = false;
@@ -64,6 +65,7 @@ int main(int argc, char **argv)
 	struct vm_config cfg;
 	char err[CONFIG_ERR_LEN] = "";
 
+	vm.start_ns = vm_now_ns();
 	config_defaults(&cfg);
 	switch (cli_parse(argc, argv, &cfg, err)) {
 	case CLI_EXIT_OK:

@@ -231,7 +231,12 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
+	bool first = vcpu->id == 0;
 	while (atomic_load(&vm->exit_kind) == VM_EXIT_NONE) {
+		if (first) {
+			vm_log_startup(vm);
+			first = false;
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;

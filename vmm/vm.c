@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #define KVM_TSS_GPA 0xfffbd000ULL
@@ -35,6 +36,28 @@ void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *msg)
 	event_loop_stop(&vm->loop);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
+}
+
+uint64_t vm_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void vm_log_startup(struct vm *vm)
+{
+	char line[256];
+	long rss_kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &rss_kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	log_info("startup: first KVM_RUN %.2f ms after start, VmRSS %ld KiB, guest RAM %llu MiB",
+		 (double)(vm_now_ns() - vm->start_ns) / 1e6, rss_kib,
+		 (unsigned long long)(vm->mem.total_bytes >> 20));
 }
 
 static int irqfd_fire(void *opaque)
@@ -235,7 +258,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err,
 	      size_t errlen)
 {
 	int r;
+	uint64_t start_ns = vm->start_ns ? vm->start_ns : vm_now_ns();
 	memset(vm, 0, sizeof(*vm));
+	vm->start_ns = start_ns;
 	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = vm->serial_irqfd = vm->signal_fd = -1;
 	vm->stdin_fd = vm->stats_timer_fd = -1;

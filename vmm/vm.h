@@ -36,6 +36,8 @@ enum vm_exit_kind {
 };
 
 struct vm {
+	/* CLOCK_MONOTONIC ns when main() began, for the startup figure. */
+	uint64_t start_ns;
 	const struct vm_config *cfg;
 	int kvm_fd;
 	int vm_fd;
@@ -87,6 +89,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err,
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 /* Records why the VM ends (first reason wins) and stops the main loop. */
+/* Logs time since start and mvmm's own RSS at the BSP's first KVM_RUN. */
+void vm_log_startup(struct vm *vm);
+uint64_t vm_now_ns(void);
+
 void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *msg);
 
 /* Balloon controls for the API (main loop): 0 or -errno. */

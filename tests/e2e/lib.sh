@@ -218,9 +218,33 @@ mvmm_stop() {
 		_mvmm_alive || break
 		sleep 0.1
 	done
-	kill -KILL "$MVMM_PID" 2>/dev/null || true
+	if _mvmm_alive; then
+		_mvmm_dump_threads "mvmm ignored SIGTERM for 5 s"
+		kill -KILL "$MVMM_PID" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			_mvmm_alive || break
+			sleep 0.1
+		done
+		if _mvmm_alive; then
+			# Stuck in the kernel: waiting would hang the whole run.
+			_mvmm_dump_threads "mvmm survived SIGKILL for 10 s"
+			MVMM_STATUS=137
+			return 0
+		fi
+	fi
 	MVMM_STATUS=0
 	wait "$MVMM_PID" 2>/dev/null || MVMM_STATUS=$?
+}
+
+# Thread states and kernel stacks of a stuck mvmm, for the failure report.
+_mvmm_dump_threads() {
+	local t
+	echo "--- $1: threads of pid $MVMM_PID" >&2
+	for t in /proc/"$MVMM_PID"/task/*; do
+		[ -d "$t" ] || continue
+		echo "$(cat "$t/comm" 2>/dev/null) state=$(sed 's/^.*) //; s/ .*//' "$t/stat" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)" >&2
+		sed 's/^/    /' "$t/stack" 2>/dev/null | head -12 >&2
+	done
 }
 
 _e2e_exit() {

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# make bench: prints mvmm's figures as tables, with the commands that made them.
+#   host side (any /dev/kvm): startup to the first KVM_RUN and mvmm's own RSS
+#   with a 1 GiB guest, virtqueue round trips, the discard engine comparison;
+#   guest side (real KVM, or the emulated test host): boot-to-/init and the
+#   balloon's inflate time.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. tests/testhost/common.sh
+
+echo "# mvmm benchmarks ($(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs)"
+echo
+
+echo "## Startup (host side): ./mvmm --mem 1024, first KVM_RUN and VmRSS"
+echo
+echo "| run | first KVM_RUN after start (ms) | mvmm VmRSS then (KiB) |"
+echo "|---|---|---|"
+for i in 1 2 3 4 5; do
+	line=$(timeout 5 ./mvmm --kernel build/guest/bzImage --initrd build/guest/initramfs.cpio.gz \
+		--mem 1024 --cmdline "console=ttyS0 panic=-1" </dev/null 2>&1 >/dev/null |
+		grep -m1 'startup: first KVM_RUN' || true)
+	ms=$(echo "$line" | sed -n 's/.*first KVM_RUN \([0-9.]*\) ms.*/\1/p')
+	rss=$(echo "$line" | sed -n 's/.*VmRSS \([0-9]*\) KiB.*/\1/p')
+	echo "| $i | ${ms:-n/a} | ${rss:-n/a} |"
+done
+echo
+echo "(RSS includes the kernel and initramfs already copied into guest RAM.)"
+echo
+
+echo "## Virtqueue round trips: build/bench/virtq_bench"
+echo
+build/bench/virtq_bench 2
+echo
+
+echo "## Discard engine: build/bench/discard_bench"
+echo
+build/bench/discard_bench
+echo
+
+mode=$(testhost_kvm_mode)
+echo "## Guest side: tests/bench/boot_balloon.sh ($mode)"
+echo
+if [ "$mode" = emulated ]; then
+	echo "Mode: emulated test host (QEMU TCG, nested kvm-amd): absolute times are ~10x slower than on hardware."
+	out=$(bash tests/testhost/run.sh --timeout 600 -- bash tests/bench/boot_balloon.sh 2>&1) || {
+		echo "$out" | tail -30
+		exit 1
+	}
+else
+	echo "Mode: direct ($mode)"
+	out=$(bash tests/bench/boot_balloon.sh 2>&1) || {
+		echo "$out" | tail -30
+		exit 1
+	}
+fi
+echo
+echo "| figure | value |"
+echo "|---|---|"
+echo "$out" | sed -n 's/^figure: \(.*\) = \(.*\)$/| \1 | \2 |/p'
