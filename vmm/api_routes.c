@@ -373,9 +373,11 @@ static void get_balloon(struct api_ctx *c, json_t *body,
 		balloon_get_info(b, &info);
 		interval_s = balloon_get_stats_interval(b);
 	}
+	/* free_page_reporting is what was offered; whether the guest took it
+	 * (and with which poison) shows only in the mvmm fields. */
 	api_respond_json(
 		r, 200,
-		json_pack("{sIsbsIsbsbsIsIsIsI}", "amount_mib",
+		json_pack("{sIsbsIsbsbsIsIsIsIsbsbsI}", "amount_mib",
 			  (json_int_t)info.target_mib, "deflate_on_oom",
 			  cb->deflate_on_oom, "stats_polling_interval_s",
 			  (json_int_t)interval_s, "free_page_reporting",
@@ -384,7 +386,11 @@ static void get_balloon(struct api_ctx *c, json_t *body,
 			  (json_int_t)info.target_pages, "actual_pages",
 			  (json_int_t)info.actual_pages, "target_mib",
 			  (json_int_t)info.target_mib, "actual_mib",
-			  (json_int_t)info.actual_mib));
+			  (json_int_t)info.actual_mib,
+			  "free_page_reporting_active",
+			  info.free_page_reporting, "page_poison",
+			  info.page_poison, "poison_val",
+			  (json_int_t)info.poison_val));
 }
 
 static void put_balloon(struct api_ctx *c, json_t *body,

@@ -3,6 +3,7 @@
 #include "api_routes.h"
 #include "api_server.h"
 #include "discard_engine.h"
+#include "fakes/fake_balloon_driver.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -23,6 +24,7 @@ static struct api_ctx ctx;
 static struct vm vm;
 static struct balloon bal;
 static bool bal_ready;
+static struct fbd_bed *bed; /* a balloon with a driver behind virtio-mmio */
 static char kernel_file[] = "/tmp/mvmm-apitest-kernel-XXXXXX";
 
 static void setup(void)
@@ -38,6 +40,8 @@ static void teardown(void)
 {
 	if (bal_ready)
 		balloon_destroy(&bal);
+	fbd_bed_free(bed);
+	bed = NULL;
 	if (vm.stats_timer_fd > 0)
 		close(vm.stats_timer_fd);
 	if (vm.discard_engine)
@@ -266,6 +270,9 @@ Test(api, put_balloon_before_boot_configures_it)
 	cr_assert_eq(int_field(j, "stats_polling_interval_s"), 2);
 	cr_assert(json_is_true(json_object_get(j, "deflate_on_oom")));
 	cr_assert(json_is_false(json_object_get(j, "free_page_hinting")));
+	/* Offered at boot; active only once a guest negotiates it. */
+	cr_assert(json_is_true(json_object_get(j, "free_page_reporting")));
+	cr_assert(json_is_false(json_object_get(j, "free_page_reporting_active")));
 	json_decref(j);
 }
 
@@ -418,6 +425,56 @@ Test(api, patch_balloon_without_a_balloon_is_400)
 	cr_assert_eq(call("PATCH", "/balloon", "{\"amount_mib\": 1}", &j), 400);
 	cr_assert_str_eq(fault(j), "no balloon device is configured");
 	json_decref(j);
+}
+
+/* free_page_reporting echoes the configuration; the _active field and the
+ * poison follow what the guest's driver negotiated. */
+static void expect_reporting(bool active, bool poison, json_int_t val)
+{
+	json_t *j;
+	cr_assert_eq(call("GET", "/balloon", NULL, &j), 200);
+	cr_assert(json_is_true(json_object_get(j, "free_page_reporting")));
+	cr_assert_eq(json_is_true(json_object_get(j, "free_page_reporting_active")),
+		     active);
+	cr_assert_eq(json_is_true(json_object_get(j, "page_poison")), poison);
+	cr_assert_eq(int_field(j, "poison_val"), val);
+	json_decref(j);
+}
+
+static void boot_with_reporting_bed(void)
+{
+	cfg.mem_size_mib = 16;
+	cfg.balloon = (struct config_balloon){.enabled = true,
+					      .free_page_reporting = true};
+	struct balloon_config bc = {.free_page_reporting = true};
+	bed = fbd_bed_new(&bc, NULL);
+	cr_assert(bed);
+	memset(&vm, 0, sizeof(vm));
+	vm.cfg = &cfg;
+	vm.balloon = &bed->b;
+	ctx.vm = &vm;
+}
+
+Test(api, get_balloon_shows_reporting_active_once_the_guest_negotiated_it)
+{
+	boot_with_reporting_bed();
+	expect_reporting(false, false, 0);
+	const struct fbd_opts o = {.features = FBD_LINUX_FEATURES,
+				   .page_poisoning = true};
+	cr_assert_eq(fbd_probe(&bed->drv, &bed->tb->drv, &o), 0);
+	expect_reporting(true, true, 0xaaaaaaaa);
+}
+
+Test(api, get_balloon_shows_reporting_inactive_when_the_guest_declined_it)
+{
+	boot_with_reporting_bed();
+	/* A poisoning driver without PAGE_POISON must drop REPORTING. */
+	const struct fbd_opts o = {
+		.features = FBD_LINUX_FEATURES &
+			    ~FBD_BIT(VIRTIO_BALLOON_F_PAGE_POISON),
+		.page_poisoning = true};
+	cr_assert_eq(fbd_probe(&bed->drv, &bed->tb->drv, &o), 0);
+	expect_reporting(false, false, 0);
 }
 
 Test(api, statistics_disabled_at_boot_are_400)
