@@ -353,6 +353,39 @@ static struct config_balloon *configured_balloon(struct api_ctx *c,
 	return NULL;
 }
 
+/* mvmm's "mvmm_inhibit_reasons": why the balloon discards nothing now. */
+static json_t *with_inhibit_reasons(struct api_ctx *c, json_t *o)
+{
+	json_t *arr = json_array();
+	if (!o || !arr) {
+		json_decref(arr);
+		return o;
+	}
+	if (c->vm && c->vm->balloon) {
+		struct inhibit inh;
+		const char *names[INHIBIT_MAX_REASONS];
+		balloon_get_inhibit(c->vm->balloon, &inh);
+		unsigned n = inhibit_reasons(&inh, names, INHIBIT_MAX_REASONS);
+		for (unsigned i = 0; i < n && i < INHIBIT_MAX_REASONS; i++)
+			json_array_append_new(arr, json_string(names[i]));
+	}
+	json_object_set_new(o, "mvmm_inhibit_reasons", arr);
+	return o;
+}
+
+/* The operator's inhibit is a flag: setting it twice holds one reason. */
+#define API_INHIBIT_REASON "operator"
+
+static int operator_inhibit(struct balloon *b, bool on)
+{
+	struct inhibit cur;
+	balloon_get_inhibit(b, &cur);
+	if (on == (inhibit_count(&cur, API_INHIBIT_REASON) > 0))
+		return 0;
+	return on ? balloon_inhibit_add(b, API_INHIBIT_REASON)
+		  : balloon_inhibit_remove(b, API_INHIBIT_REASON);
+}
+
 static void get_balloon(struct api_ctx *c, json_t *body,
 			struct api_response *r)
 {
@@ -377,7 +410,7 @@ static void get_balloon(struct api_ctx *c, json_t *body,
 	 * (and with which poison) shows only in the mvmm fields. */
 	api_respond_json(
 		r, 200,
-		json_pack("{sIsbsIsbsbsIsIsIsIsbsbsI}", "amount_mib",
+		with_inhibit_reasons(c, json_pack("{sIsbsIsbsbsIsIsIsIsbsbsI}", "amount_mib",
 			  (json_int_t)info.target_mib, "deflate_on_oom",
 			  cb->deflate_on_oom, "stats_polling_interval_s",
 			  (json_int_t)interval_s, "free_page_reporting",
@@ -390,7 +423,7 @@ static void get_balloon(struct api_ctx *c, json_t *body,
 			  "free_page_reporting_active",
 			  info.free_page_reporting, "page_poison",
 			  info.page_poison, "poison_val",
-			  (json_int_t)info.poison_val));
+			  (json_int_t)info.poison_val)));
 }
 
 static void put_balloon(struct api_ctx *c, json_t *body,
@@ -414,12 +447,48 @@ static void put_balloon(struct api_ctx *c, json_t *body,
 static void patch_balloon(struct api_ctx *c, json_t *body,
 			  struct api_response *r)
 {
-	static const char *const fields[] = {"amount_mib", NULL};
-	uint32_t mib;
+	static const char *const fields[] = {"amount_mib", "mvmm_inhibit",
+					     NULL};
+	json_t *inh = json_object_get(body, "mvmm_inhibit");
+	bool has_mib = json_object_get(body, "amount_mib") != NULL;
+	uint32_t mib = 0;
 
-	if (only_fields(body, "balloon", fields, r) ||
+	const char *key;
+	json_t *v;
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, fields[0]) && strcmp(key, fields[1])) {
+			api_respond_error(r, HTTP_BAD_REQUEST,
+					  "balloon.%s: unknown field", key);
+			return;
+		}
+	}
+	if (inh && !json_is_boolean(inh)) {
+		api_respond_error(r, HTTP_BAD_REQUEST,
+				  "balloon.mvmm_inhibit: must be true or false");
+		return;
+	}
+	/* amount_mib may be left out only when mvmm_inhibit is given. */
+	if ((has_mib || !inh) &&
 	    get_u32(body, "balloon", "amount_mib", CONFIG_MAX_MEM_MIB, &mib, r))
 		return;
+	if (!c->vm && inh) {
+		if (configured_balloon(c, r))
+			api_respond_error(r, HTTP_BAD_REQUEST,
+					  "balloon.mvmm_inhibit: available once the microVM runs");
+		return;
+	}
+	if (c->vm && !has_mib) {
+		struct balloon *b = running_balloon(c, r);
+		if (!b)
+			return;
+		int e = operator_inhibit(b, json_is_true(inh));
+		if (e)
+			api_respond_error(r, HTTP_BAD_REQUEST,
+					  "balloon.mvmm_inhibit: %s", strerror(-e));
+		else
+			api_respond_no_content(r);
+		return;
+	}
 	if (!c->vm) {
 		struct config_balloon *cb = configured_balloon(c, r);
 		if (cb) {
@@ -438,11 +507,17 @@ static void patch_balloon(struct api_ctx *c, json_t *body,
 		return;
 	}
 	int e = balloon_set_target_mib(b, mib);
-	if (e)
+	if (e) {
 		api_respond_error(r, HTTP_BAD_REQUEST, "balloon.amount_mib: %s",
 				  strerror(-e));
-	else
-		api_respond_no_content(r);
+		return;
+	}
+	if (inh && (e = operator_inhibit(b, json_is_true(inh)))) {
+		api_respond_error(r, HTTP_BAD_REQUEST, "balloon.mvmm_inhibit: %s",
+				  strerror(-e));
+		return;
+	}
+	api_respond_no_content(r);
 }
 
 json_t *api_balloon_stats_json(const struct balloon_info *info,

@@ -32,6 +32,11 @@ json_t *metrics_balloon_json(const struct balloon_metrics *m)
 	SET_U64(o, m, report_latency_total_ns);
 	SET_U64(o, m, orphaned_requests);
 	SET_U64(o, m, deferred_runs);
+	SET_U64(o, m, inhibited_bytes);
+	SET_U64(o, m, hugepages_discarded);
+	SET_U64(o, m, silent_hugepage_bytes);
+	SET_U64(o, m, pin_errors);
+	SET_U64(o, m, repinned_bytes);
 	return o;
 }
 

@@ -56,6 +56,15 @@ static int vcpu_set_cpuid(struct vcpu *vcpu)
 		return -ENOMEM;
 	memcpy(c, sup, sz);
 	int r = x86_cpuid_setup(c, vcpu->id, vcpu->vm->nr_vcpus);
+	/* KVM emulates the TSC-deadline timer with the in-kernel LAPIC but
+	 * leaves the CPUID bit to userspace. With it the guest skips LAPIC
+	 * timer calibration, which fails on slow or nested hosts. */
+	if (!r && ioctl(vcpu->vm->kvm_fd, KVM_CHECK_EXTENSION,
+			KVM_CAP_TSC_DEADLINE_TIMER) > 0) {
+		for (uint32_t i = 0; i < c->nent; i++)
+			if (c->entries[i].function == 1)
+				c->entries[i].ecx |= 1u << 24;
+	}
 	if (!r && ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0)
 		r = -errno;
 	free(c);

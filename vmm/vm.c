@@ -1,5 +1,7 @@
 #include "vm.h"
 
+#include "mem_lock.h"
+
 #include <arch/acpi.h>
 #include <arch/layout.h>
 #include <arch/mptable.h>
@@ -145,6 +147,13 @@ static int vm_setup_memory(struct vm *vm)
 	int r = gmem_init(&vm->mem, (const uint64_t(*)[2])ranges, n, &opts);
 	if (r)
 		return r;
+	if (vm->cfg->mem_lock) {
+		char msg[256];
+		if ((r = mem_lock_all(&vm->mem, msg, sizeof(msg)))) {
+			log_error("%s", msg);
+			return r;
+		}
+	}
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
 		const struct gmem_region *g = &vm->mem.regions[i];
 		struct kvm_userspace_memory_region kr = {

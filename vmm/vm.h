@@ -102,6 +102,8 @@ int vm_balloon_set_stats_interval(struct vm *vm, uint32_t interval_s);
  * its virtio_mmio.device= argument to the command line. */
 int vm_add_virtio(struct vm *vm, struct virtio_dev *dev, struct cmdline *cl);
 int vm_add_balloon(struct vm *vm, struct cmdline *cl);
+/* The balloon's settings from the VM's config (mem_lock included). */
+void vm_balloon_config(const struct vm_config *cfg, struct balloon_config *bc);
 void vm_devices_destroy(struct vm *vm);
 
 /* KVM glue used by devices' wiring. */

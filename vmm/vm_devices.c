@@ -1,6 +1,7 @@
 /* Wiring of virtio devices into the VM: MMIO slots, irqfds, ioeventfds, the
  * kernel command line, and the balloon with its discard engine and timers. */
 #include "discard_engine.h"
+#include "mem_lock.h"
 #include "vm.h"
 
 #include <arch/layout.h>
@@ -156,17 +157,29 @@ int vm_balloon_set_stats_interval(struct vm *vm, uint32_t interval_s)
 	return stats_timer_arm(vm, interval_s);
 }
 
-int vm_add_balloon(struct vm *vm, struct cmdline *cl)
+void vm_balloon_config(const struct vm_config *cfg, struct balloon_config *bc)
 {
-	const struct config_balloon *c = &vm->cfg->balloon;
-	struct balloon_config bc = {
+	const struct config_balloon *c = &cfg->balloon;
+	*bc = (struct balloon_config){
 		.amount_mib = c->amount_mib,
 		.deflate_on_oom = c->deflate_on_oom,
 		.stats_polling_interval_s = c->stats_polling_interval_s,
 		.free_page_reporting = c->free_page_reporting,
 		.free_page_hinting = c->free_page_hinting,
-		.require_must_tell_host = vm->cfg->mem_lock,
+		/* Locked memory is unlocked on inflate and locked again on
+		 * deflate, which a silently deflating driver skips (seed 000). */
+		.require_must_tell_host = cfg->mem_lock,
+		.pin = cfg->mem_lock
+			       ? (struct mem_pin){.ops = &mem_lock_pin_ops}
+			       : (struct mem_pin){0},
 	};
+}
+
+int vm_add_balloon(struct vm *vm, struct cmdline *cl)
+{
+	const struct config_balloon *c = &vm->cfg->balloon;
+	struct balloon_config bc;
+	vm_balloon_config(vm->cfg, &bc);
 	int r = discard_engine_create(
 		&vm->discard_engine, NULL,
 		balloon_discard_done);

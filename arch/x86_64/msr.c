@@ -7,6 +7,8 @@ static const struct {
 	uint32_t index;
 	uint64_t data;
 } boot_msrs[] = {
+	/* No IA32_TSC: writing it per vCPU at different moments leaves the
+	 * TSCs unsynchronized; KVM keeps vCPUs created together in sync. */
 	{ X86_MSR_IA32_SYSENTER_CS, 0 },
 	{ X86_MSR_IA32_SYSENTER_ESP, 0 },
 	{ X86_MSR_IA32_SYSENTER_EIP, 0 },
@@ -15,7 +17,6 @@ static const struct {
 	{ X86_MSR_KERNEL_GS_BASE, 0 },
 	{ X86_MSR_SYSCALL_MASK, 0 },
 	{ X86_MSR_LSTAR, 0 },
-	{ X86_MSR_IA32_TSC, 0 },
 	{ X86_MSR_IA32_MISC_ENABLE, X86_MISC_ENABLE_FAST_STRING },
 	/* Without this all memory is uncached for a guest that reads MTRRs. */
 	{ X86_MSR_MTRR_DEF_TYPE, X86_MTRR_DEF_TYPE_E | X86_MTRR_TYPE_WB },

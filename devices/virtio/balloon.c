@@ -180,7 +180,7 @@ static uint64_t op_get_features(void *dev)
 		f |= BALLOON_BIT(VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
 	/* Linux drops REPORTING when it poisons or zeroes freed pages and the
 	 * device lacks PAGE_POISON (virtballoon_validate), so offer both. */
-	if (b->cfg.free_page_reporting)
+	if (b->cfg.free_page_reporting && !b->cfg.pin.ops)
 		f |= BALLOON_BIT(VIRTIO_BALLOON_F_REPORTING) |
 		     BALLOON_BIT(VIRTIO_BALLOON_F_PAGE_POISON);
 	/* FREE_PAGE_HINT (3) stays unoffered until hinting lands (issue 7). */
@@ -255,6 +255,9 @@ static int op_activate(void *dev, struct virtq *queues, unsigned nr_queues,
 			 nr_queues, want);
 		return -EINVAL;
 	}
+	int err = balloon_pages_activate(b, mem);
+	if (err)
+		return err;
 	/* A second DRIVER_OK without reset: earlier requests are stale. */
 	balloon_req_orphan_all(b);
 	balloon_stats_reset(b);
@@ -289,6 +292,8 @@ static void op_reset(void *dev)
 	struct balloon *b = dev;
 	balloon_req_orphan_all(b);
 	balloon_stats_reset(b);
+	/* The driver forgot its balloon: every page is the guest's again. */
+	balloon_pages_reset(b);
 	b->gen++;
 	b->active = false;
 	b->broken = false;
@@ -326,13 +331,19 @@ int balloon_init(struct balloon *b, const struct balloon_config *cfg,
 	if (discard)
 		b->discard = *discard;
 	b->pending_fd = -1;
+	inhibit_init(&b->inhibit);
+	if (cfg->free_page_reporting && cfg->pin.ops)
+		log_info("balloon: free page reporting not offered: guest memory "
+			 "is locked and reported pages are reused without a "
+			 "deflate");
 	atomic_store(&b->num_pages, cfg->amount_mib * BALLOON_PAGES_PER_MIB);
 	atomic_store(&b->stats_interval_s, cfg->stats_polling_interval_s);
 
 	b->pfn_buf = calloc(BALLOON_MAX_PFNS, sizeof(*b->pfn_buf));
 	b->range_buf = calloc(MAX(BALLOON_MAX_PFNS, VIRTQ_CHAIN_MAX),
 			      sizeof(*b->range_buf));
-	if (!b->pfn_buf || !b->range_buf)
+	b->hp_buf = calloc(BALLOON_MAX_PFNS, sizeof(*b->hp_buf));
+	if (!b->pfn_buf || !b->range_buf || !b->hp_buf)
 		goto err_free;
 	b->pending_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (b->pending_fd < 0)
@@ -352,8 +363,10 @@ err_free:;
 	int err = -errno;
 	free(b->pfn_buf);
 	free(b->range_buf);
+	free(b->hp_buf);
 	b->pfn_buf = NULL;
 	b->range_buf = NULL;
+	b->hp_buf = NULL;
 	return err ? err : -ENOMEM;
 }
 
@@ -366,6 +379,9 @@ void balloon_destroy(struct balloon *b)
 		close(b->pending_fd);
 	free(b->pfn_buf);
 	free(b->range_buf);
+	free(b->hp_buf);
+	for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++)
+		hugepage_tracker_destroy(&b->hp[i]);
 	memset(b, 0, sizeof(*b));
 	b->pending_fd = -1;
 }
@@ -414,18 +430,32 @@ void balloon_get_metrics(struct balloon *b, struct balloon_metrics *m)
 	host_unlock(h);
 }
 
-void balloon_inhibit_discard(struct balloon *b)
+int balloon_inhibit_add(struct balloon *b, const char *reason)
 {
 	const struct virtio_host *h = host_lock(b);
-	b->inhibit++;
+	int err = inhibit_add(&b->inhibit, reason);
 	host_unlock(h);
+	if (!err)
+		log_info("balloon: discard inhibited (%s)", reason);
+	return err;
 }
 
-void balloon_allow_discard(struct balloon *b)
+int balloon_inhibit_remove(struct balloon *b, const char *reason)
 {
 	const struct virtio_host *h = host_lock(b);
-	if (b->inhibit)
-		b->inhibit--;
+	int err = inhibit_remove(&b->inhibit, reason);
+	bool active = inhibit_active(&b->inhibit);
+	host_unlock(h);
+	if (!err)
+		log_info("balloon: %s released its discard inhibit%s", reason,
+			 active ? "" : "; discarding again");
+	return err;
+}
+
+void balloon_get_inhibit(struct balloon *b, struct inhibit *out)
+{
+	const struct virtio_host *h = host_lock(b);
+	*out = b->inhibit;
 	host_unlock(h);
 }
 

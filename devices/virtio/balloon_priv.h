@@ -47,6 +47,14 @@ uint64_t balloon_ranges_bytes(const struct balloon_range *r, unsigned n);
 void balloon_pages_chain(struct balloon *b, unsigned q,
 			 enum balloon_queue_role role,
 			 const struct virtq_chain *chain);
+/* Unpins one inflated range before its discard (pinned memory only).
+ * 0 or -errno (counted, logged: the range must then stay). */
+int balloon_unpin(struct balloon *b, const struct balloon_range *r);
+/* Sets up the hugepage trackers for mem's hugetlb regions. 0 or -ENOMEM. */
+int balloon_pages_activate(struct balloon *b, const struct gmem *mem);
+/* Device reset: forgets ballooned pages and, with pinned memory, pins all
+ * guest RAM again (the guest may use any page without a deflate now). */
+void balloon_pages_reset(struct balloon *b);
 
 /* balloon_stats.c */
 void balloon_stats_chain(struct balloon *b, unsigned q,

@@ -37,12 +37,17 @@ void balloon_req_discard(struct balloon *b, struct balloon_req *req,
 	bool report = req->role == BALLOON_Q_REPORTING;
 	unsigned queued = 0;
 
-	if (b->inhibit) {
+	if (inhibit_active(&b->inhibit)) {
 		/* Acknowledged without effect: the pages stay populated. */
 		b->m.inhibited_bytes += balloon_ranges_bytes(r, n);
 		ops = NULL;
 	}
 	for (unsigned i = 0; ops && i < n; i++) {
+		/* Locked pages cannot be discarded (MADV_DONTNEED refuses
+		 * VM_LOCKED); reports never get here with pinned memory. */
+		if (!report && b->cfg.pin.ops &&
+		    balloon_unpin(b, &r[i]) < 0)
+			continue;
 		int err = ops->queue(b->discard.be, r[i].region,
 				     r[i].gpa - r[i].region->gpa, r[i].len, req);
 		if (err < 0) {

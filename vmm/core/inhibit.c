@@ -27,7 +27,7 @@ int inhibit_add(struct inhibit *inh, const char *reason)
 		return -EINVAL;
 	struct inhibit_reason *r = find(inh, reason);
 	if (!r) {
-		/* Free slots keep first-taken order stable for listings. */
+		/* A new reason takes the first free slot. */
 		for (unsigned i = 0; i < INHIBIT_MAX_REASONS && !r; i++)
 			if (!inh->reasons[i].count)
 				r = &inh->reasons[i];

@@ -20,6 +20,9 @@
 
 #include <core/discard.h>
 #include <core/gmem.h>
+#include <core/hugepage_tracker.h>
+#include <core/inhibit.h>
+#include <core/mem_pin.h>
 #include <devices/virtio_dev.h>
 #include <devices/virtq.h>
 
@@ -65,6 +68,11 @@ struct balloon_config {
 	/* Refuse FEATURES_OK to a driver without MUST_TELL_HOST (pinned guest
 	 * memory must be re-pinned before the guest reuses a page; seed 000). */
 	bool require_must_tell_host;
+	/* Pinned guest memory (mem_lock): inflated ranges are unpinned before
+	 * their discard, deflated ones pinned again before their used entry,
+	 * and PAGE_REPORTING is not offered (reported pages are reused without
+	 * a deflate). ops NULL: memory is not pinned. */
+	struct mem_pin pin;
 };
 
 struct balloon_metrics {
@@ -80,6 +88,10 @@ struct balloon_metrics {
 	uint64_t invalid_report_ranges;
 	uint64_t report_latency_max_ns, report_latency_total_ns;
 	uint64_t inhibited_bytes;    /* acknowledged while discard inhibited */
+	uint64_t hugepages_discarded; /* 2 MiB pages completed and discarded */
+	uint64_t silent_hugepage_bytes; /* hugetlb inflates kept: no MUST_TELL_HOST */
+	uint64_t pin_errors;         /* failed pin/unpin calls */
+	uint64_t repinned_bytes;     /* pinned again on deflate */
 	uint64_t orphaned_requests;  /* completed after reset: not used */
 	uint64_t deferred_runs;      /* work left for balloon_run_pending */
 };
@@ -149,8 +161,12 @@ struct balloon {
 	bool broken;        /* malformed ring: waiting for reset */
 	uint32_t gen;
 
-	/* Reasons discarding is inhibited (seed 002); main loop only. */
-	unsigned inhibit;
+	/* Reasons discarding is inhibited (seed 002). */
+	struct inhibit inhibit;
+	/* Per gmem region index: 4 KiB pages ballooned in hugetlb regions
+	 * (len 0 for other backends); set up at activate. */
+	struct hugepage_tracker hp[GMEM_MAX_REGIONS];
+	bool unpinned; /* some range unpinned since all RAM was pinned */
 
 	/* Work deferred to balloon_run_pending: one bit per queue index. */
 	uint32_t pending;
@@ -168,6 +184,7 @@ struct balloon {
 	/* Scratch for one chain (main loop only). */
 	uint32_t *pfn_buf;
 	struct balloon_range *range_buf;
+	struct balloon_range *hp_buf; /* whole hugepages to discard */
 	struct virtq_chain chain;
 
 	struct balloon_metrics m;
@@ -200,13 +217,18 @@ uint32_t balloon_get_stats_interval(struct balloon *b);
 /* 0, or -ENODATA before the first buffer was parsed. */
 int balloon_get_stats(struct balloon *b, struct balloon_stats *out);
 
-/* Discard inhibition is a counter of reasons (pinned memory, a snapshot in
- * progress, ...): while non-zero, inflate and report requests are
- * acknowledged but nothing is discarded (seed 002). Requests already
- * waiting for the engine still complete; balloon_discards_in_flight tells
- * when none is left. */
-void balloon_inhibit_discard(struct balloon *b);
-void balloon_allow_discard(struct balloon *b);
+/* Discard inhibition is a counter of named reasons ("snapshot",
+ * "operator", ...; core/inhibit.h): while any is held, inflate, deflate
+ * and report requests are acknowledged and accounted but nothing is
+ * discarded (seed 002), and ballooned hugetlb pages are not tracked. When
+ * the last reason goes, nothing acknowledged meanwhile is discarded after
+ * the fact. Requests already waiting for the engine still complete;
+ * balloon_discards_in_flight tells when none is left. Return inhibit_add's
+ * and inhibit_remove's errors. */
+int balloon_inhibit_add(struct balloon *b, const char *reason);
+int balloon_inhibit_remove(struct balloon *b, const char *reason);
+/* A copy of the reasons held now. */
+void balloon_get_inhibit(struct balloon *b, struct inhibit *out);
 unsigned balloon_discards_in_flight(struct balloon *b);
 
 /* eventfd that is readable when work was left over (per-run cap, too many

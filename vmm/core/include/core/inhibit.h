@@ -29,7 +29,7 @@ int inhibit_remove(struct inhibit *inh, const char *reason);
 bool inhibit_active(const struct inhibit *inh);
 /* Holds on reason (0 when unknown). */
 unsigned inhibit_count(const struct inhibit *inh, const char *reason);
-/* Names of the reasons with holds, in the order they were first taken, at
+/* Names of the reasons with holds, in table order, at
  * most max of them in out (pointers into inh). Returns how many there are. */
 unsigned inhibit_reasons(const struct inhibit *inh, const char **out,
 			 unsigned max);
