@@ -234,6 +234,9 @@ void balloon_pages_chain(struct balloon *b, unsigned q,
 			 GMEM_PAGE_SIZE;
 	if (!inflate) {
 		b->m.deflated_pages += pages;
+		/* Pinned before a possible parking below: an inflate of the
+		 * same page still discarding then fails on the locked range
+		 * (anonymous) or leaves it to fault in locked (memfd). */
 		deflate_ranges(b, b->range_buf, (unsigned)n);
 		/* A deflate must not overtake an inflate still discarding:
 		 * its pages could be zeroed after the guest took them back. */

@@ -42,6 +42,23 @@ report_expect_active() {
 		e2e_fail "poison_val is not $2: $API_BODY"
 }
 
+# report_settle MAX_S: waits until mvmm's RSS moved by at most 4 MiB over
+# 4 s (a guest that zeroes or poisons free pages at boot is still being
+# reported), at most MAX_S seconds; prints the time it took.
+report_settle() {
+	local t0 last rss
+	t0=$(e2e_now_ms)
+	last=$(rss_mib)
+	while :; do
+		sleep 4
+		rss=$(rss_mib)
+		[ $((rss - last)) -gt 4 ] || [ $((last - rss)) -gt 4 ] || break
+		[ $(($(e2e_now_ms) - t0)) -lt $(($1 * 1000)) ] || break
+		last=$rss
+	done
+	e2e_figure rss_settled_after "$(($(e2e_now_ms) - t0))" ms
+}
+
 # report_fill: REPORT_FILL_MIB MiB of dirty pages in a tmpfs file (tmpfs
 # defaults to half of RAM, too little).
 report_fill() {
@@ -50,23 +67,27 @@ report_fill() {
 		e2e_fail "the guest could not write ${REPORT_FILL_MIB} MiB to /tmp"
 }
 
-# report_free: deletes the file; sets REPORT_T0_MS to when rm was typed.
+# report_free: deletes the file; sets REPORT_T0_MS to when rm was typed and
+# prints how long the guest's rm took (long with init_on_free: it zeroes).
 report_free() {
 	REPORT_T0_MS=$(e2e_now_ms)
 	mvmm_send 'rm /tmp/big && echo freed'
 	mvmm_wait_for '^freed$' >/dev/null
+	e2e_figure guest_rm_done_after "$(($(e2e_now_ms) - REPORT_T0_MS))" ms
 }
 
 # report_follow BASE_MIB MAX_S [STOP]: polls mvmm's RSS every 0.25 s after
-# report_free and prints it every 2 s (figures rss_after_free_Ns) for MAX_S
+# report_free and prints it every 2 s (figures rss_at_S.Ds, seconds since rm
+# was typed) for MAX_S
 # seconds; with STOP=stop it ends early once 80% of REPORT_FILL_MIB came back
 # and the RSS stayed within 4 MiB for three prints. Sets REPORT_DROP_MIB (fall
-# from BASE_MIB at the end) and REPORT_T50_MS / REPORT_T80_MS (time from rm
-# to 50% / 80% of the freed amount; empty if never).
+# from BASE_MIB at the end), REPORT_T50_MS / REPORT_T80_MS (time from rm
+# to 50% / 80% of the freed amount; empty if never) and REPORT_CURVE
+# ("S.Ds:MiB ..."); REPORT_QUIET=1 prints nothing.
 report_follow() {
 	local base=$1 max_ms=$(($2 * 1000)) stop=${3:-} freed=$REPORT_FILL_MIB
 	local el rss drop next=0 last=-1000 flat=0
-	REPORT_T50_MS= REPORT_T80_MS=
+	REPORT_T50_MS= REPORT_T80_MS= REPORT_CURVE=
 	while :; do
 		el=$(($(e2e_now_ms) - REPORT_T0_MS))
 		rss=$(rss_mib)
@@ -78,8 +99,12 @@ report_follow() {
 			REPORT_T80_MS=$el
 		fi
 		if [ "$el" -ge "$next" ]; then
-			e2e_figure "rss_after_free_$((next / 1000))s" "$rss" MiB
-			next=$((next + 2000))
+			# Named for when it was read: the first read may come late.
+			REPORT_CURVE+="${REPORT_CURVE:+ }$((el / 1000)).$((el / 100 % 10))s:$rss"
+			if [ "${REPORT_QUIET:-0}" != 1 ]; then
+				e2e_figure "rss_at_$((el / 1000)).$((el / 100 % 10))s" "$rss" MiB
+			fi
+			next=$(((el / 2000 + 1) * 2000))
 			if [ $((rss - last)) -le 4 ] && [ $((last - rss)) -le 4 ]; then
 				flat=$((flat + 1))
 			else

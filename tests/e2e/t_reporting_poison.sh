@@ -56,6 +56,9 @@ mvmm_expect_exit 0
 report_boot --append init_on_free=1
 report_expect_active true 0
 e2e_figure zeroing_rss_after_boot "$(rss_mib)" MiB
+# Boot zeroed all of RAM; let the guest report it first.
+report_settle 60
+e2e_figure zeroing_rss_settled "$(rss_mib)" MiB
 report_fill
 rss_fill=$(rss_mib)
 e2e_figure zeroing_rss_after_fill "$rss_fill" MiB

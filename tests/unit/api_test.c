@@ -819,3 +819,84 @@ Test(api, start_refuses_a_live_socket_and_replaces_a_stale_one)
 	unlink(sock_path);
 	event_loop_destroy(&loop);
 }
+
+/* ---- mvmm_inhibit (issue 6) ---- */
+
+static const char *reason_at(json_t *j, size_t i)
+{
+	json_t *a = json_object_get(j, "mvmm_inhibit_reasons");
+	cr_assert(json_is_array(a), "mvmm_inhibit_reasons missing");
+	return i < json_array_size(a) ? json_string_value(json_array_get(a, i))
+				      : NULL;
+}
+
+Test(api, patch_mvmm_inhibit_holds_the_operator_reason_once)
+{
+	json_t *j;
+	boot_with_balloon(16, 0);
+	cr_assert_eq(call("GET", "/balloon", NULL, &j), 200);
+	cr_assert_null(reason_at(j, 0));
+	json_decref(j);
+
+	cr_assert_eq(call("PATCH", "/balloon", "{\"mvmm_inhibit\": true}", NULL), 204);
+	cr_assert_eq(call("PATCH", "/balloon", "{\"mvmm_inhibit\": true}", NULL), 204);
+	cr_assert_eq(balloon_inhibit_add(&bal, "snapshot"), 0);
+	cr_assert_eq(call("GET", "/balloon", NULL, &j), 200);
+	cr_assert_str_eq(reason_at(j, 0), "operator");
+	cr_assert_str_eq(reason_at(j, 1), "snapshot");
+	cr_assert_null(reason_at(j, 2));
+	json_decref(j);
+
+	/* One false lifts the operator's flag, not the snapshot's hold. */
+	cr_assert_eq(call("PATCH", "/balloon", "{\"mvmm_inhibit\": false}", NULL), 204);
+	cr_assert_eq(call("PATCH", "/balloon", "{\"mvmm_inhibit\": false}", NULL), 204);
+	struct inhibit inh;
+	balloon_get_inhibit(&bal, &inh);
+	cr_assert_eq(inhibit_count(&inh, "operator"), 0);
+	cr_assert_eq(inhibit_count(&inh, "snapshot"), 1);
+	cr_assert_eq(call("GET", "/balloon", NULL, &j), 200);
+	cr_assert_str_eq(reason_at(j, 0), "snapshot");
+	cr_assert_null(reason_at(j, 1));
+	json_decref(j);
+}
+
+Test(api, patch_mvmm_inhibit_with_amount_sets_both)
+{
+	boot_with_balloon(16, 0);
+	cr_assert_eq(call("PATCH", "/balloon",
+			  "{\"amount_mib\": 64, \"mvmm_inhibit\": true}", NULL),
+		     204);
+	struct balloon_info info;
+	struct inhibit inh;
+	balloon_get_info(&bal, &info);
+	balloon_get_inhibit(&bal, &inh);
+	cr_assert_eq(info.target_mib, 64);
+	cr_assert_eq(inhibit_count(&inh, "operator"), 1);
+	/* A bad amount changes neither. */
+	json_t *j;
+	cr_assert_eq(call("PATCH", "/balloon",
+			  "{\"amount_mib\": 100000, \"mvmm_inhibit\": false}", &j),
+		     400);
+	json_decref(j);
+	balloon_get_inhibit(&bal, &inh);
+	cr_assert_eq(inhibit_count(&inh, "operator"), 1);
+}
+
+Test(api, patch_mvmm_inhibit_errors_name_the_field)
+{
+	json_t *j;
+	cfg.balloon.enabled = true;
+	cr_assert_eq(call("PATCH", "/balloon", "{\"mvmm_inhibit\": true}", &j), 400);
+	cr_assert_str_eq(fault(j), "balloon.mvmm_inhibit: available once the microVM runs");
+	json_decref(j);
+	boot_with_balloon(16, 0);
+	cr_assert_eq(call("PATCH", "/balloon", "{\"mvmm_inhibit\": 1}", &j), 400);
+	cr_assert_str_eq(fault(j), "balloon.mvmm_inhibit: must be true or false");
+	json_decref(j);
+	cr_assert_eq(call("PATCH", "/balloon", "{\"mvmm_inhibt\": true}", &j), 400);
+	cr_assert_str_eq(fault(j), "balloon.mvmm_inhibt: unknown field");
+	json_decref(j);
+	cr_assert_eq(call("PATCH", "/balloon", "{}", &j), 400);
+	cr_assert_str_eq(fault(j), "balloon.amount_mib: must be an integer");
+	json_decref(j);
+}
