@@ -9,6 +9,7 @@
 #                                300 in the test host; a scenario's header
 #                                "# e2e-timeout: S" wins)
 #              MVMM_TESTHOST_MEM test host memory, MiB (default 4096)
+#              MVMM_E2E_BUDGET_S no retries after this many seconds (2700)
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 . tests/testhost/common.sh
@@ -68,6 +69,11 @@ run_in_testhosts() {
 		to=$(scenario_timeout "$f")
 		result=fail
 		for attempt in 1 2; do
+			# No second attempt once the run's budget is spent (CI has 90 min).
+			if [ "$attempt" = 2 ] && [ $SECONDS -gt "${MVMM_E2E_BUDGET_S:-2700}" ]; then
+				echo "e2e: no second attempt for $name: the run's ${MVMM_E2E_BUDGET_S:-2700} s budget is spent"
+				break
+			fi
 			bash tests/testhost/run.sh --mem "${MVMM_TESTHOST_MEM:-4096}" \
 				--timeout $((to + 90)) -- bash tests/e2e/run.sh --inside "$name" |
 				tee "$log"

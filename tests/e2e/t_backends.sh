@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# e2e-timeout: 1500
+# e2e-timeout: 600
 # Issue 6: the inflate scenario on every guest RAM backend. A 512 MiB guest
 # dirties 300 MiB and frees it, the balloon inflates to 256 MiB, then
 # deflates to 0. Host memory must fall by what each backend can give back:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# e2e-timeout: 900
+# e2e-timeout: 420
 # Issue 4: a 512 MiB guest dirties 300 MiB and frees it; the balloon inflates
 # to 256 MiB through PATCH /balloon; actual reaches the target and mvmm's RSS
 # falls by at least 90% of the inflated amount; deflating to 0 lets the guest

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# e2e-timeout: 900
+# e2e-timeout: 420
 # Issue 4: a guest program fills half of RAM with checksummed pages; the
 # balloon inflates and deflates ten times around it; every checksum verifies.
 . "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# e2e-timeout: 900
+# e2e-timeout: 420
 # Issue 4, DEFLATE_ON_OOM: with the balloon at 75% of RAM, a guest allocation
 # beyond what is left succeeds because the guest deflates, not because the OOM
 # killer ran.

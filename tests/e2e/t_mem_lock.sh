@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# e2e-timeout: 600
+# e2e-timeout: 300
 # Issue 6: machine-config mvmm_mem_lock. Guest RAM is locked (VmLck covers
 # it), the guest's Linux driver accepts MUST_TELL_HOST so the balloon is
 # allowed, inflating 256 MiB unlocks and discards (VmLck and RSS fall), and
