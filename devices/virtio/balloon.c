@@ -287,9 +287,28 @@ static void op_queue_notify(void *dev, unsigned q)
 	process_queue(dev, q);
 }
 
+/* Reset on a vCPU thread: a driver may reuse every page once its reset
+ * returns, so discards still in flight must finish first or they would zero
+ * pages the guest owns again. Bounded: a stuck backend must not hang the
+ * vCPU (the pages were the guest's to lose: it reset mid-request). */
+static void reset_wait_discards(struct balloon *b)
+{
+	const struct virtio_host *h = atomic_load(&b->host);
+	unsigned waited_ms = 0;
+	while (b->inflight && h && h->wait && waited_ms < BALLOON_RESET_WAIT_MS) {
+		h->wait(h->t, &b->idle, 50);
+		waited_ms += 50;
+	}
+	if (b->inflight)
+		log_ratelimited(LOG_WARN,
+				"balloon: reset with %u requests still discarding",
+				b->inflight);
+}
+
 static void op_reset(void *dev)
 {
 	struct balloon *b = dev;
+	reset_wait_discards(b);
 	balloon_req_orphan_all(b);
 	balloon_stats_reset(b);
 	/* The driver forgot its balloon: every page is the guest's again. */
@@ -332,6 +351,11 @@ int balloon_init(struct balloon *b, const struct balloon_config *cfg,
 		b->discard = *discard;
 	b->pending_fd = -1;
 	inhibit_init(&b->inhibit);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->idle, &ca);
+	pthread_condattr_destroy(&ca);
 	if (cfg->free_page_reporting && cfg->pin.ops)
 		log_info("balloon: free page reporting not offered: guest memory "
 			 "is locked and reported pages are reused without a "
@@ -380,6 +404,7 @@ void balloon_destroy(struct balloon *b)
 	free(b->pfn_buf);
 	free(b->range_buf);
 	free(b->hp_buf);
+	pthread_cond_destroy(&b->idle);
 	for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++)
 		hugepage_tracker_destroy(&b->hp[i]);
 	memset(b, 0, sizeof(*b));

@@ -143,6 +143,7 @@ void balloon_req_finish(struct balloon_req *req)
 	}
 	req->busy = false;
 	b->inflight--;
+	pthread_cond_broadcast(&b->idle);
 	if (live && req->role == BALLOON_Q_INFLATE)
 		release_deflates(b);
 	/* A queue stopped for lack of slots goes on from the main loop. */

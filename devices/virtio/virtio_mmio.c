@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define BIT64(n) (1ULL << (n))
 #define MMIO_MAGIC 0x74726976U /* "virt" */
@@ -37,6 +38,20 @@ static void mmio_unlock(void *opaque)
 {
 	struct virtio_mmio *t = opaque;
 	pthread_mutex_unlock(&t->lock);
+}
+
+static int mmio_wait(void *opaque, pthread_cond_t *cond, unsigned timeout_ms)
+{
+	struct virtio_mmio *t = opaque;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_cond_timedwait(cond, &t->lock, &ts);
 }
 
 __attribute__((format(printf, 2, 3))) static void
@@ -149,6 +164,7 @@ int virtio_mmio_init(struct virtio_mmio *t, struct virtio_dev *dev,
 		.needs_reset = mmio_host_needs_reset,
 		.lock = mmio_lock,
 		.unlock = mmio_unlock,
+		.wait = mmio_wait,
 	};
 	return 0;
 }

@@ -4,6 +4,8 @@
 #include "fakes/fake_balloon_driver.h"
 
 #include <criterion/criterion.h>
+#include <time.h>
+#include <pthread.h>
 #include <endian.h>
 #include <errno.h>
 #include <linux/virtio_balloon.h>
@@ -584,6 +586,41 @@ Test(balloon, reset_with_discards_in_flight_orphans_them)
 	int head = fbd_send_pfns(drv, BALLOON_Q_INFLATE, &pfn, 1);
 	recording_discard_complete_all(&bed->rd, 0);
 	cr_assert_eq(fbd_get_used(drv, BALLOON_Q_INFLATE, NULL), head);
+}
+
+/* The discard engine's thread of control: completes what is recorded after
+ * a delay, as the main loop would while a vCPU thread resets the device. */
+static void *complete_later(void *arg)
+{
+	struct fbd_bed *b = arg;
+	usleep(100 * 1000);
+	struct virtio_mmio *t = &b->tb->t;
+	pthread_mutex_lock(&t->lock);
+	recording_discard_complete_all(&b->rd, 0);
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+/* A driver may reuse every page once its reset returns: the reset must not
+ * return while a discard could still zero one of them. */
+Test(balloon, reset_waits_for_discards_in_flight)
+{
+	up();
+	uint32_t pfn = 0x400;
+	fbd_send_pfns(drv, BALLOON_Q_INFLATE, &pfn, 1);
+	cr_assert_eq(recording_discard_pending(&bed->rd), 1);
+	pthread_t th;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(pthread_create(&th, NULL, complete_later, bed), 0);
+	fvd_reset(&bed->tb->drv);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Checked before joining: the reset itself waited for the discard. */
+	cr_assert_eq(recording_discard_pending(&bed->rd), 0);
+	pthread_join(th, NULL);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_assert_geq(ms, 90, "reset returned after %ld ms", ms);
+	cr_assert_lt(ms, BALLOON_RESET_WAIT_MS, "reset hit its bound (%ld ms)", ms);
 }
 
 Test(balloon, second_activation_orphans_requests_in_flight)

@@ -26,6 +26,7 @@
 #include <devices/virtio_dev.h>
 #include <devices/virtq.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -57,6 +58,8 @@ enum balloon_queue_role {
 /* Chains handled per queue per notify or pending run, so one guest cannot
  * hold the main loop. */
 #define BALLOON_CHAINS_PER_RUN 32
+/* Longest a device reset waits for discards in flight. */
+#define BALLOON_RESET_WAIT_MS 2000
 #define BALLOON_QUEUE_SIZE 256
 
 struct balloon_config {
@@ -139,6 +142,8 @@ struct balloon_range {
 
 /* Fields are private to devices/virtio/balloon*.c. */
 struct balloon {
+	/* Signalled when a request leaves flight (a reset waits on it). */
+	pthread_cond_t idle;
 	struct virtio_dev vdev;
 	struct balloon_config cfg;
 	struct discard discard; /* ops NULL: nothing is discarded */

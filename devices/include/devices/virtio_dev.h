@@ -11,6 +11,7 @@
 #include <core/gmem.h>
 #include <devices/virtq.h>
 
+#include <pthread.h>
 #include <stdint.h>
 
 /* What the transport offers the device once activated. */
@@ -25,6 +26,9 @@ struct virtio_host {
 	void (*needs_reset)(void *t, const char *why);
 	void (*lock)(void *t);
 	void (*unlock)(void *t);
+	/* With the lock held once: releases it while waiting on cond (signalled
+	 * under the lock) for at most timeout_ms. 0, or ETIMEDOUT. */
+	int (*wait)(void *t, pthread_cond_t *cond, unsigned timeout_ms);
 };
 
 struct virtio_dev_ops {
