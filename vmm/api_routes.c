@@ -607,6 +607,124 @@ static void patch_balloon_stats(struct api_ctx *c, json_t *body,
 		api_respond_no_content(r);
 }
 
+/* ---- balloon/hinting (Firecracker's free page hinting API) ---- */
+
+/* The running balloon with hinting configured, or NULL after a 400. */
+static struct balloon *hinting_balloon(struct api_ctx *c,
+				       struct api_response *r)
+{
+	if (!c->vm) {
+		if (configured_balloon(c, r))
+			api_respond_error(r, HTTP_BAD_REQUEST,
+					  "balloon free page hinting is available once the microVM runs");
+		return NULL;
+	}
+	struct balloon *b = running_balloon(c, r);
+	if (b && !c->cfg->balloon.free_page_hinting) {
+		api_respond_error(r, HTTP_BAD_REQUEST,
+				  "balloon free page hinting was not enabled when the device was configured (free_page_hinting)");
+		return NULL;
+	}
+	return b;
+}
+
+static void hint_result(struct api_response *r, int e)
+{
+	if (!e)
+		api_respond_no_content(r);
+	else if (e == -ENODEV)
+		api_respond_error(r, HTTP_BAD_REQUEST,
+				  "balloon free page hinting is not active: the guest driver has not negotiated VIRTIO_BALLOON_F_FREE_PAGE_HINT");
+	else if (e == -EOPNOTSUPP)
+		api_respond_error(r, HTTP_BAD_REQUEST,
+				  "balloon free page hinting was not enabled when the device was configured (free_page_hinting)");
+	else
+		api_respond_error(r, HTTP_BAD_REQUEST,
+				  "balloon free page hinting: %s", strerror(-e));
+}
+
+/* Like only_fields, with every field optional. */
+static int optional_fields(json_t *body, const char *const *allowed,
+			   struct api_response *r)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(body, key, v) {
+		const char *const *a = allowed;
+		while (*a && strcmp(*a, key))
+			a++;
+		if (!*a) {
+			api_respond_error(r, HTTP_BAD_REQUEST,
+					  "balloon.%s: unknown field", key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void patch_hint_start(struct api_ctx *c, json_t *body,
+			     struct api_response *r)
+{
+	static const char *const fields[] = {"acknowledge_on_stop", NULL};
+	json_t *ack = json_object_get(body, "acknowledge_on_stop");
+	if (optional_fields(body, fields, r))
+		return;
+	if (ack && !json_is_boolean(ack)) {
+		api_respond_error(r, HTTP_BAD_REQUEST,
+				  "balloon.acknowledge_on_stop: must be true or false");
+		return;
+	}
+	struct balloon *b = hinting_balloon(c, r);
+	if (b)
+		hint_result(r, balloon_hint_start(b, !ack || json_is_true(ack),
+						  NULL));
+}
+
+static void patch_hint_stop(struct api_ctx *c, json_t *body,
+			    struct api_response *r)
+{
+	static const char *const none[] = {NULL};
+	if (optional_fields(body, none, r))
+		return;
+	struct balloon *b = hinting_balloon(c, r);
+	/* As Firecracker's: the run ends with DONE, the guest gets its hinted
+	 * pages back. */
+	if (b)
+		hint_result(r, balloon_hint_done(b));
+}
+
+static const char *const hint_state_names[] = {
+	[BALLOON_HINT_IDLE] = "idle",       [BALLOON_HINT_REQUESTED] = "requested",
+	[BALLOON_HINT_RUNNING] = "running", [BALLOON_HINT_STOPPED] = "stopped",
+	[BALLOON_HINT_DONE] = "done",
+};
+
+static void get_hint_status(struct api_ctx *c, json_t *body,
+			    struct api_response *r)
+{
+	(void)body;
+	struct balloon *b = hinting_balloon(c, r);
+	if (!b)
+		return;
+	struct balloon_hint_status st;
+	balloon_hint_status(b, &st);
+	json_t *o = json_pack(
+		"{sIsssIsbsIsIsI}", "host_cmd", (json_int_t)st.host_cmd,
+		"mvmm_state", hint_state_names[st.state], "mvmm_run_id",
+		(json_int_t)st.run_id, "mvmm_negotiated", st.negotiated,
+		"mvmm_hinted_ranges", (json_int_t)st.ranges,
+		"mvmm_hinted_bytes", (json_int_t)st.bytes,
+		"mvmm_hinted_pages", (json_int_t)st.pages);
+	/* guest_cmd only once the guest sent one, as Firecracker's Option. */
+	if (o && st.guest_cmd_valid)
+		json_object_set_new(o, "guest_cmd",
+				    json_integer((json_int_t)st.guest_cmd));
+	if (!o)
+		api_respond_error(r, HTTP_INTERNAL_ERROR, "out of memory");
+	else
+		api_respond_json(r, 200, o);
+}
+
 /* ---- metrics ---- */
 
 static void get_metrics(struct api_ctx *c, json_t *body,
@@ -640,6 +758,9 @@ static const struct route {
 	{"/machine-config", {get_machine, put_machine, patch_machine}},
 	{"/balloon", {get_balloon, put_balloon, patch_balloon}},
 	{"/balloon/statistics", {get_balloon_stats, NULL, patch_balloon_stats}},
+	{"/balloon/hinting/start", {NULL, NULL, patch_hint_start}},
+	{"/balloon/hinting/status", {get_hint_status, NULL, NULL}},
+	{"/balloon/hinting/stop", {NULL, NULL, patch_hint_stop}},
 	{"/metrics", {get_metrics, NULL, NULL}},
 };
 
@@ -712,7 +833,11 @@ void api_routes_handle(void *opaque, const struct api_request *req,
 		return;
 	}
 	json_t *body = NULL;
-	if (m != M_GET && !(body = parse_body(req, resp)))
+	/* Firecracker takes the hinting PATCHes without a body. */
+	if (m != M_GET && req->body_len == 0 &&
+	    !strncmp(rt->path, "/balloon/hinting/", 17))
+		body = json_object();
+	else if (m != M_GET && !(body = parse_body(req, resp)))
 		return;
 	rt->fn[m](c, body, resp);
 	json_decref(body);

@@ -1,5 +1,6 @@
 /* The REST API's routes: Firecracker's paths and JSON bodies (boot-source,
- * machine-config, balloon, balloon/statistics, actions, instance info) plus
+ * machine-config, balloon, balloon/statistics, balloon/hinting/{start,
+ * status,stop}, actions, instance info) plus
  * mvmm's GET /metrics. Errors are {"fault_message": "..."} naming the field.
  * docs/api.md describes every path.
  *

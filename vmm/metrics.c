@@ -37,6 +37,16 @@ json_t *metrics_balloon_json(const struct balloon_metrics *m)
 	SET_U64(o, m, silent_hugepage_bytes);
 	SET_U64(o, m, pin_errors);
 	SET_U64(o, m, repinned_bytes);
+	SET_U64(o, m, hint_runs);
+	SET_U64(o, m, hint_stops_written);
+	SET_U64(o, m, hint_dones_written);
+	SET_U64(o, m, hint_guest_starts);
+	SET_U64(o, m, hint_guest_stops);
+	SET_U64(o, m, hint_ranges);
+	SET_U64(o, m, hint_bytes);
+	SET_U64(o, m, hint_stale_cmds);
+	SET_U64(o, m, hint_outside_run);
+	SET_U64(o, m, invalid_hint_ranges);
 	return o;
 }
 

@@ -1,6 +1,6 @@
 /* virtio-balloon: features, queue numbering, config space, lifecycle and the
- * dispatch of queue work. Page, stats and reporting requests live in their
- * own files. */
+ * dispatch of queue work. Page, stats, reporting and hinting requests live
+ * in their own files. */
 #include "balloon_priv.h"
 
 #include <core/checked.h>
@@ -68,6 +68,9 @@ static void host_unlock(const struct virtio_host *h)
 		h->unlock(h->t);
 }
 
+const struct virtio_host *balloon_lock(struct balloon *b) { return host_lock(b); }
+void balloon_unlock(const struct virtio_host *h) { host_unlock(h); }
+
 /* ---- queue work ---- */
 
 void balloon_complete(struct balloon *b, unsigned q, uint16_t head)
@@ -115,7 +118,8 @@ static void process_queue(struct balloon *b, unsigned q)
 		/* Page and report requests may wait for the discard engine
 		 * (a deflate behind a pending inflate too): stop at the pool's
 		 * size, completions resume the queue. */
-		bool needs_req = role != BALLOON_Q_STATS;
+		bool needs_req = role != BALLOON_Q_STATS &&
+				 role != BALLOON_Q_FREE_PAGE;
 		if (needs_req && b->inflight >= BALLOON_MAX_INFLIGHT) {
 			b->pending |= 1u << q;
 			return;
@@ -140,11 +144,13 @@ static void process_queue(struct balloon *b, unsigned q)
 		case BALLOON_Q_STATS:
 			balloon_stats_chain(b, q, &b->chain);
 			break;
+		case BALLOON_Q_FREE_PAGE:
+			balloon_hint_chain(b, q, &b->chain);
+			break;
 		case BALLOON_Q_REPORTING:
 			balloon_report_chain(b, q, &b->chain);
 			break;
 		default:
-			/* free_page_vq is never offered yet (issue 7). */
 			balloon_complete(b, q, b->chain.head);
 			break;
 		}
@@ -183,7 +189,8 @@ static uint64_t op_get_features(void *dev)
 	if (b->cfg.free_page_reporting && !b->cfg.pin.ops)
 		f |= BALLOON_BIT(VIRTIO_BALLOON_F_REPORTING) |
 		     BALLOON_BIT(VIRTIO_BALLOON_F_PAGE_POISON);
-	/* FREE_PAGE_HINT (3) stays unoffered until hinting lands (issue 7). */
+	if (b->cfg.free_page_hinting)
+		f |= BALLOON_BIT(VIRTIO_BALLOON_F_FREE_PAGE_HINT);
 	return f;
 }
 
@@ -256,6 +263,8 @@ static int op_activate(void *dev, struct virtq *queues, unsigned nr_queues,
 		return -EINVAL;
 	}
 	int err = balloon_pages_activate(b, mem);
+	if (!err)
+		err = balloon_hint_activate(b, mem);
 	if (err)
 		return err;
 	/* A second DRIVER_OK without reset: earlier requests are stale. */
@@ -325,6 +334,7 @@ static void op_reset(void *dev)
 	atomic_store(&b->actual, 0);
 	b->poison_val = 0;
 	b->free_page_hint_cmd_id = 0;
+	balloon_hint_reset(b);
 }
 
 static const struct virtio_dev_ops balloon_ops = {
@@ -407,6 +417,7 @@ void balloon_destroy(struct balloon *b)
 	pthread_cond_destroy(&b->idle);
 	for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++)
 		hugepage_tracker_destroy(&b->hp[i]);
+	balloon_hint_destroy(b);
 	memset(b, 0, sizeof(*b));
 	b->pending_fd = -1;
 }

@@ -15,6 +15,10 @@
 
 /* balloon.c */
 uint64_t balloon_now_ns(void);
+/* For entry points outside the transport's callbacks: takes the transport's
+ * lock once activated; returns what balloon_unlock needs (NULL before). */
+const struct virtio_host *balloon_lock(struct balloon *b);
+void balloon_unlock(const struct virtio_host *h);
 /* Used entry for head on queue q (len 0: the balloon writes nothing), then
  * an interrupt if the driver wants one. */
 void balloon_complete(struct balloon *b, unsigned q, uint16_t head);
@@ -65,5 +69,15 @@ void balloon_stats_reset(struct balloon *b);
 void balloon_report_chain(struct balloon *b, unsigned q,
 			  const struct virtq_chain *chain);
 void balloon_report_done(struct balloon *b, struct balloon_req *req);
+
+/* balloon_hint.c: one free_page_vq chain (used at once). */
+void balloon_hint_chain(struct balloon *b, unsigned q,
+			const struct virtq_chain *chain);
+/* At DRIVER_OK (features known): forgets any run, sizes the bitmaps for
+ * mem's regions when FREE_PAGE_HINT was negotiated. 0 or -ENOMEM. */
+int balloon_hint_activate(struct balloon *b, const struct gmem *mem);
+/* Device reset: the run and its hints are void (ids stay unique). */
+void balloon_hint_reset(struct balloon *b);
+void balloon_hint_destroy(struct balloon *b);
 
 #endif

@@ -900,3 +900,110 @@ Test(api, patch_mvmm_inhibit_errors_name_the_field)
 	cr_assert_str_eq(fault(j), "balloon.amount_mib: must be an integer");
 	json_decref(j);
 }
+
+/* ---- balloon/hinting ---- */
+
+static void boot_with_hinting_bed(bool hinting)
+{
+	cfg.mem_size_mib = 16;
+	cfg.balloon = (struct config_balloon){.enabled = true,
+					      .free_page_hinting = hinting};
+	struct balloon_config bc = {.free_page_hinting = hinting};
+	bed = fbd_bed_new(&bc, NULL);
+	cr_assert(bed);
+	memset(&vm, 0, sizeof(vm));
+	vm.cfg = &cfg;
+	vm.balloon = &bed->b;
+	ctx.vm = &vm;
+}
+
+static void probe_linux(void)
+{
+	const struct fbd_opts o = {.features = FBD_LINUX_FEATURES};
+	cr_assert_eq(fbd_probe(&bed->drv, &bed->tb->drv, &o), 0);
+}
+
+Test(api, hinting_start_status_stop_follow_firecracker)
+{
+	boot_with_hinting_bed(true);
+	probe_linux();
+	json_t *j;
+	cr_assert_eq(call("GET", "/balloon/hinting/status", NULL, &j), 200);
+	cr_assert_eq(int_field(j, "host_cmd"), 0);
+	cr_assert_null(json_object_get(j, "guest_cmd"),
+		       "no guest_cmd before the guest sent one");
+	json_decref(j);
+
+	/* No body: acknowledge_on_stop defaults to true. */
+	cr_assert_eq(call("PATCH", "/balloon/hinting/start", NULL, NULL), 204);
+	uint32_t id = fbd_hint_cmd_id(&bed->drv);
+	cr_assert_geq(id, 2);
+	cr_assert_eq(fbd_hint_config_changed(&bed->drv), 1);
+	cr_assert_eq(call("GET", "/balloon/hinting/status", NULL, &j), 200);
+	cr_assert_eq(int_field(j, "host_cmd"), id);
+	cr_assert_eq(int_field(j, "guest_cmd"), id);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "mvmm_state")),
+			 "running");
+	json_decref(j);
+	cr_assert_geq(fbd_hint_stop(&bed->drv), 0);
+	cr_assert_eq(call("GET", "/balloon/hinting/status", NULL, &j), 200);
+	cr_assert_eq(int_field(j, "host_cmd"), VIRTIO_BALLOON_CMD_ID_DONE);
+	cr_assert_eq(int_field(j, "guest_cmd"), VIRTIO_BALLOON_CMD_ID_STOP);
+	json_decref(j);
+
+	/* acknowledge_on_stop false: the guest's STOP leaves the id... */
+	cr_assert_eq(call("PATCH", "/balloon/hinting/start",
+			  "{\"acknowledge_on_stop\": false}", NULL), 204);
+	uint32_t id2 = fbd_hint_cmd_id(&bed->drv);
+	cr_assert_gt(id2, id);
+	cr_assert_eq(fbd_hint_config_changed(&bed->drv), 1);
+	cr_assert_geq(fbd_hint_stop(&bed->drv), 0);
+	cr_assert_eq(fbd_hint_cmd_id(&bed->drv), id2);
+	/* ...until stop, which (as in Firecracker) writes DONE. */
+	cr_assert_eq(call("PATCH", "/balloon/hinting/stop", NULL, NULL), 204);
+	cr_assert_eq(fbd_hint_cmd_id(&bed->drv), VIRTIO_BALLOON_CMD_ID_DONE);
+	cr_assert_eq(call("PATCH", "/balloon/hinting/stop", "{}", NULL), 204);
+}
+
+Test(api, hinting_errors_are_400_with_a_reason)
+{
+	json_t *j;
+	/* Not enabled in the configuration. */
+	boot_with_hinting_bed(false);
+	probe_linux();
+	cr_assert_eq(call("PATCH", "/balloon/hinting/start", NULL, &j), 400);
+	cr_assert(strstr(fault(j), "not enabled"), "%s", fault(j));
+	json_decref(j);
+	cr_assert_eq(call("GET", "/balloon/hinting/status", NULL, &j), 400);
+	cr_assert(strstr(fault(j), "not enabled"), "%s", fault(j));
+	json_decref(j);
+	cr_assert_eq(call("PATCH", "/balloon/hinting/stop", NULL, &j), 400);
+	json_decref(j);
+	fbd_bed_free(bed);
+	bed = NULL;
+
+	/* Enabled, but the guest has not negotiated it. */
+	boot_with_hinting_bed(true);
+	cr_assert_eq(call("PATCH", "/balloon/hinting/start", NULL, &j), 400);
+	cr_assert(strstr(fault(j), "negotiated"), "%s", fault(j));
+	json_decref(j);
+	probe_linux();
+	cr_assert_eq(call("PATCH", "/balloon/hinting/start",
+			  "{\"acknowledge_on_stop\": 1}", &j), 400);
+	cr_assert_str_eq(fault(j),
+			 "balloon.acknowledge_on_stop: must be true or false");
+	json_decref(j);
+	cr_assert_eq(call("PATCH", "/balloon/hinting/start",
+			  "{\"bogus\": true}", &j), 400);
+	cr_assert_str_eq(fault(j), "balloon.bogus: unknown field");
+	json_decref(j);
+	cr_assert_eq(fbd_hint_cmd_id(&bed->drv), 0, "a failed request changes nothing");
+	cr_assert_eq(call("GET", "/balloon/hinting/start", NULL, &j), 405);
+	json_decref(j);
+
+	/* Before boot. */
+	ctx.vm = NULL;
+	cr_assert_eq(call("PATCH", "/balloon/hinting/start", NULL, &j), 400);
+	cr_assert(strstr(fault(j), "once the microVM runs"), "%s", fault(j));
+	json_decref(j);
+}

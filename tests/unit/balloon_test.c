@@ -98,7 +98,7 @@ Test(balloon, offers_must_tell_host_and_stats_only_by_default)
 	cr_assert(offer & F(VIRTIO_F_VERSION_1));
 }
 
-Test(balloon, offers_deflate_on_oom_and_reporting_with_poison_when_configured)
+Test(balloon, offers_deflate_on_oom_reporting_with_poison_and_hinting_when_configured)
 {
 	struct balloon_config cfg = {.deflate_on_oom = true,
 				     .free_page_reporting = true,
@@ -109,8 +109,7 @@ Test(balloon, offers_deflate_on_oom_and_reporting_with_poison_when_configured)
 	cr_assert(offer & F(VIRTIO_BALLOON_F_DEFLATE_ON_OOM));
 	cr_assert(offer & F(F_REPORTING));
 	cr_assert(offer & F(VIRTIO_BALLOON_F_PAGE_POISON));
-	/* Hinting is a later issue: never offered yet. */
-	cr_assert_not(offer & F(VIRTIO_BALLOON_F_FREE_PAGE_HINT));
+	cr_assert(offer & F(VIRTIO_BALLOON_F_FREE_PAGE_HINT));
 }
 
 Test(balloon, queue_index_is_compact_for_every_feature_combination)

@@ -1,5 +1,5 @@
 /* virtio-balloon (device id 5): inflate/deflate, statistics, free page
- * reporting and page poison. Guest pages handed to the balloon are returned
+ * reporting, page poison and free page hinting. Guest pages handed to the balloon are returned
  * to the host through a struct discard; a request's used-ring entry is
  * written only after all of its discards completed (DESIGN.md).
  *
@@ -62,12 +62,72 @@ enum balloon_queue_role {
 #define BALLOON_RESET_WAIT_MS 2000
 #define BALLOON_QUEUE_SIZE 256
 
+/* Free page hinting (balloon_hint.c). Hints are weak: the guest may reuse a
+ * hinted page at any time (seed 004), so mvmm never discards on a hint
+ * alone; it records them for the snapshot and reclaim paths, which combine
+ * them with a dirty log started before balloon_hint_start. */
+enum balloon_hint_state {
+	BALLOON_HINT_IDLE,      /* no run since activation or reset */
+	BALLOON_HINT_REQUESTED, /* cmd id written, guest has not sent it yet */
+	BALLOON_HINT_RUNNING,   /* guest sent the id: hints are accepted */
+	BALLOON_HINT_STOPPED,   /* ended by the guest's STOP or the host's;
+				   the guest still holds its hinted pages */
+	BALLOON_HINT_DONE,      /* DONE written: the guest may reuse them */
+};
+
+/* Told about each accepted hint, on the thread running the free page queue
+ * (the main loop), with the transport's lock held: record, don't block.
+ * gpa/len are whole 4 KiB pages inside region r. ended (optional): the
+ * guest's STOP ended run cmd_id. */
+struct balloon_hint_sink {
+	void (*hinted)(void *opaque, uint32_t cmd_id,
+		       const struct gmem_region *r, uint64_t gpa, uint64_t len);
+	void (*ended)(void *opaque, uint32_t cmd_id);
+	void *opaque;
+};
+
+struct balloon_hint_status {
+	bool enabled;             /* configured: FREE_PAGE_HINT offered */
+	bool negotiated;          /* accepted by the driver and active */
+	uint32_t host_cmd;        /* free_page_hint_cmd_id now */
+	bool guest_cmd_valid;     /* the guest sent a cmd since activation */
+	uint32_t guest_cmd;       /* the last cmd the guest sent */
+	uint32_t run_id;          /* the current or last run, 0 for none */
+	enum balloon_hint_state state;
+	bool acknowledge_on_stop; /* the run's: DONE follows the guest's STOP */
+	bool guest_stopped;       /* the guest sent STOP after run_id */
+	uint64_t ranges, bytes;   /* hints accepted in run_id (as sent) */
+	uint64_t pages;           /* distinct 4 KiB pages hinted in run_id */
+	uint64_t start_ns;        /* CLOCK_MONOTONIC when run_id was written */
+	uint64_t end_ns;          /* when it stopped or was done, else 0 */
+};
+
+/* Device-private hinting state (balloon_hint.c). */
+struct balloon_hint {
+	uint32_t last_id;   /* last run id handed out; never reset */
+	uint32_t run_id;
+	uint32_t guest_run; /* id the guest is hinting for now, 0 none */
+	uint32_t guest_cmd;
+	bool guest_cmd_valid;
+	bool ack_on_stop;
+	bool guest_stopped;
+	enum balloon_hint_state state;
+	uint64_t ranges, bytes, pages;
+	uint64_t start_ns, end_ns;
+	/* Per gmem region index: one bit per 4 KiB page hinted in run_id;
+	 * allocated at activate when FREE_PAGE_HINT was negotiated. */
+	uint64_t *bits[GMEM_MAX_REGIONS];
+	uint64_t nr_pages[GMEM_MAX_REGIONS];
+	unsigned nr_regions;
+};
+
 struct balloon_config {
 	uint32_t amount_mib;              /* initial target */
 	bool deflate_on_oom;              /* offer DEFLATE_ON_OOM */
 	uint32_t stats_polling_interval_s; /* 0: the VMM does not poll */
 	bool free_page_reporting;         /* offer PAGE_REPORTING + PAGE_POISON */
-	bool free_page_hinting;           /* FREE_PAGE_HINT: later issue, unused */
+	bool free_page_hinting;           /* offer FREE_PAGE_HINT */
+	struct balloon_hint_sink hint_sink; /* hinted NULL: none */
 	/* Refuse FEATURES_OK to a driver without MUST_TELL_HOST (pinned guest
 	 * memory must be re-pinned before the guest reuses a page; seed 000). */
 	bool require_must_tell_host;
@@ -97,6 +157,15 @@ struct balloon_metrics {
 	uint64_t repinned_bytes;     /* pinned again on deflate */
 	uint64_t orphaned_requests;  /* completed after reset: not used */
 	uint64_t deferred_runs;      /* work left for balloon_run_pending */
+	/* Free page hinting. */
+	uint64_t hint_runs;          /* cmd ids written by balloon_hint_start */
+	uint64_t hint_stops_written, hint_dones_written; /* dones: auto too */
+	uint64_t hint_guest_starts;  /* the guest sent the current id */
+	uint64_t hint_guest_stops;   /* STOPs that ended the current run */
+	uint64_t hint_ranges, hint_bytes; /* accepted hints */
+	uint64_t hint_stale_cmds;    /* ids or STOPs not of the current run */
+	uint64_t hint_outside_run;   /* hint buffers ignored: no run active */
+	uint64_t invalid_hint_ranges; /* misaligned or bad cmd buffers */
 };
 
 struct balloon_info {
@@ -182,6 +251,8 @@ struct balloon {
 	uint16_t stats_head;
 	struct balloon_stats stats;
 
+	struct balloon_hint hint;
+
 	struct balloon_req reqs[BALLOON_MAX_INFLIGHT];
 	unsigned inflight;
 	uint64_t inflate_seq; /* last inflate request issued */
@@ -240,6 +311,39 @@ unsigned balloon_discards_in_flight(struct balloon *b);
  * requests in flight); call balloon_run_pending then. */
 int balloon_pending_fd(const struct balloon *b);
 void balloon_run_pending(struct balloon *b);
+
+/* Free page hinting (host side). All return 0 or -errno: -EOPNOTSUPP when
+ * free_page_hinting was not configured, -ENODEV when the driver did not
+ * negotiate FREE_PAGE_HINT or the device is not active.
+ *
+ * start: writes a new run id (>= 2; ids are never reused, which keeps the
+ * spec's "no reuse before the driver's STOP" whatever the guest does),
+ * forgets the previous run's hints and raises a config interrupt. A page
+ * hint of this run means: free at some point after the id was written.
+ * With acknowledge_on_stop (Firecracker's default), the guest's STOP ending
+ * the run writes DONE at once; a snapshot that wants to use the hints must
+ * pass false, keep the guest's pages held until it is written, then call
+ * balloon_hint_done (the device must not modify hinted pages after DONE).
+ * stop: writes STOP (the guest stops hinting but keeps its pages; hints of
+ * the run stay recorded; no automatic DONE follows).
+ * done: writes DONE (the guest may reuse every hinted page). */
+int balloon_hint_start(struct balloon *b, bool acknowledge_on_stop,
+		       uint32_t *cmd_id);
+int balloon_hint_stop(struct balloon *b);
+int balloon_hint_done(struct balloon *b);
+/* Always fills st (zeros when hinting is off); -EOPNOTSUPP when it is not
+ * configured. */
+int balloon_hint_status(struct balloon *b, struct balloon_hint_status *st);
+/* Was the 4 KiB page at gpa hinted in run cmd_id? 1 yes, 0 no, -ESTALE when
+ * cmd_id is not the current or last run (or a reset voided it), -EFAULT
+ * outside guest RAM. */
+int balloon_hint_page(struct balloon *b, uint32_t cmd_id, uint64_t gpa);
+/* Copies run cmd_id's bitmap of gmem region idx (bit i: page at
+ * region->gpa + i * 4 KiB) into dst of nr_words u64; the region's page count
+ * in *nr_pages. -ESTALE as above, -EINVAL for a bad idx, -ENOSPC when dst is
+ * too small. */
+int balloon_hint_bitmap(struct balloon *b, uint32_t cmd_id, unsigned idx,
+			uint64_t *dst, size_t nr_words, uint64_t *nr_pages);
 
 /* The queue index of a role under features, or -1 if it has none. */
 int balloon_queue_index(uint64_t features, enum balloon_queue_role role);

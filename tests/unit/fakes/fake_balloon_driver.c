@@ -296,6 +296,98 @@ int fbd_stats_request(struct fbd *f)
 	return stats_send(f);
 }
 
+/* ---- free page hinting ---- */
+
+uint32_t fbd_hint_cmd_id(struct fbd *f)
+{
+	uint32_t v;
+	fvd_config_read(f->d, offsetof(struct virtio_balloon_config,
+				       free_page_hint_cmd_id),
+			&v, sizeof(v));
+	return le32toh(v);
+}
+
+static int hint_put_cmd(struct fbd *f, uint64_t *gpa, uint32_t cmd)
+{
+	int q = f->q[BALLOON_Q_FREE_PAGE];
+	if (q < 0)
+		return -ENOENT;
+	if (!*gpa)
+		*gpa = fvd_alloc(f->d, 4, 4);
+	if (!*gpa)
+		return -ENOMEM;
+	uint32_t le = htole32(cmd);
+	memcpy(fvd_ptr(f->d, *gpa, 4), &le, 4);
+	struct fvd_sg sg = {*gpa, 4};
+	int head = fvd_add(f->d, (unsigned)q, &sg, 1, 0);
+	if (head >= 0)
+		fvd_kick(f->d, (unsigned)q);
+	return head;
+}
+
+int fbd_hint_config_changed(struct fbd *f)
+{
+	int q = f->q[BALLOON_Q_FREE_PAGE];
+	if (q < 0)
+		return -ENOENT;
+	uint32_t cmd = fbd_hint_cmd_id(f);
+	if (cmd == VIRTIO_BALLOON_CMD_ID_DONE) {
+		f->hint_released += f->hint_held;
+		f->hint_held = 0;
+		return 0;
+	}
+	if (cmd == VIRTIO_BALLOON_CMD_ID_STOP || cmd == f->hint_active)
+		return 0;
+	/* send_cmd_id_start: detach used buffers, then the id. */
+	uint32_t len;
+	while (fvd_get_used(f->d, (unsigned)q, &len) >= 0)
+		;
+	f->hint_active = cmd;
+	int head = hint_put_cmd(f, &f->hint_start_gpa, cmd);
+	return head < 0 ? head : 1;
+}
+
+int fbd_hint_blocks(struct fbd *f, const uint64_t *gpas, unsigned n)
+{
+	int q = f->q[BALLOON_Q_FREE_PAGE];
+	if (q < 0)
+		return -ENOENT;
+	unsigned sent = 0;
+	for (; sent < n; sent++) {
+		if (fbd_hint_cmd_id(f) != f->hint_active)
+			break;
+		struct fvd_sg sg = {gpas[sent], (uint32_t)FBD_HINT_BLOCK_BYTES};
+		int head = fvd_add(f->d, (unsigned)q, &sg, 0, 1);
+		if (head < 0)
+			return sent ? (int)sent : head;
+		fvd_kick(f->d, (unsigned)q);
+		f->hint_held++;
+	}
+	return (int)sent;
+}
+
+int fbd_hint_stop(struct fbd *f)
+{
+	return hint_put_cmd(f, &f->hint_stop_gpa, VIRTIO_BALLOON_CMD_ID_STOP);
+}
+
+int fbd_hint_send_cmd(struct fbd *f, uint32_t cmd)
+{
+	uint64_t gpa = 0;
+	return hint_put_cmd(f, &gpa, cmd);
+}
+
+int fbd_hint_send_ranges(struct fbd *f, const struct fvd_sg *r, unsigned n)
+{
+	int q = f->q[BALLOON_Q_FREE_PAGE];
+	if (q < 0)
+		return -ENOENT;
+	int head = fvd_add(f->d, (unsigned)q, r, 0, n);
+	if (head >= 0)
+		fvd_kick(f->d, (unsigned)q);
+	return head;
+}
+
 /* ---- test bed ---- */
 
 struct fbd_bed *fbd_bed_new(const struct balloon_config *cfg,

@@ -4,7 +4,8 @@
  * rule, queues numbered compactly by the negotiated features, a stats
  * buffer filled and kicked before DRIVER_OK, poison_val written at probe,
  * PFN arrays of at most 256 little-endian u32 per request, reports as
- * device-writable scatter lists, actual written after each ack.
+ * device-writable scatter lists, actual written after each ack, free page
+ * hint runs (cmd id out buffer, one input buffer per free block, STOP).
  *
  * Also a test bed (fbd_bed): a balloon behind virtio-mmio on fake RAM with
  * an optional second region, and a recording discard backend.
@@ -27,6 +28,8 @@
 #define FBD_LINUX_FEATURES 0x3fULL
 #define FBD_PFNS_MAX 256 /* VIRTIO_BALLOON_ARRAY_PFNS_MAX */
 #define FBD_PAGE 4096ULL
+/* VIRTIO_BALLOON_HINT_BLOCK_ORDER on x86 (MAX_PAGE_ORDER 10): 4 MiB. */
+#define FBD_HINT_BLOCK_BYTES (4ULL << 20)
 
 struct fbd_opts {
 	uint64_t features;   /* balloon bits the driver supports */
@@ -56,6 +59,12 @@ struct fbd {
 	uint64_t stat_val[BALLOON_STATS_NR];
 	int stats_head; /* buffer the device holds, -1 none */
 	unsigned stats_sent;
+
+	/* Free page hinting (report_free_page_func). */
+	uint32_t hint_active; /* cmd_id_active: kept after STOP, as Linux */
+	uint64_t hint_start_gpa, hint_stop_gpa; /* the two 4-byte buffers */
+	unsigned hint_held;     /* blocks hinted, not yet given back */
+	unsigned hint_released; /* blocks given back on DONE */
 };
 
 /* Probes like virtballoon_probe (feature negotiation with validate, queue
@@ -102,6 +111,23 @@ int fbd_wait_ack(struct fbd *f);
  * buffer, refill it and kick (0), else -EAGAIN. */
 void fbd_set_stat(struct fbd *f, unsigned tag, uint64_t val);
 int fbd_stats_request(struct fbd *f);
+
+/* Free page hinting, one step of Linux's driver at a time. */
+uint32_t fbd_hint_cmd_id(struct fbd *f);
+/* virtballoon_changed + report_free_page_func: DONE gives every held block
+ * back (0); a new run id (not STOP, not the active one) detaches used
+ * buffers and sends the id as a 4-byte output buffer (1); else 0. */
+int fbd_hint_config_changed(struct fbd *f);
+/* get_free_page_and_send for each block (FBD_HINT_BLOCK_BYTES at gpas[i]),
+ * one input buffer each, kicked; stops once the config's cmd id is no
+ * longer the active one. Blocks sent, or negative. */
+int fbd_hint_blocks(struct fbd *f, const uint64_t *gpas, unsigned n);
+/* send_cmd_id_stop. Head or negative. */
+int fbd_hint_stop(struct fbd *f);
+/* Hostile/raw: a 4-byte output buffer holding cmd (any value), and a chain
+ * of device-writable ranges; both kick. Head or negative. */
+int fbd_hint_send_cmd(struct fbd *f, uint32_t cmd);
+int fbd_hint_send_ranges(struct fbd *f, const struct fvd_sg *r, unsigned n);
 
 /* ---- test bed ---- */
 
