@@ -1,6 +1,7 @@
 #include "api_routes.h"
 
 #include "metrics.h"
+#include "vm_reclaim.h"
 
 #include <core/log.h>
 
@@ -725,6 +726,99 @@ static void get_hint_status(struct api_ctx *c, json_t *body,
 		api_respond_json(r, 200, o);
 }
 
+/* ---- mvmm's safe reclaim from hints (vm_reclaim.h) ---- */
+
+/* Default and largest wait for the guest's STOP. */
+#define API_RECLAIM_TIMEOUT_MS 5000
+#define API_RECLAIM_MAX_TIMEOUT_MS 60000
+
+static void patch_hint_reclaim(struct api_ctx *c, json_t *body,
+			       struct api_response *r)
+{
+	static const char *const fields[] = {"timeout_ms", NULL};
+	if (optional_fields(body, fields, r))
+		return;
+	uint32_t timeout_ms = API_RECLAIM_TIMEOUT_MS;
+	json_t *t = json_object_get(body, "timeout_ms");
+	if (t && (!json_is_integer(t) || json_integer_value(t) < 1 ||
+		  json_integer_value(t) > API_RECLAIM_MAX_TIMEOUT_MS)) {
+		api_respond_error(r, HTTP_BAD_REQUEST,
+				  "balloon.timeout_ms: must be an integer from 1 to %d",
+				  API_RECLAIM_MAX_TIMEOUT_MS);
+		return;
+	}
+	if (t)
+		timeout_ms = (uint32_t)json_integer_value(t);
+	if (!hinting_balloon(c, r))
+		return;
+	char msg[160];
+	int e = vm_reclaim_start(c->vm, timeout_ms, msg, sizeof(msg));
+	if (e)
+		api_respond_error(r, HTTP_BAD_REQUEST, "balloon reclaim: %s", msg);
+	else
+		api_respond_no_content(r);
+}
+
+static const char *const reclaim_state_names[] = {
+	[VM_RECLAIM_IDLE] = "idle", [VM_RECLAIM_WAITING] = "waiting",
+	[VM_RECLAIM_DONE] = "done", [VM_RECLAIM_FAILED] = "failed",
+};
+
+static void get_hint_reclaim(struct api_ctx *c, json_t *body,
+			     struct api_response *r)
+{
+	(void)body;
+	if (!hinting_balloon(c, r))
+		return;
+	struct vm_reclaim_result res;
+	vm_reclaim_get(c->vm, &res);
+	json_t *o = json_pack(
+		"{sssIsIsbsIsIsIsIsIsIsIsI}", "state",
+		reclaim_state_names[res.state], "reclaims",
+		(json_int_t)res.reclaims, "cmd_id", (json_int_t)res.cmd_id,
+		"guest_stopped", res.guest_stopped, "pages_hinted",
+		(json_int_t)res.pages.hinted, "pages_discarded",
+		(json_int_t)res.pages.discard, "pages_skipped_dirty",
+		(json_int_t)res.pages.dirty, "pages_skipped_device",
+		(json_int_t)res.pages.device, "hint_us",
+		(json_int_t)res.hint_us, "pause_us", (json_int_t)res.pause_us,
+		"discard_us", (json_int_t)res.discard_us, "bytes_discarded",
+		(json_int_t)(res.pages.discard * GMEM_PAGE_SIZE));
+	if (o && res.state == VM_RECLAIM_FAILED)
+		json_object_set_new(o, "fault_message", json_string(res.msg));
+	if (!o)
+		api_respond_error(r, HTTP_INTERNAL_ERROR, "out of memory");
+	else
+		api_respond_json(r, 200, o);
+}
+
+/* ---- vm state (Firecracker's PATCH /vm) ---- */
+
+static void patch_vm(struct api_ctx *c, json_t *body, struct api_response *r)
+{
+	json_t *s = json_object_get(body, "state");
+	if (!s || !json_is_string(s) || json_object_size(body) != 1 ||
+	    (strcmp(json_string_value(s), "Paused") &&
+	     strcmp(json_string_value(s), "Resumed"))) {
+		api_respond_error(r, HTTP_BAD_REQUEST,
+				  "vm.state: must be \"Paused\" or \"Resumed\"");
+		return;
+	}
+	if (!c->vm) {
+		api_respond_error(r, HTTP_BAD_REQUEST,
+				  "vm.state: the microVM is not running");
+		return;
+	}
+	bool pause = !strcmp(json_string_value(s), "Paused");
+	int e = pause ? vm_pause(c->vm) : vm_resume(c->vm);
+	/* Pausing a paused VM (or resuming a running one) changes nothing. */
+	if (e && e != -EALREADY)
+		api_respond_error(r, HTTP_BAD_REQUEST, "vm.state: cannot %s: %s",
+				  pause ? "pause" : "resume", strerror(-e));
+	else
+		api_respond_no_content(r);
+}
+
 /* ---- metrics ---- */
 
 static void get_metrics(struct api_ctx *c, json_t *body,
@@ -761,6 +855,8 @@ static const struct route {
 	{"/balloon/hinting/start", {NULL, NULL, patch_hint_start}},
 	{"/balloon/hinting/status", {get_hint_status, NULL, NULL}},
 	{"/balloon/hinting/stop", {NULL, NULL, patch_hint_stop}},
+	{"/balloon/hinting/reclaim", {get_hint_reclaim, NULL, patch_hint_reclaim}},
+	{"/vm", {NULL, NULL, patch_vm}},
 	{"/metrics", {get_metrics, NULL, NULL}},
 };
 

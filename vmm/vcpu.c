@@ -242,6 +242,9 @@ static void *vcpu_thread(void *arg)
 
 	bool first = vcpu->id == 0;
 	while (atomic_load(&vm->exit_kind) == VM_EXIT_NONE) {
+		/* Paused VMs park here, outside KVM_RUN (vm_pause.c). */
+		if (!pause_gate_checkpoint(&vm->pause))
+			break;
 		if (first) {
 			vm_log_startup(vm);
 			first = false;
@@ -260,14 +263,18 @@ static void *vcpu_thread(void *arg)
 		if (!vcpu_handle_exit(vcpu))
 			break;
 	}
+	pause_gate_leave(&vm->pause);
 	return NULL;
 }
 
 int vcpu_start(struct vcpu *vcpu)
 {
+	pause_gate_join(&vcpu->vm->pause);
 	int r = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
-	if (r)
+	if (r) {
+		pause_gate_leave(&vcpu->vm->pause);
 		return -r;
+	}
 	char name[16];
 	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
 	pthread_setname_np(vcpu->thread, name);

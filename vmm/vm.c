@@ -1,6 +1,7 @@
 #include "vm.h"
 
 #include "mem_lock.h"
+#include "vm_reclaim.h"
 
 #include <arch/acpi.h>
 #include <arch/layout.h>
@@ -35,6 +36,7 @@ void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *msg)
 	int expected = VM_EXIT_NONE;
 	if (atomic_compare_exchange_strong(&vm->exit_kind, &expected, (int)kind))
 		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "%s", msg);
+	pause_gate_shutdown(&vm->pause);
 	event_loop_stop(&vm->loop);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
@@ -275,6 +277,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err,
 	vm->stdin_fd = vm->stats_timer_fd = -1;
 	vm->nr_vcpus = cfg->vcpu_count;
 	atomic_init(&vm->exit_kind, VM_EXIT_NONE);
+	if ((r = pause_gate_init(&vm->pause, 0))) {
+		snprintf(err, errlen, "pause gate: %s", strerror(-r));
+		return r;
+	}
 	bus_init(&vm->mmio_bus);
 	bus_init(&vm->pio_bus);
 	if ((r = event_loop_init(&vm->loop))) {
@@ -435,6 +441,7 @@ void vm_destroy(struct vm *vm)
 			vcpu_destroy(&vm->vcpus[i]);
 		free(vm->vcpus);
 	}
+	vm_reclaim_destroy(vm);
 	vm_devices_destroy(vm);
 	serial_destroy(&vm->serial);
 	if (vm->serial_irqfd >= 0)
@@ -448,4 +455,5 @@ void vm_destroy(struct vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	event_loop_destroy(&vm->loop);
+	pause_gate_destroy(&vm->pause);
 }

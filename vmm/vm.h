@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "event_loop.h"
+#include "pause_gate.h"
 #include "vcpu.h"
 
 #include <arch/boot.h>
@@ -25,6 +26,7 @@
 struct cmdline;
 struct discard_engine;
 struct queue_event;
+struct vm_reclaim;
 
 enum vm_exit_kind {
 	VM_EXIT_NONE,
@@ -74,6 +76,10 @@ struct vm {
 
 	unsigned nr_vcpus;
 	struct vcpu *vcpus;
+	/* vCPU threads park here while the VM is paused (vm_pause.c). */
+	struct pause_gate pause;
+	/* Hint-based reclaim in progress or last done (vm_reclaim.c). */
+	struct vm_reclaim *reclaim;
 
 	atomic_int exit_kind;
 	char exit_msg[256];
@@ -97,6 +103,13 @@ void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *msg);
 
 /* Balloon controls for the API (main loop): 0 or -errno. */
 int vm_balloon_set_stats_interval(struct vm *vm, uint32_t interval_s);
+
+/* Pause and resume (vm_pause.c), main loop: every vCPU thread leaves
+ * KVM_RUN and waits until resume. 0, -EALREADY (already paused / not
+ * paused), -ETIMEDOUT (a vCPU did not stop; the VM runs on), -ESHUTDOWN. */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+bool vm_paused(struct vm *vm);
 
 /* Device wiring (vm_devices.c), before the kernel is loaded: each appends
  * its virtio_mmio.device= argument to the command line. */

@@ -304,14 +304,16 @@ static void reset_wait_discards(struct balloon *b)
 {
 	const struct virtio_host *h = atomic_load(&b->host);
 	unsigned waited_ms = 0;
-	while (b->inflight && h && h->wait && waited_ms < BALLOON_RESET_WAIT_MS) {
+	/* Only discards matter: a deflate parked behind an inflate is simply
+	 * forgotten. */
+	while (b->discarding && h && h->wait && waited_ms < BALLOON_RESET_WAIT_MS) {
 		h->wait(h->t, &b->idle, 50);
 		waited_ms += 50;
 	}
-	if (b->inflight)
+	if (b->discarding)
 		log_ratelimited(LOG_WARN,
 				"balloon: reset with %u requests still discarding",
-				b->inflight);
+				b->discarding);
 }
 
 static void op_reset(void *dev)

@@ -77,6 +77,7 @@ void balloon_req_discard(struct balloon *b, struct balloon_req *req,
 	}
 	/* The backend falls back to synchronous discards itself and still
 	 * calls done once per cookie; done may run inside submit. */
+	b->discarding++;
 	int err = ops->submit(b->discard.be);
 	if (err < 0)
 		log_ratelimited(LOG_WARN, "balloon: discard submit: %s",
@@ -143,7 +144,6 @@ void balloon_req_finish(struct balloon_req *req)
 	}
 	req->busy = false;
 	b->inflight--;
-	pthread_cond_broadcast(&b->idle);
 	if (live && req->role == BALLOON_Q_INFLATE)
 		release_deflates(b);
 	/* A queue stopped for lack of slots goes on from the main loop. */
@@ -163,6 +163,8 @@ void balloon_discard_done(void *cookie, int err)
 	const struct virtio_host *h = atomic_load(&b->host);
 
 	h->lock(h->t);
+	b->discarding--;
+	pthread_cond_broadcast(&b->idle);
 	if (err < 0) {
 		b->m.discard_errors++;
 		req->err = err;

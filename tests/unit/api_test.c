@@ -1007,3 +1007,58 @@ Test(api, hinting_errors_are_400_with_a_reason)
 	cr_assert(strstr(fault(j), "once the microVM runs"), "%s", fault(j));
 	json_decref(j);
 }
+
+/* ---- PATCH /vm and mvmm's reclaim ---- */
+
+Test(api, patch_vm_takes_only_paused_or_resumed)
+{
+	json_t *j;
+	const char *bad[] = {"{\"state\": \"Stopped\"}", "{\"state\": 1}",
+			     "{}", "{\"state\": \"Paused\", \"x\": 1}"};
+	boot_with_hinting_bed(false);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(call("PATCH", "/vm", bad[i], &j), 400, "%s", bad[i]);
+		cr_assert(strstr(fault(j), "vm.state"), "%s", fault(j));
+		json_decref(j);
+	}
+	cr_assert_eq(call("GET", "/vm", NULL, NULL), 405);
+	/* No vCPU threads here: the handshake completes at once. */
+	cr_assert_eq(call("PATCH", "/vm", "{\"state\": \"Paused\"}", NULL), 204);
+	cr_assert(vm_paused(&vm));
+	cr_assert_eq(call("PATCH", "/vm", "{\"state\": \"Paused\"}", NULL), 204);
+	cr_assert_eq(call("PATCH", "/vm", "{\"state\": \"Resumed\"}", NULL), 204);
+	cr_assert_not(vm_paused(&vm));
+	ctx.vm = NULL;
+	cr_assert_eq(call("PATCH", "/vm", "{\"state\": \"Paused\"}", &j), 400);
+	cr_assert(strstr(fault(j), "not running"), "%s", fault(j));
+	json_decref(j);
+}
+
+Test(api, reclaim_refuses_what_it_cannot_do_safely)
+{
+	json_t *j;
+	boot_with_hinting_bed(false);
+	probe_linux();
+	cr_assert_eq(call("PATCH", "/balloon/hinting/reclaim", NULL, &j), 400);
+	cr_assert(strstr(fault(j), "not enabled"), "%s", fault(j));
+	json_decref(j);
+	fbd_bed_free(bed);
+	bed = NULL;
+
+	boot_with_hinting_bed(true);
+	probe_linux();
+	cr_assert_eq(call("GET", "/balloon/hinting/reclaim", NULL, &j), 200);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "idle");
+	cr_assert_eq(int_field(j, "reclaims"), 0);
+	json_decref(j);
+	cr_assert_eq(call("PATCH", "/balloon/hinting/reclaim",
+			  "{\"timeout_ms\": 0}", &j), 400);
+	cr_assert(strstr(fault(j), "timeout_ms"), "%s", fault(j));
+	json_decref(j);
+	/* Locked memory cannot be discarded page by page. */
+	cfg.mem_lock = true;
+	cr_assert_eq(call("PATCH", "/balloon/hinting/reclaim", NULL, &j), 400);
+	cr_assert(strstr(fault(j), "locked"), "%s", fault(j));
+	json_decref(j);
+	cr_assert_eq(fbd_hint_cmd_id(&bed->drv), 0, "a refused reclaim starts no run");
+}

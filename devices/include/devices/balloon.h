@@ -211,7 +211,7 @@ struct balloon_range {
 
 /* Fields are private to devices/virtio/balloon*.c. */
 struct balloon {
-	/* Signalled when a request leaves flight (a reset waits on it). */
+	/* Signalled when a request's discards complete (a reset waits on it). */
 	pthread_cond_t idle;
 	struct virtio_dev vdev;
 	struct balloon_config cfg;
@@ -255,6 +255,7 @@ struct balloon {
 
 	struct balloon_req reqs[BALLOON_MAX_INFLIGHT];
 	unsigned inflight;
+	unsigned discarding; /* requests whose discards have not completed */
 	uint64_t inflate_seq; /* last inflate request issued */
 
 	/* Scratch for one chain (main loop only). */

@@ -1,0 +1,410 @@
+/* Hint-based reclaim: dirty log on, hint run, wait for the guest's STOP on a
+ * timer, pause, discard hinted-and-clean pages, DONE, resume (vm_reclaim.h
+ * has the reasoning). */
+#include "vm_reclaim.h"
+
+#include "discard_engine.h"
+#include "vm.h"
+
+#include <core/inhibit.h>
+#include <core/log.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+/* How often the main loop looks for the guest's STOP. */
+#define VM_RECLAIM_POLL_NS 2000000L
+
+struct vm_reclaim {
+	struct vm *vm;
+	int timer_fd;
+	struct discard_engine *engine;
+	int discard_err;
+	bool logging;
+	uint64_t start_ns, deadline_ns;
+	struct vm_reclaim_result res;
+};
+
+static int vm_reclaim_set_logging(struct vm *vm, bool on)
+{
+	int r = 0;
+	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
+		const struct gmem_region *g = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region kr = {
+			.slot = i,
+			.flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+			.guest_phys_addr = g->gpa,
+			.memory_size = g->len,
+			.userspace_addr = (uint64_t)(uintptr_t)g->hva,
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0 && !r)
+			r = -errno;
+	}
+	return r;
+}
+
+/* Reads and clears slot i's log into bits (one u64 per 64 pages). */
+static int vm_reclaim_get_log(struct vm *vm, unsigned i, uint64_t *bits)
+{
+	struct kvm_dirty_log log = {.slot = i, .dirty_bitmap = bits};
+	return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0 ? -errno : 0;
+}
+
+static void vm_reclaim_logging_off(struct vm_reclaim *rc)
+{
+	if (!rc->logging)
+		return;
+	int r = vm_reclaim_set_logging(rc->vm, false);
+	if (r)
+		log_warn("reclaim: dirty logging off: %s", strerror(-r));
+	rc->logging = false;
+}
+
+static void vm_reclaim_disarm(struct vm_reclaim *rc)
+{
+	struct itimerspec its = {0};
+	timerfd_settime(rc->timer_fd, 0, &its, NULL);
+}
+
+static void vm_reclaim_fail(struct vm_reclaim *rc, int err, const char *fmt,
+			    ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(rc->res.msg, sizeof(rc->res.msg), fmt, ap);
+	va_end(ap);
+	rc->res.state = VM_RECLAIM_FAILED;
+	rc->res.err = err;
+	vm_reclaim_disarm(rc);
+	vm_reclaim_logging_off(rc);
+	log_warn("reclaim: %s", rc->res.msg);
+}
+
+static void vm_reclaim_discard_done(void *cookie, int err)
+{
+	struct vm_reclaim *rc = cookie;
+	if (err < 0 && !rc->discard_err)
+		rc->discard_err = err;
+}
+
+/* Marks the pages of [gpa, gpa+len) inside region g in bits. */
+static void vm_reclaim_mark(const struct gmem_region *g, uint64_t *bits,
+			    uint64_t gpa, uint64_t len)
+{
+	uint64_t s = gpa > g->gpa ? gpa : g->gpa;
+	uint64_t e = gpa + len < gpa ? UINT64_MAX : gpa + len;
+	if (e > g->gpa + g->len)
+		e = g->gpa + g->len;
+	if (s < e)
+		reclaim_bits_set_bytes(bits, g->len / GMEM_PAGE_SIZE, s - g->gpa,
+				       e - s);
+}
+
+/* Pages the VMM writes behind KVM's back: every virtio queue's rings. */
+static void vm_reclaim_device_pages(struct vm *vm, const struct gmem_region *g,
+				    uint64_t *bits)
+{
+	for (unsigned s = 0; s < vm->nr_virtio; s++) {
+		struct virtio_mmio *m = &vm->virtio[s].mmio;
+		pthread_mutex_lock(&m->lock);
+		for (unsigned q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++) {
+			const struct virtq *vq = &m->queues[q];
+			uint64_t n = vq->size;
+			if (!n)
+				continue;
+			vm_reclaim_mark(g, bits, vq->desc_gpa, 16 * n);
+			vm_reclaim_mark(g, bits, vq->avail_gpa, 6 + 2 * n);
+			vm_reclaim_mark(g, bits, vq->used_gpa, 6 + 8 * n);
+		}
+		pthread_mutex_unlock(&m->lock);
+	}
+}
+
+/* Queues region i's pages to discard; 0 or -errno. */
+static int vm_reclaim_queue(struct vm_reclaim *rc, const struct gmem_region *g,
+			    const uint64_t *bits, uint64_t nr_pages)
+{
+	struct discard *d = discard_engine_iface(rc->engine);
+	uint64_t pos = 0, first, n;
+	while (reclaim_bits_next_run(bits, nr_pages, &pos, &first, &n)) {
+		uint64_t off = first * GMEM_PAGE_SIZE, len = n * GMEM_PAGE_SIZE;
+		int r = d->ops->queue(d->be, g, off, len, rc);
+		if (r == -ENOSPC) { /* batch full: start it, go on */
+			if ((r = d->ops->submit(d->be)) == 0)
+				r = d->ops->queue(d->be, g, off, len, rc);
+		}
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* With the vCPUs paused: select and discard. */
+static int vm_reclaim_discard(struct vm_reclaim *rc)
+{
+	struct vm *vm = rc->vm;
+	uint64_t *hint = NULL, *dirty = NULL, *dev = NULL;
+	int r = 0;
+	rc->discard_err = 0;
+	for (unsigned i = 0; i < vm->mem.nr_regions && !r; i++) {
+		const struct gmem_region *g = &vm->mem.regions[i];
+		uint64_t nr_pages = g->len / GMEM_PAGE_SIZE, got = 0;
+		size_t words = (size_t)((nr_pages + 63) / 64);
+		hint = calloc(words, 8);
+		dirty = calloc(words, 8);
+		dev = calloc(words, 8);
+		if (!hint || !dirty || !dev)
+			r = -ENOMEM;
+		if (!r)
+			r = vm_reclaim_get_log(vm, i, dirty);
+		if (!r)
+			r = balloon_hint_bitmap(vm->balloon, rc->res.cmd_id, i, hint,
+						words, &got);
+		if (!r && got != nr_pages)
+			r = -EINVAL;
+		if (!r) {
+			vm_reclaim_device_pages(vm, g, dev);
+			reclaim_bits_select(hint, dirty, dev, nr_pages,
+					    &rc->res.pages);
+			r = vm_reclaim_queue(rc, g, hint, nr_pages);
+		}
+		free(hint);
+		free(dirty);
+		free(dev);
+		hint = dirty = dev = NULL;
+	}
+	struct discard *d = discard_engine_iface(rc->engine);
+	int s = d->ops->submit(d->be);
+	/* Wait even after an error: nothing may stay in flight past DONE. */
+	int w = discard_engine_drain(rc->engine);
+	if (!r)
+		r = s ? s : w;
+	return r ? r : rc->discard_err;
+}
+
+static void vm_reclaim_finish(struct vm_reclaim *rc)
+{
+	struct vm *vm = rc->vm;
+	vm_reclaim_disarm(rc);
+	rc->res.hint_us = (vm_now_ns() - rc->start_ns) / 1000;
+	/* A VM the operator paused stays paused. */
+	bool pause_here = !vm_paused(vm);
+	uint64_t t0 = vm_now_ns();
+	int r = pause_here ? vm_pause(vm) : 0;
+	if (r) {
+		balloon_hint_done(vm->balloon);
+		vm_reclaim_fail(rc, r, "cannot pause the vCPUs: %s",
+				strerror(-r));
+		return;
+	}
+	uint64_t td = vm_now_ns();
+	r = vm_reclaim_discard(rc);
+	rc->res.discard_us = (vm_now_ns() - td) / 1000;
+	/* The guest owns its hinted pages again; every discard completed. */
+	int dr = balloon_hint_done(vm->balloon);
+	if (pause_here)
+		vm_resume(vm);
+	rc->res.pause_us = (vm_now_ns() - t0) / 1000;
+	vm_reclaim_logging_off(rc);
+	if (r || dr) {
+		vm_reclaim_fail(rc, r ? r : dr, "%s: %s",
+				r ? "discard" : "writing DONE",
+				strerror(-(r ? r : dr)));
+		return;
+	}
+	rc->res.state = VM_RECLAIM_DONE;
+	log_info("reclaim: run %u: %llu pages hinted, %llu discarded, %llu "
+		 "dirty, %llu device; hint %llu ms, pause %llu us",
+		 rc->res.cmd_id, (unsigned long long)rc->res.pages.hinted,
+		 (unsigned long long)rc->res.pages.discard,
+		 (unsigned long long)rc->res.pages.dirty,
+		 (unsigned long long)rc->res.pages.device,
+		 (unsigned long long)rc->res.hint_us / 1000,
+		 (unsigned long long)rc->res.pause_us);
+}
+
+static void vm_reclaim_on_timer(void *opaque, uint32_t events)
+{
+	struct vm_reclaim *rc = opaque;
+	uint64_t exp;
+	(void)events;
+	if (read(rc->timer_fd, &exp, sizeof(exp)) < 0 ||
+	    rc->res.state != VM_RECLAIM_WAITING)
+		return;
+	struct balloon_hint_status st;
+	balloon_hint_status(rc->vm->balloon, &st);
+	if (st.run_id != rc->res.cmd_id || st.state == BALLOON_HINT_DONE ||
+	    st.state == BALLOON_HINT_IDLE) {
+		vm_reclaim_fail(rc, -ECANCELED,
+				"hint run %u ended elsewhere (reset or DONE)",
+				rc->res.cmd_id);
+		return;
+	}
+	if (st.state == BALLOON_HINT_STOPPED) {
+		rc->res.guest_stopped = st.guest_stopped;
+		vm_reclaim_finish(rc);
+		return;
+	}
+	if (vm_now_ns() >= rc->deadline_ns) {
+		/* Hints so far stay valid: the dirty log still decides. */
+		int r = balloon_hint_stop(rc->vm->balloon);
+		if (r) {
+			vm_reclaim_fail(rc, r, "stopping run %u: %s",
+					rc->res.cmd_id, strerror(-r));
+			return;
+		}
+		rc->res.guest_stopped = false;
+		vm_reclaim_finish(rc);
+	}
+}
+
+static int vm_reclaim_alloc(struct vm *vm)
+{
+	if (vm->reclaim)
+		return 0;
+	struct vm_reclaim *rc = calloc(1, sizeof(*rc));
+	if (!rc)
+		return -ENOMEM;
+	rc->vm = vm;
+	rc->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	int r = rc->timer_fd < 0 ? -errno : 0;
+	/* Its own engine: the balloon's routes completions to its requests. */
+	if (!r)
+		r = discard_engine_create(&rc->engine, NULL,
+					  vm_reclaim_discard_done);
+	if (!r)
+		r = event_loop_add(&vm->loop, rc->timer_fd, 0,
+				   vm_reclaim_on_timer, rc);
+	if (r) {
+		if (rc->engine)
+			discard_engine_destroy(rc->engine);
+		if (rc->timer_fd >= 0)
+			close(rc->timer_fd);
+		free(rc);
+		return r;
+	}
+	vm->reclaim = rc;
+	return 0;
+}
+
+static int vm_reclaim_check(struct vm *vm, char *msg, size_t msglen)
+{
+	if (!vm->balloon) {
+		snprintf(msg, msglen, "no balloon device");
+		return -ENODEV;
+	}
+	if (!vm->cfg->balloon.free_page_hinting) {
+		snprintf(msg, msglen, "free_page_hinting was not enabled");
+		return -EOPNOTSUPP;
+	}
+	for (unsigned i = 0; i < vm->mem.nr_regions; i++)
+		if (vm->mem.regions[i].backend == GMEM_HUGETLB_2M) {
+			snprintf(msg, msglen, "hugetlb guest memory is discarded in 2 MiB pages, hints are 4 KiB");
+			return -EOPNOTSUPP;
+		}
+	if (vm->cfg->mem_lock) {
+		snprintf(msg, msglen, "guest memory is locked (mem_lock)");
+		return -EOPNOTSUPP;
+	}
+	struct balloon_info info;
+	balloon_get_info(vm->balloon, &info);
+	/* A discarded page reads as zeros, not as the poison the guest checks. */
+	if (info.page_poison && info.poison_val) {
+		snprintf(msg, msglen, "the guest poisons free pages with 0x%x",
+			 info.poison_val);
+		return -EOPNOTSUPP;
+	}
+	struct inhibit inh;
+	balloon_get_inhibit(vm->balloon, &inh);
+	if (inhibit_active(&inh)) {
+		snprintf(msg, msglen, "balloon discards are inhibited");
+		return -EBUSY;
+	}
+	if (vm->reclaim && vm->reclaim->res.state == VM_RECLAIM_WAITING) {
+		snprintf(msg, msglen, "a reclaim is in progress");
+		return -EBUSY;
+	}
+	return 0;
+}
+
+int vm_reclaim_start(struct vm *vm, unsigned timeout_ms, char *msg,
+		     size_t msglen)
+{
+	int r = vm_reclaim_check(vm, msg, msglen);
+	if (r)
+		return r;
+	if ((r = vm_reclaim_alloc(vm))) {
+		snprintf(msg, msglen, "setup: %s", strerror(-r));
+		return r;
+	}
+	struct vm_reclaim *rc = vm->reclaim;
+	uint64_t reclaims = rc->res.reclaims;
+	rc->res = (struct vm_reclaim_result){.reclaims = reclaims + 1};
+	/* Logging and a cleared log before the id is written: a hint means
+	 * free after the id, so any later write must show. */
+	rc->logging = true;
+	r = vm_reclaim_set_logging(vm, true);
+	uint64_t *scratch = NULL;
+	for (unsigned i = 0; !r && i < vm->mem.nr_regions; i++) {
+		size_t words = (size_t)((vm->mem.regions[i].len / GMEM_PAGE_SIZE +
+					 63) / 64);
+		free(scratch);
+		if (!(scratch = calloc(words, 8)))
+			r = -ENOMEM;
+		else
+			r = vm_reclaim_get_log(vm, i, scratch);
+	}
+	free(scratch);
+	if (r) {
+		vm_reclaim_logging_off(rc);
+		snprintf(msg, msglen, "dirty logging: %s", strerror(-r));
+		return r;
+	}
+	rc->start_ns = vm_now_ns();
+	rc->deadline_ns = rc->start_ns + (uint64_t)timeout_ms * 1000000ULL;
+	if ((r = balloon_hint_start(vm->balloon, false, &rc->res.cmd_id))) {
+		vm_reclaim_logging_off(rc);
+		snprintf(msg, msglen, "starting a hint run: %s", strerror(-r));
+		return r;
+	}
+	struct itimerspec its = {
+		.it_interval = {.tv_nsec = VM_RECLAIM_POLL_NS},
+		.it_value = {.tv_nsec = VM_RECLAIM_POLL_NS},
+	};
+	if (timerfd_settime(rc->timer_fd, 0, &its, NULL) < 0) {
+		r = -errno;
+		balloon_hint_done(vm->balloon);
+		vm_reclaim_logging_off(rc);
+		snprintf(msg, msglen, "timer: %s", strerror(-r));
+		return r;
+	}
+	rc->res.state = VM_RECLAIM_WAITING;
+	return 0;
+}
+
+void vm_reclaim_get(struct vm *vm, struct vm_reclaim_result *out)
+{
+	if (vm->reclaim)
+		*out = vm->reclaim->res;
+	else
+		*out = (struct vm_reclaim_result){.state = VM_RECLAIM_IDLE};
+}
+
+void vm_reclaim_destroy(struct vm *vm)
+{
+	struct vm_reclaim *rc = vm->reclaim;
+	if (!rc)
+		return;
+	vm_reclaim_logging_off(rc);
+	event_loop_del(&vm->loop, rc->timer_fd);
+	close(rc->timer_fd);
+	discard_engine_destroy(rc->engine);
+	free(rc);
+	vm->reclaim = NULL;
+}

@@ -1,0 +1,57 @@
+/* Safe reclaim from free page hints (mvmm-specific). A hint only says a page
+ * was free at some point after the run began; the guest may take it back
+ * (its shrinker) and write it before DONE. So a page is discarded only under
+ * proof: KVM dirty logging is on from before the run id is written, and
+ * with every vCPU paused the hinted pages that stayed clean are discarded,
+ * then DONE is written and the VM resumes.
+ *
+ * KVM's log misses the VMM's own writes. The only ones to guest RAM while a
+ * guest runs are the virtio devices': used rings (and avail_event), never
+ * buffers the guest hinted (hinted pages are free guest pages, not in any
+ * queue; the balloon uses hint buffers with length 0). Every page holding a
+ * ring of any virtio queue is therefore never reclaimed.
+ *
+ * Threads: main loop only. */
+#ifndef VMM_VM_RECLAIM_H
+#define VMM_VM_RECLAIM_H
+
+#include "reclaim_bits.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+
+enum vm_reclaim_state {
+	VM_RECLAIM_IDLE,    /* none started */
+	VM_RECLAIM_WAITING, /* hint run in progress */
+	VM_RECLAIM_DONE,    /* the last one completed */
+	VM_RECLAIM_FAILED,  /* the last one failed: err, msg */
+};
+
+struct vm_reclaim_result {
+	enum vm_reclaim_state state;
+	uint64_t reclaims;        /* started since boot */
+	uint32_t cmd_id;          /* the hint run's id */
+	bool guest_stopped;       /* false: the host stopped it at the timeout */
+	struct reclaim_counts pages;
+	uint64_t hint_us;         /* run id written to STOP (or timeout) */
+	uint64_t pause_us;        /* vCPUs paused */
+	uint64_t discard_us;      /* of which discarding */
+	int err;
+	char msg[160];
+};
+
+/* Starts a reclaim: the hint run gets timeout_ms to end with the guest's
+ * STOP before the host stops it. 0, or -errno with msg: -ENODEV (no
+ * balloon), -EOPNOTSUPP (hinting not configured, hugetlb or locked memory,
+ * non-zero page poison), -EBUSY (a reclaim runs or discards are inhibited),
+ * or balloon_hint_start's errors. */
+int vm_reclaim_start(struct vm *vm, unsigned timeout_ms, char *msg,
+		     size_t msglen);
+void vm_reclaim_get(struct vm *vm, struct vm_reclaim_result *out);
+/* Ends a reclaim in progress (dirty logging off) and frees. */
+void vm_reclaim_destroy(struct vm *vm);
+
+#endif
