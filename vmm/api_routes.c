@@ -773,7 +773,7 @@ static void get_hint_reclaim(struct api_ctx *c, json_t *body,
 	struct vm_reclaim_result res;
 	vm_reclaim_get(c->vm, &res);
 	json_t *o = json_pack(
-		"{sssIsIsbsIsIsIsIsIsIsIsI}", "state",
+		"{sssIsIsbsIsIsIsIsIsIsIsIsI}", "state",
 		reclaim_state_names[res.state], "reclaims",
 		(json_int_t)res.reclaims, "cmd_id", (json_int_t)res.cmd_id,
 		"guest_stopped", res.guest_stopped, "pages_hinted",
@@ -782,7 +782,8 @@ static void get_hint_reclaim(struct api_ctx *c, json_t *body,
 		(json_int_t)res.pages.dirty, "pages_skipped_device",
 		(json_int_t)res.pages.device, "hint_us",
 		(json_int_t)res.hint_us, "pause_us", (json_int_t)res.pause_us,
-		"discard_us", (json_int_t)res.discard_us, "bytes_discarded",
+		"discard_us", (json_int_t)res.discard_us, "pages_dirty_logged",
+		(json_int_t)res.pages_logged, "bytes_discarded",
 		(json_int_t)(res.pages.discard * GMEM_PAGE_SIZE));
 	if (o && res.state == VM_RECLAIM_FAILED)
 		json_object_set_new(o, "fault_message", json_string(res.msg));

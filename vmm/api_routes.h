@@ -1,7 +1,7 @@
 /* The REST API's routes: Firecracker's paths and JSON bodies (boot-source,
  * machine-config, balloon, balloon/statistics, balloon/hinting/{start,
- * status,stop}, actions, instance info) plus
- * mvmm's GET /metrics. Errors are {"fault_message": "..."} naming the field.
+ * status,stop}, vm (pause/resume), actions, instance info) plus
+ * mvmm's GET /metrics and /balloon/hinting/reclaim. Errors are {"fault_message": "..."} naming the field.
  * docs/api.md describes every path.
  *
  * Threads: api_routes_handle runs on the main loop (api_server's handler).

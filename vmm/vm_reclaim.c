@@ -168,6 +168,8 @@ static int vm_reclaim_discard(struct vm_reclaim *rc)
 						words, &got);
 		if (!r && got != nr_pages)
 			r = -EINVAL;
+		for (size_t w = 0; !r && w < words; w++)
+			rc->res.pages_logged += (uint64_t)__builtin_popcountll(dirty[w]);
 		if (!r) {
 			vm_reclaim_device_pages(vm, g, dev);
 			reclaim_bits_select(hint, dirty, dev, nr_pages,
@@ -275,8 +277,13 @@ static int vm_reclaim_alloc(struct vm *vm)
 	rc->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	int r = rc->timer_fd < 0 ? -errno : 0;
 	/* Its own engine: the balloon's routes completions to its requests. */
+	/* Synchronous: the vCPUs wait for it anyway, and no io-wq threads
+	 * compete with them. */
+	struct discard_engine_opts o;
+	discard_engine_default_opts(&o);
+	o.kind = DISCARD_ENGINE_SYNC;
 	if (!r)
-		r = discard_engine_create(&rc->engine, NULL,
+		r = discard_engine_create(&rc->engine, &o,
 					  vm_reclaim_discard_done);
 	if (!r)
 		r = event_loop_add(&vm->loop, rc->timer_fd, 0,

@@ -36,6 +36,7 @@ struct vm_reclaim_result {
 	uint32_t cmd_id;          /* the hint run's id */
 	bool guest_stopped;       /* false: the host stopped it at the timeout */
 	struct reclaim_counts pages;
+	uint64_t pages_logged;    /* dirtied in the run, hinted or not */
 	uint64_t hint_us;         /* run id written to STOP (or timeout) */
 	uint64_t pause_us;        /* vCPUs paused */
 	uint64_t discard_us;      /* of which discarding */

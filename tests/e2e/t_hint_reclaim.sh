@@ -35,7 +35,7 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
 	if [ $((i % 2)) = 0 ]; then
 		mvmm_send 'memhog 150 >/dev/null &'
 	fi
-	api_ok PATCH /balloon/hinting/reclaim '{"timeout_ms": 30000}'
+	api_ok PATCH /balloon/hinting/reclaim '{"timeout_ms": 10000}'
 	t0=$(e2e_now_ms)
 	while :; do
 		api_ok GET /balloon/hinting/reclaim
@@ -46,19 +46,32 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
 	done
 	[ "$st" = done ] || e2e_fail "reclaim $i: $API_BODY"
 	[ "$(json_num reclaims)" = "$i" ] || e2e_fail "reclaim $i: count: $API_BODY"
+	body=$API_BODY
 	pause_us=$(json_num pause_us)
+	hint_us=$(json_num hint_us)
+	discard_us=$(json_num discard_us)
 	hinted=$(json_num pages_hinted)
 	disc=$(json_num pages_discarded)
 	dirty=$(json_num pages_skipped_dirty)
 	dev=$(json_num pages_skipped_device)
-	[ $((disc + dirty + dev)) = "$hinted" ] || e2e_fail "reclaim $i: pages do not add up: $API_BODY"
+	logged=$(json_num pages_dirty_logged)
+	stopped=$(printf %s "$body" | grep -o '"guest_stopped": *[a-z]*' | grep -o '[a-z]*$')
+	# The guest kernel always writes something: an empty log is broken logging.
+	[ "$logged" -gt 0 ] || e2e_fail "reclaim $i: no page logged dirty: $body"
+	[ $((disc + dirty + dev)) = "$hinted" ] || e2e_fail "reclaim $i: pages do not add up: $body"
 	[ "$pause_us" -gt "$max_pause_us" ] && max_pause_us=$pause_us
 	total_pause_us=$((total_pause_us + pause_us))
 	rss=$(rss_mib)
-	e2e_log "reclaim $i: hinted $hinted discarded $disc dirty $dirty device $dev pages; hint $(($(json_num hint_us) / 1000)) ms, pause $((pause_us / 1000)).$(( (pause_us % 1000) / 100 )) ms (discard $(($(json_num discard_us) / 1000)) ms); RSS $rss MiB"
+	if [ "$stopped" = false ]; then
+		api_ok GET /balloon/hinting/status
+		e2e_log "reclaim $i: the guest sent no STOP in 10 s; hint status: $API_BODY"
+		api_ok GET /metrics
+		e2e_log "metrics: $(printf %s "$API_BODY" | grep -o '"hint[a-z_]*": *[0-9]*' | tr '\n' ' ')"
+	fi
+	e2e_log "reclaim $i: hinted $hinted discarded $disc dirty $dirty device $dev pages, $logged logged dirty; guest_stopped $stopped; hint $((hint_us / 1000)) ms, pause $((pause_us / 1000)).$(( (pause_us % 1000) / 100 )) ms (discard $((discard_us / 1000)) ms); RSS $rss MiB"
 	if [ "$i" = 1 ]; then
 		rss_after=$rss
-		[ "$disc" -gt $((256 * 256)) ] || e2e_fail "reclaim 1 discarded only $disc pages: $API_BODY"
+		[ "$disc" -gt $((256 * 256)) ] || e2e_fail "reclaim 1 discarded only $disc pages: $body"
 	fi
 	if [ $((i % 2)) = 0 ]; then
 		mvmm_send 'wait %2 2>/dev/null; true'
