@@ -125,7 +125,7 @@ e2e: all guest
 	@bash tests/e2e/run.sh
 
 test: deps
-	$(MAKE) all
+	$(MAKE) all guest
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) e2e
