@@ -166,9 +166,9 @@ void balloon_run_pending(struct balloon *b)
 	if (read(b->pending_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 		log_ratelimited(LOG_WARN, "balloon: pending eventfd: %s",
 				strerror(errno));
-	uint32_t todo = b->pending;
+	uint32_t waiting = b->pending;
 	for (unsigned q = 0; q < BALLOON_Q_NR; q++)
-		if (todo & (1u << q))
+		if (waiting & (1u << q))
 			process_queue(b, q);
 	host_unlock(h);
 }

@@ -1,0 +1,249 @@
+/* The API server: libmicrohttpd on a Unix socket, each request handed to
+ * an event loop and answered from there. */
+#include "api_routes.h"
+#include "api_server.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct vm_config cfg;
+static struct api_ctx ctx;
+
+static void setup(void)
+{
+	config_defaults(&cfg);
+	ctx = (struct api_ctx){.cfg = &cfg, .vmm_version = "9.9.9"};
+}
+
+static void teardown(void) { config_free(&cfg); }
+
+TestSuite(api_server, .init = setup, .fini = teardown);
+
+static char sock_path[108];
+
+static void make_sock_path(void)
+{
+	snprintf(sock_path, sizeof(sock_path), "/tmp/mvmm-apitest-%d.sock",
+		 (int)getpid());
+	unlink(sock_path);
+}
+
+struct http_reply {
+	int status;
+	char body[1024];
+};
+
+/* One request with a raw AF_UNIX socket; status -1 when nothing came. */
+static void http(const char *method, const char *path, const char *body,
+		 size_t body_len, struct http_reply *out)
+{
+	out->status = -1;
+	out->body[0] = 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	strcpy(a.sun_path, sock_path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	char head[256];
+	int n = snprintf(head, sizeof(head),
+			 "%s %s HTTP/1.1\r\nHost: localhost\r\n"
+			 "Content-Type: application/json\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+			 method, path, body_len);
+	if (send(fd, head, (size_t)n, MSG_NOSIGNAL) != n)
+		goto out;
+	for (size_t off = 0; off < body_len;) {
+		/* The server may answer early and close: no SIGPIPE. */
+		ssize_t w = send(fd, body + off, body_len - off, MSG_NOSIGNAL);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	static char buf[8192];
+	size_t len = 0;
+	ssize_t r;
+	while (len < sizeof(buf) - 1 &&
+	       (r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)r;
+	buf[len] = 0;
+	if (sscanf(buf, "HTTP/1.1 %d", &out->status) != 1)
+		out->status = -1;
+	const char *b = strstr(buf, "\r\n\r\n");
+	if (b)
+		snprintf(out->body, sizeof(out->body), "%s", b + 4);
+out:
+	close(fd);
+}
+
+struct client {
+	struct event_loop *loop;
+	struct http_reply replies[4];
+};
+
+static void *client_main(void *opaque)
+{
+	struct client *c = opaque;
+	static char big[API_MAX_BODY + 100];
+	memset(big, ' ', sizeof(big));
+	http("GET", "/", NULL, 0, &c->replies[0]);
+	http("PATCH", "/balloon", "{\"amount_mib\": 12,", 18, &c->replies[1]);
+	http("PATCH", "/balloon", big, sizeof(big), &c->replies[2]);
+	http("PATCH", "/balloon", "{\"amount_mib\": 12}", 18, &c->replies[3]);
+	event_loop_stop(c->loop);
+	return NULL;
+}
+
+Test(api_server, server_answers_over_a_unix_socket)
+{
+	struct event_loop loop;
+	struct api_server srv;
+	pthread_t t;
+	struct client c = {.loop = &loop};
+
+	make_sock_path();
+	cfg.balloon.enabled = true;
+	cr_assert_eq(event_loop_init(&loop), 0);
+	cr_assert_eq(api_server_start(&srv, sock_path, &loop, api_routes_handle,
+				      &ctx),
+		     0);
+	pthread_create(&t, NULL, client_main, &c);
+	cr_assert_eq(event_loop_run(&loop), 0);
+	pthread_join(t, NULL);
+	api_server_stop(&srv);
+	event_loop_destroy(&loop);
+
+	cr_assert_eq(c.replies[0].status, 200);
+	cr_assert(strstr(c.replies[0].body, "\"app_name\":\"mvmm\""), "%s",
+		  c.replies[0].body);
+	cr_assert_eq(c.replies[1].status, 400);
+	cr_assert(strstr(c.replies[1].body, "\"fault_message\":\"invalid JSON"),
+		  "%s", c.replies[1].body);
+	cr_assert_eq(c.replies[2].status, 413, "%s", c.replies[2].body);
+	cr_assert_eq(c.replies[3].status, 204);
+	cr_assert_eq(cfg.balloon.amount_mib, 12);
+	cr_assert(access(sock_path, F_OK) < 0, "socket file removed at stop");
+}
+
+static void echo_handler(void *opaque, const struct api_request *req,
+			 struct api_response *resp)
+{
+	(void)opaque;
+	api_respond_json(resp, 200, json_pack("{ss}", "path", req->path));
+}
+
+static bool request_waiting(struct api_server *s)
+{
+	for (int i = 0; i < 400; i++) {
+		pthread_mutex_lock(&s->lock);
+		bool w = s->req != NULL;
+		pthread_mutex_unlock(&s->lock);
+		if (w)
+			return true;
+		usleep(5000);
+	}
+	return false;
+}
+
+struct one {
+	struct event_loop *stop;
+	struct http_reply reply;
+};
+
+static void *one_request(void *opaque)
+{
+	struct one *o = opaque;
+	http("GET", "/x", NULL, 0, &o->reply);
+	if (o->stop)
+		event_loop_stop(o->stop);
+	return NULL;
+}
+
+Test(api_server, server_hands_a_waiting_request_to_the_new_loop)
+{
+	struct event_loop pre, run;
+	struct api_server srv;
+	pthread_t t;
+	struct one o = {.stop = &run};
+
+	make_sock_path();
+	cr_assert_eq(event_loop_init(&pre), 0);
+	cr_assert_eq(event_loop_init(&run), 0);
+	cr_assert_eq(api_server_start(&srv, sock_path, &pre, echo_handler, NULL), 0);
+	pthread_create(&t, NULL, one_request, &o);
+	/* The request arrives while no loop runs, then moves with the server. */
+	cr_assert(request_waiting(&srv));
+	cr_assert_eq(api_server_attach(&srv, &run), 0);
+	cr_assert_eq(event_loop_run(&run), 0);
+	pthread_join(t, NULL);
+	api_server_stop(&srv);
+	event_loop_destroy(&pre);
+	event_loop_destroy(&run);
+	cr_assert_eq(o.reply.status, 200);
+	cr_assert_str_eq(o.reply.body, "{\"path\":\"/x\"}");
+}
+
+Test(api_server, stop_answers_a_waiting_request_with_503)
+{
+	struct event_loop loop;
+	struct api_server srv;
+	pthread_t t;
+	struct one o = {0};
+
+	make_sock_path();
+	cr_assert_eq(event_loop_init(&loop), 0);
+	cr_assert_eq(api_server_start(&srv, sock_path, &loop, echo_handler, NULL),
+		     0);
+	pthread_create(&t, NULL, one_request, &o);
+	cr_assert(request_waiting(&srv));
+	api_server_stop(&srv);
+	pthread_join(t, NULL);
+	event_loop_destroy(&loop);
+	cr_assert_eq(o.reply.status, 503);
+	cr_assert(strstr(o.reply.body, "fault_message"), "%s", o.reply.body);
+}
+
+Test(api_server, start_refuses_a_live_socket_and_replaces_a_stale_one)
+{
+	struct event_loop loop;
+	struct api_server a, b;
+
+	make_sock_path();
+	cr_assert_eq(event_loop_init(&loop), 0);
+
+	/* A socket file whose server died. */
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	strcpy(sa.sun_path, sock_path);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	cr_assert_eq(api_server_start(&a, sock_path, &loop, echo_handler, NULL), 0);
+
+	cr_assert_eq(api_server_start(&b, sock_path, &loop, echo_handler, NULL),
+		     -EADDRINUSE);
+	api_server_stop(&b); /* no-op after a failed start */
+	api_server_stop(&a);
+
+	/* Never deletes something that is not a socket. */
+	fd = open(sock_path, O_CREAT | O_WRONLY, 0600);
+	cr_assert(fd >= 0);
+	close(fd);
+	cr_assert_eq(api_server_start(&b, sock_path, &loop, echo_handler, NULL),
+		     -EEXIST);
+	cr_assert_eq(access(sock_path, F_OK), 0);
+	unlink(sock_path);
+	event_loop_destroy(&loop);
+}
+
+/* ---- mvmm_inhibit (issue 6) ---- */
