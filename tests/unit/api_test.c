@@ -1,9 +1,7 @@
-/* The REST API: routes called directly against a config and a balloon with
- * no transport, and the server end to end over a temporary Unix socket. */
-#include "api_routes.h"
-#include "api_server.h"
+/* The REST API routes, called directly against a config and a balloon with
+ * no transport (the server itself: api_server_test.c). */
 #include "discard_engine.h"
-#include "fakes/fake_balloon_driver.h"
+#include "fakes/api_fixture.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -17,91 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static struct vm_config cfg;
-static struct api_ctx ctx;
-static struct vm vm;
-static struct balloon bal;
-static bool bal_ready;
-static struct fbd_bed *bed; /* a balloon with a driver behind virtio-mmio */
-static char kernel_file[] = "/tmp/mvmm-apitest-kernel-XXXXXX";
-
-static void setup(void)
-{
-	config_defaults(&cfg);
-	ctx = (struct api_ctx){.cfg = &cfg, .vmm_version = "9.9.9"};
-	int fd = mkstemp(kernel_file);
-	cr_assert(fd >= 0);
-	close(fd);
-}
-
-static void teardown(void)
-{
-	if (bal_ready)
-		balloon_destroy(&bal);
-	fbd_bed_free(bed);
-	bed = NULL;
-	if (vm.stats_timer_fd > 0)
-		close(vm.stats_timer_fd);
-	if (vm.discard_engine)
-		discard_engine_destroy(vm.discard_engine);
-	config_free(&cfg);
-	unlink(kernel_file);
-}
-
-TestSuite(api, .init = setup, .fini = teardown);
-
-/* Calls the route handler as the main loop would; *out gets the body. */
-static unsigned call(const char *method, const char *path, const char *body,
-		     json_t **out)
-{
-	struct api_request req = {method, path, body ? body : "",
-				  body ? strlen(body) : 0};
-	struct api_response resp = {0};
-	api_routes_handle(&ctx, &req, &resp);
-	if (out)
-		*out = resp.body ? json_loads(resp.body, 0, NULL) : NULL;
-	free(resp.body);
-	return resp.status;
-}
-
-static const char *fault(json_t *j)
-{
-	const char *m = json_string_value(json_object_get(j, "fault_message"));
-	return m ? m : "(no fault_message)";
-}
-
-static json_int_t int_field(json_t *j, const char *key)
-{
-	json_t *v = json_object_get(j, key);
-	cr_assert(json_is_integer(v), "field %s missing", key);
-	return json_integer_value(v);
-}
-
-/* A running VM as the routes see it: a balloon with no transport and the
- * stats timer vm_balloon_set_stats_interval re-arms. */
-static void boot_with_balloon(uint32_t amount_mib, uint32_t interval_s)
-{
-	cfg.mem_size_mib = 512;
-	cfg.balloon = (struct config_balloon){
-		.enabled = true,
-		.amount_mib = amount_mib,
-		.deflate_on_oom = true,
-		.stats_polling_interval_s = interval_s,
-	};
-	struct balloon_config bc = {
-		.amount_mib = amount_mib,
-		.deflate_on_oom = true,
-		.stats_polling_interval_s = interval_s,
-	};
-	cr_assert_eq(balloon_init(&bal, &bc, NULL), 0);
-	bal_ready = true;
-	memset(&vm, 0, sizeof(vm));
-	vm.cfg = &cfg;
-	vm.balloon = &bal;
-	vm.stats_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	cr_assert(vm.stats_timer_fd >= 0);
-	ctx.vm = &vm;
-}
+TestSuite(api, .init = api_fixture_setup, .fini = api_fixture_teardown);
 
 /* ---- instance and dispatch ---- */
 
@@ -439,39 +353,26 @@ static void expect_reporting(bool active, bool poison, json_int_t val)
 	json_decref(j);
 }
 
-static void boot_with_reporting_bed(void)
-{
-	cfg.mem_size_mib = 16;
-	cfg.balloon = (struct config_balloon){.enabled = true,
-					      .free_page_reporting = true};
-	struct balloon_config bc = {.free_page_reporting = true};
-	bed = fbd_bed_new(&bc, NULL);
-	cr_assert(bed);
-	memset(&vm, 0, sizeof(vm));
-	vm.cfg = &cfg;
-	vm.balloon = &bed->b;
-	ctx.vm = &vm;
-}
 
 Test(api, get_balloon_shows_reporting_active_once_the_guest_negotiated_it)
 {
-	boot_with_reporting_bed();
+	boot_with_bed(true, false);
 	expect_reporting(false, false, 0);
 	const struct fbd_opts o = {.features = FBD_LINUX_FEATURES,
 				   .page_poisoning = true};
-	cr_assert_eq(fbd_probe(&bed->drv, &bed->tb->drv, &o), 0);
+	cr_assert_eq(fbd_probe(&api_bed->drv, &api_bed->tb->drv, &o), 0);
 	expect_reporting(true, true, 0xaaaaaaaa);
 }
 
 Test(api, get_balloon_shows_reporting_inactive_when_the_guest_declined_it)
 {
-	boot_with_reporting_bed();
+	boot_with_bed(true, false);
 	/* A poisoning driver without PAGE_POISON must drop REPORTING. */
 	const struct fbd_opts o = {
 		.features = FBD_LINUX_FEATURES &
 			    ~FBD_BIT(VIRTIO_BALLOON_F_PAGE_POISON),
 		.page_poisoning = true};
-	cr_assert_eq(fbd_probe(&bed->drv, &bed->tb->drv, &o), 0);
+	cr_assert_eq(fbd_probe(&api_bed->drv, &api_bed->tb->drv, &o), 0);
 	expect_reporting(false, false, 0);
 }
 
@@ -677,166 +578,4 @@ Test(api, patch_mvmm_inhibit_errors_name_the_field)
 	cr_assert_eq(call("PATCH", "/balloon", "{}", &j), 400);
 	cr_assert_str_eq(fault(j), "balloon.amount_mib: must be an integer");
 	json_decref(j);
-}
-
-/* ---- balloon/hinting ---- */
-
-static void boot_with_hinting_bed(bool hinting)
-{
-	cfg.mem_size_mib = 16;
-	cfg.balloon = (struct config_balloon){.enabled = true,
-					      .free_page_hinting = hinting};
-	struct balloon_config bc = {.free_page_hinting = hinting};
-	bed = fbd_bed_new(&bc, NULL);
-	cr_assert(bed);
-	memset(&vm, 0, sizeof(vm));
-	vm.cfg = &cfg;
-	vm.balloon = &bed->b;
-	ctx.vm = &vm;
-}
-
-static void probe_linux(void)
-{
-	const struct fbd_opts o = {.features = FBD_LINUX_FEATURES};
-	cr_assert_eq(fbd_probe(&bed->drv, &bed->tb->drv, &o), 0);
-}
-
-Test(api, hinting_start_status_stop_follow_firecracker)
-{
-	boot_with_hinting_bed(true);
-	probe_linux();
-	json_t *j;
-	cr_assert_eq(call("GET", "/balloon/hinting/status", NULL, &j), 200);
-	cr_assert_eq(int_field(j, "host_cmd"), 0);
-	cr_assert_null(json_object_get(j, "guest_cmd"),
-		       "no guest_cmd before the guest sent one");
-	json_decref(j);
-
-	/* No body: acknowledge_on_stop defaults to true. */
-	cr_assert_eq(call("PATCH", "/balloon/hinting/start", NULL, NULL), 204);
-	uint32_t id = fbd_hint_cmd_id(&bed->drv);
-	cr_assert_geq(id, 2);
-	cr_assert_eq(fbd_hint_config_changed(&bed->drv), 1);
-	cr_assert_eq(call("GET", "/balloon/hinting/status", NULL, &j), 200);
-	cr_assert_eq(int_field(j, "host_cmd"), id);
-	cr_assert_eq(int_field(j, "guest_cmd"), id);
-	cr_assert_str_eq(json_string_value(json_object_get(j, "mvmm_state")),
-			 "running");
-	json_decref(j);
-	cr_assert_geq(fbd_hint_stop(&bed->drv), 0);
-	cr_assert_eq(call("GET", "/balloon/hinting/status", NULL, &j), 200);
-	cr_assert_eq(int_field(j, "host_cmd"), VIRTIO_BALLOON_CMD_ID_DONE);
-	cr_assert_eq(int_field(j, "guest_cmd"), VIRTIO_BALLOON_CMD_ID_STOP);
-	json_decref(j);
-
-	/* acknowledge_on_stop false: the guest's STOP leaves the id... */
-	cr_assert_eq(call("PATCH", "/balloon/hinting/start",
-			  "{\"acknowledge_on_stop\": false}", NULL), 204);
-	uint32_t id2 = fbd_hint_cmd_id(&bed->drv);
-	cr_assert_gt(id2, id);
-	cr_assert_eq(fbd_hint_config_changed(&bed->drv), 1);
-	cr_assert_geq(fbd_hint_stop(&bed->drv), 0);
-	cr_assert_eq(fbd_hint_cmd_id(&bed->drv), id2);
-	/* ...until stop, which (as in Firecracker) writes DONE. */
-	cr_assert_eq(call("PATCH", "/balloon/hinting/stop", NULL, NULL), 204);
-	cr_assert_eq(fbd_hint_cmd_id(&bed->drv), VIRTIO_BALLOON_CMD_ID_DONE);
-	cr_assert_eq(call("PATCH", "/balloon/hinting/stop", "{}", NULL), 204);
-}
-
-Test(api, hinting_errors_are_400_with_a_reason)
-{
-	json_t *j;
-	/* Not enabled in the configuration. */
-	boot_with_hinting_bed(false);
-	probe_linux();
-	cr_assert_eq(call("PATCH", "/balloon/hinting/start", NULL, &j), 400);
-	cr_assert(strstr(fault(j), "not enabled"), "%s", fault(j));
-	json_decref(j);
-	cr_assert_eq(call("GET", "/balloon/hinting/status", NULL, &j), 400);
-	cr_assert(strstr(fault(j), "not enabled"), "%s", fault(j));
-	json_decref(j);
-	cr_assert_eq(call("PATCH", "/balloon/hinting/stop", NULL, &j), 400);
-	json_decref(j);
-	fbd_bed_free(bed);
-	bed = NULL;
-
-	/* Enabled, but the guest has not negotiated it. */
-	boot_with_hinting_bed(true);
-	cr_assert_eq(call("PATCH", "/balloon/hinting/start", NULL, &j), 400);
-	cr_assert(strstr(fault(j), "negotiated"), "%s", fault(j));
-	json_decref(j);
-	probe_linux();
-	cr_assert_eq(call("PATCH", "/balloon/hinting/start",
-			  "{\"acknowledge_on_stop\": 1}", &j), 400);
-	cr_assert_str_eq(fault(j),
-			 "balloon.acknowledge_on_stop: must be true or false");
-	json_decref(j);
-	cr_assert_eq(call("PATCH", "/balloon/hinting/start",
-			  "{\"bogus\": true}", &j), 400);
-	cr_assert_str_eq(fault(j), "balloon.bogus: unknown field");
-	json_decref(j);
-	cr_assert_eq(fbd_hint_cmd_id(&bed->drv), 0, "a failed request changes nothing");
-	cr_assert_eq(call("GET", "/balloon/hinting/start", NULL, &j), 405);
-	json_decref(j);
-
-	/* Before boot. */
-	ctx.vm = NULL;
-	cr_assert_eq(call("PATCH", "/balloon/hinting/start", NULL, &j), 400);
-	cr_assert(strstr(fault(j), "once the microVM runs"), "%s", fault(j));
-	json_decref(j);
-}
-
-/* ---- PATCH /vm and mvmm's reclaim ---- */
-
-Test(api, patch_vm_takes_only_paused_or_resumed)
-{
-	json_t *j;
-	const char *bad[] = {"{\"state\": \"Stopped\"}", "{\"state\": 1}",
-			     "{}", "{\"state\": \"Paused\", \"x\": 1}"};
-	boot_with_hinting_bed(false);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cr_assert_eq(call("PATCH", "/vm", bad[i], &j), 400, "%s", bad[i]);
-		cr_assert(strstr(fault(j), "vm.state"), "%s", fault(j));
-		json_decref(j);
-	}
-	cr_assert_eq(call("GET", "/vm", NULL, NULL), 405);
-	/* No vCPU threads here: the handshake completes at once. */
-	cr_assert_eq(call("PATCH", "/vm", "{\"state\": \"Paused\"}", NULL), 204);
-	cr_assert(vm_paused(&vm));
-	cr_assert_eq(call("PATCH", "/vm", "{\"state\": \"Paused\"}", NULL), 204);
-	cr_assert_eq(call("PATCH", "/vm", "{\"state\": \"Resumed\"}", NULL), 204);
-	cr_assert_not(vm_paused(&vm));
-	ctx.vm = NULL;
-	cr_assert_eq(call("PATCH", "/vm", "{\"state\": \"Paused\"}", &j), 400);
-	cr_assert(strstr(fault(j), "not running"), "%s", fault(j));
-	json_decref(j);
-}
-
-Test(api, reclaim_refuses_what_it_cannot_do_safely)
-{
-	json_t *j;
-	boot_with_hinting_bed(false);
-	probe_linux();
-	cr_assert_eq(call("PATCH", "/balloon/hinting/reclaim", NULL, &j), 400);
-	cr_assert(strstr(fault(j), "not enabled"), "%s", fault(j));
-	json_decref(j);
-	fbd_bed_free(bed);
-	bed = NULL;
-
-	boot_with_hinting_bed(true);
-	probe_linux();
-	cr_assert_eq(call("GET", "/balloon/hinting/reclaim", NULL, &j), 200);
-	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "idle");
-	cr_assert_eq(int_field(j, "reclaims"), 0);
-	json_decref(j);
-	cr_assert_eq(call("PATCH", "/balloon/hinting/reclaim",
-			  "{\"timeout_ms\": 0}", &j), 400);
-	cr_assert(strstr(fault(j), "timeout_ms"), "%s", fault(j));
-	json_decref(j);
-	/* Locked memory cannot be discarded page by page. */
-	cfg.mem_lock = true;
-	cr_assert_eq(call("PATCH", "/balloon/hinting/reclaim", NULL, &j), 400);
-	cr_assert(strstr(fault(j), "locked"), "%s", fault(j));
-	json_decref(j);
-	cr_assert_eq(fbd_hint_cmd_id(&bed->drv), 0, "a refused reclaim starts no run");
 }
