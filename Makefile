@@ -13,7 +13,7 @@ endif
 
 CFLAGS := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := $(OPT) $(EXTRA_LDFLAGS)
-LIBS := -luring -ljansson -lmicrohttpd -lseccomp -lfdt -lpthread
+LIBS := -luring -ljansson -lmicrohttpd -lseccomp -lfdt -lpthread -lz
 
 # The dependency rule (../shared/DESIGN.md): core sees only itself; devices and
 # arch see core and themselves; only vmm/ sees everything.
@@ -142,7 +142,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/*_f
 fuzz: $(FUZZ_TARGETS)
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(DEV_SRC) $(wildcard tests/unit/fakes/*.[ch])
 	@mkdir -p build-fuzz
-	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(DEV_INC) -Itests/unit -o $@ $< $(CORE_SRC) $(DEV_SRC)
+	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(DEV_INC) -Itests/unit -o $@ $< $(CORE_SRC) $(DEV_SRC) -lz
 fuzz-smoke: fuzz
 	@bash tests/fuzz/smoke.sh
 

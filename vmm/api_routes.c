@@ -20,7 +20,8 @@ static void get_instance(struct api_ctx *c, json_t *body,
 		r, 200,
 		json_pack("{ssssssss}", "id",
 			  c->instance_id ? c->instance_id : "anonymous-instance",
-			  "state", c->vm ? "Running" : "Not started",
+			  "state", !c->vm ? "Not started"
+				   : vm_paused(c->vm) ? "Paused" : "Running",
 			  "vmm_version", c->vmm_version ? c->vmm_version : "unknown",
 			  "app_name", "mvmm"));
 }
@@ -254,6 +255,9 @@ static const struct route {
 	{"/balloon/hinting/stop", {NULL, NULL, api_patch_hint_stop}},
 	{"/balloon/hinting/reclaim", {api_get_hint_reclaim, NULL, api_patch_hint_reclaim}},
 	{"/vm", {NULL, NULL, patch_vm}},
+	{"/snapshot", {api_get_snapshot, NULL, NULL}},
+	{"/snapshot/create", {NULL, api_put_snapshot_create, NULL}},
+	{"/snapshot/load", {NULL, api_put_snapshot_load, NULL}},
 	{"/metrics", {get_metrics, NULL, NULL}},
 };
 

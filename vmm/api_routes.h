@@ -1,7 +1,8 @@
 /* The REST API's routes: Firecracker's paths and JSON bodies (boot-source,
  * machine-config, balloon, balloon/statistics, balloon/hinting/{start,
  * status,stop}, vm (pause/resume), actions, instance info) plus
- * mvmm's GET /metrics and /balloon/hinting/reclaim. Errors are {"fault_message": "..."} naming the field.
+ * snapshot/create, snapshot/load, plus mvmm's GET /metrics, GET /snapshot
+ * and /balloon/hinting/reclaim. Errors are {"fault_message": "..."} naming the field.
  * docs/api.md describes every path.
  *
  * Threads: api_routes_handle runs on the main loop (api_server's handler).
@@ -16,6 +17,7 @@
 
 #include "api_server.h"
 #include "config.h"
+#include "snapshot.h"
 #include "vm.h"
 
 #include <devices/balloon.h>
@@ -36,6 +38,15 @@ struct api_ctx {
 	 * InstanceStart (a VM started from the command line). */
 	int (*start)(struct api_ctx *ctx, char *err, size_t errlen);
 	void *start_opaque;
+	/* Pre-boot PUT /snapshot/load: builds the VM from a snapshot and sets
+	 * ctx->vm; 0, or -1 with err. NULL refuses it. */
+	int (*load)(struct api_ctx *ctx, const struct snapshot_load_req *req,
+		    char *err, size_t errlen);
+	/* For answers given later (snapshot/create waits for the guest). */
+	struct api_server *server;
+	/* GET /snapshot: the last snapshot/create's figures. */
+	struct snapshot_create_result last_snapshot;
+	bool has_last_snapshot;
 };
 
 /* An api_handler_fn; ctx is a struct api_ctx. */

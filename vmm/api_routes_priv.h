@@ -52,6 +52,11 @@ void api_patch_hint_reclaim(struct api_ctx *c, json_t *body,
 			       struct api_response *r);
 void api_get_hint_reclaim(struct api_ctx *c, json_t *body,
 			     struct api_response *r);
+void api_put_snapshot_create(struct api_ctx *c, json_t *body,
+			     struct api_response *r);
+void api_put_snapshot_load(struct api_ctx *c, json_t *body,
+			   struct api_response *r);
+void api_get_snapshot(struct api_ctx *c, json_t *body, struct api_response *r);
 struct config_balloon *api_configured_balloon(struct api_ctx *c,
 						 struct api_response *r);
 

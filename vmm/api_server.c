@@ -235,17 +235,49 @@ static void on_event(void *opaque, uint32_t events)
 	if (read(s->event_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_warn("api: eventfd: %s", strerror(errno));
 	pthread_mutex_lock(&s->lock);
-	const struct api_request *req = s->answered ? NULL : s->req;
+	const struct api_request *req = s->answered || s->deferred ? NULL : s->req;
 	pthread_mutex_unlock(&s->lock);
 	if (!req)
 		return;
 
 	/* The API thread is blocked until answered, so req stays valid. */
 	struct api_response resp = {0};
+	s->in_handler = true;
+	s->early_set = false;
 	s->handler(s->ctx, req, &resp);
+	s->in_handler = false;
+	if (resp.status == API_STATUS_DEFERRED) {
+		if (!s->early_set) {
+			s->deferred = true;
+			return;
+		}
+		/* Deferred, but answered before the handler returned. */
+		resp = s->early;
+		s->early_set = false;
+	}
+	api_server_answer(s, &resp);
+}
 
+void api_server_answer(struct api_server *s, struct api_response *resp)
+{
+	if (s->in_handler) {
+		free(s->early.body);
+		s->early = *resp;
+		s->early_set = true;
+		resp->body = NULL;
+		return;
+	}
+	s->deferred = false;
 	pthread_mutex_lock(&s->lock);
-	s->resp = resp;
+	if (s->answered || !s->req) {
+		/* Nobody waits any more (stopping). */
+		pthread_mutex_unlock(&s->lock);
+		free(resp->body);
+		resp->body = NULL;
+		return;
+	}
+	s->resp = *resp;
+	resp->body = NULL;
 	s->answered = true;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);

@@ -37,6 +37,11 @@ struct api_response {
 	char *body;      /* malloc'd JSON, or NULL for no body */
 };
 
+/* A handler that cannot answer yet (a snapshot waiting for the guest's
+ * hints) sets this status and later calls api_server_answer on the main
+ * loop; the request is held, and later ones wait, until then. */
+#define API_STATUS_DEFERRED 1
+
 typedef void (*api_handler_fn)(void *ctx, const struct api_request *req,
 			       struct api_response *resp);
 
@@ -57,6 +62,10 @@ struct api_server {
 	const struct api_request *req;
 	struct api_response resp;
 	bool answered;
+	bool deferred; /* the handler will answer through api_server_answer */
+	bool in_handler; /* main loop: an answer now is the handler's own */
+	bool early_set;
+	struct api_response early;
 	bool stopping;
 	unsigned answering; /* dispatched requests whose answer is unsent */
 };
@@ -72,6 +81,9 @@ int api_server_attach(struct api_server *s, struct event_loop *loop);
 /* Answers a waiting request with 503, stops the thread, closes and unlinks
  * the socket. A no-op on a zeroed server or one whose start failed. */
 void api_server_stop(struct api_server *s);
+
+/* Main loop: the answer to the deferred request (resp's body is taken). */
+void api_server_answer(struct api_server *s, struct api_response *resp);
 
 /* Response builders for handlers. */
 /* Takes the reference to body. */

@@ -19,6 +19,9 @@ enum {
 	OPT_BALLOON = 256,
 	OPT_API_SOCK,
 	OPT_LOG_LEVEL,
+	OPT_RESTORE,
+	OPT_RESTORE_MEM,
+	OPT_RESTORE_PAUSED,
 };
 
 static const struct option long_opts[] = {
@@ -31,6 +34,9 @@ static const struct option long_opts[] = {
 	{"balloon", required_argument, NULL, OPT_BALLOON},
 	{"api-sock", required_argument, NULL, OPT_API_SOCK},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"restore", required_argument, NULL, OPT_RESTORE},
+	{"restore-mem", required_argument, NULL, OPT_RESTORE_MEM},
+	{"restore-paused", no_argument, NULL, OPT_RESTORE_PAUSED},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -51,6 +57,9 @@ void cli_usage(FILE *out)
 		"                     free_page_hinting=on|off\n"
 		"  --api-sock PATH    REST API on a Unix socket\n"
 		"  --log-level LEVEL  error, warn, info or debug\n"
+		"  --restore FILE     resume a snapshot's state file instead of booting\n"
+		"  --restore-mem FILE its memory file (default: the path it was written to)\n"
+		"  --restore-paused   restore paused (PATCH /vm Resumed starts it)\n"
 		"  --help, --version\n",
 		CONFIG_MAX_VCPUS);
 }
@@ -138,6 +147,15 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg,
 				return CLI_EXIT_USAGE;
 			}
 			break;
+		case OPT_RESTORE:
+			set_str(&cfg->restore_path, optarg);
+			break;
+		case OPT_RESTORE_MEM:
+			set_str(&cfg->restore_mem_path, optarg);
+			break;
+		case OPT_RESTORE_PAUSED:
+			cfg->restore_paused = true;
+			break;
 		case OPT_HELP:
 			cli_usage(stdout);
 			return CLI_EXIT_OK;
@@ -157,6 +175,20 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg,
 	if (optind < argc) {
 		snprintf(err, CONFIG_ERR_LEN, "unexpected argument '%s'",
 			 argv[optind]);
+		return CLI_EXIT_USAGE;
+	}
+	if (cfg->restore_path) {
+		/* The snapshot says what the machine is. */
+		if (cfg->kernel_path) {
+			snprintf(err, CONFIG_ERR_LEN,
+				 "--restore: a snapshot is resumed, not booted; drop --kernel and --config");
+			return CLI_EXIT_USAGE;
+		}
+		return CLI_RUN;
+	}
+	if (cfg->restore_mem_path || cfg->restore_paused) {
+		snprintf(err, CONFIG_ERR_LEN, "%s needs --restore",
+			 cfg->restore_mem_path ? "--restore-mem" : "--restore-paused");
 		return CLI_EXIT_USAGE;
 	}
 	/* With only an API socket, the configuration arrives over the API. */

@@ -28,6 +28,8 @@ void config_free(struct vm_config *cfg)
 	free(cfg->initrd_path);
 	free(cfg->boot_args);
 	free(cfg->api_sock);
+	free(cfg->restore_path);
+	free(cfg->restore_mem_path);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -35,6 +35,10 @@ struct vm_config {
 	bool mem_lock;
 	struct config_balloon balloon;
 	char *api_sock;
+	/* --restore: build the VM from this state file instead of booting. */
+	char *restore_path;
+	char *restore_mem_path; /* NULL: the one the state file names */
+	bool restore_paused;
 };
 
 #define CONFIG_ERR_LEN 512

@@ -5,6 +5,7 @@
 #include "api_server.h"
 #include "cli.h"
 #include "metrics.h"
+#include "snapshot.h"
 #include "vm.h"
 
 #include <core/log.h>
@@ -24,6 +25,21 @@ static int api_start_vm(struct api_ctx *ctx, char *err, size_t errlen)
 	vm_created = true;
 	vm.start_ns = vm_now_ns(); /* the start counts from InstanceStart */
 	if (vm_create(&vm, ctx->cfg, err, errlen)) {
+		vm_destroy(&vm);
+		vm_created = false;
+		return -1;
+	}
+	ctx->vm = &vm;
+	event_loop_stop(&preboot);
+	return 0;
+}
+
+static int api_load_vm(struct api_ctx *ctx, const struct snapshot_load_req *req,
+		       char *err, size_t errlen)
+{
+	vm_created = true;
+	vm.start_ns = vm_now_ns();
+	if (snapshot_load(&vm, ctx->cfg, req, err, errlen)) {
 		vm_destroy(&vm);
 		vm_created = false;
 		return -1;
@@ -81,9 +97,31 @@ int main(int argc, char **argv)
 
 	struct api_ctx ctx = {
 		.cfg = &cfg, .vmm_version = MVMM_VERSION, .start = api_start_vm,
+		.load = api_load_vm, .server = &api,
 	};
 	int status = 1;
-	if (cfg.api_sock && !cfg.kernel_path) {
+	if (cfg.restore_path) {
+		struct snapshot_load_req req = {
+			.snapshot_path = cfg.restore_path,
+			.mem_file_path = cfg.restore_mem_path,
+			.resume = !cfg.restore_paused,
+		};
+		vm_created = true;
+		if (snapshot_load(&vm, &cfg, &req, err, sizeof(err))) {
+			fprintf(stderr, "mvmm: --restore: %s\n", err);
+			status = 2; /* a bad or mismatched file, like a bad config */
+			goto out;
+		}
+		ctx.vm = &vm;
+		ctx.start = NULL;
+		ctx.load = NULL;
+		if (cfg.api_sock) {
+			if (api_server_start(&api, cfg.api_sock, &vm.loop,
+					     api_routes_handle, &ctx))
+				goto out;
+			api_running = true;
+		}
+	} else if (cfg.api_sock && !cfg.kernel_path) {
 		if (wait_for_instance_start(&ctx))
 			goto out;
 	} else {
@@ -94,6 +132,7 @@ int main(int argc, char **argv)
 		}
 		ctx.vm = &vm;
 		ctx.start = NULL;
+		ctx.load = NULL;
 		if (cfg.api_sock) {
 			if (api_server_start(&api, cfg.api_sock, &vm.loop,
 					     api_routes_handle, &ctx))

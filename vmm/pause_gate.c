@@ -33,7 +33,18 @@ void pause_gate_destroy(struct pause_gate *g)
 
 bool pause_gate_checkpoint(struct pause_gate *g)
 {
+	return pause_gate_checkpoint_fn(g, NULL, NULL);
+}
+
+bool pause_gate_checkpoint_fn(struct pause_gate *g,
+			      void (*before_park)(void *opaque), void *opaque)
+{
 	pthread_mutex_lock(&g->lock);
+	if (before_park && g->pause && !g->shutdown) {
+		pthread_mutex_unlock(&g->lock);
+		before_park(opaque);
+		pthread_mutex_lock(&g->lock);
+	}
 	if (g->pause && !g->shutdown) {
 		g->parked++;
 		pthread_cond_broadcast(&g->cond);
@@ -129,6 +140,13 @@ bool pause_gate_paused(struct pause_gate *g)
 	bool p = g->pause;
 	pthread_mutex_unlock(&g->lock);
 	return p;
+}
+
+void pause_gate_start_paused(struct pause_gate *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->pause = true;
+	pthread_mutex_unlock(&g->lock);
 }
 
 void pause_gate_shutdown(struct pause_gate *g)

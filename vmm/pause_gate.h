@@ -27,6 +27,10 @@ void pause_gate_destroy(struct pause_gate *g);
 /* Thread side, before each run: blocks while a pause is requested. Returns
  * false once the gate is shut down (the thread should end). */
 bool pause_gate_checkpoint(struct pause_gate *g);
+/* Same; before parking, calls before_park(opaque) without the lock (a vCPU
+ * completes pending I/O there so its saved state is whole). */
+bool pause_gate_checkpoint_fn(struct pause_gate *g,
+			      void (*before_park)(void *opaque), void *opaque);
 /* One more thread honours the gate (call before creating it). */
 void pause_gate_join(struct pause_gate *g);
 /* Thread side: this thread ends and no longer counts. */
@@ -41,6 +45,9 @@ int pause_gate_pause(struct pause_gate *g, void (*kick)(void *opaque),
 /* Controller: lets parked threads run. -EALREADY when not paused. */
 int pause_gate_resume(struct pause_gate *g);
 bool pause_gate_paused(struct pause_gate *g);
+/* Before any thread started: they park at their first checkpoint (a VM
+ * restored paused). Resume as usual. */
+void pause_gate_start_paused(struct pause_gate *g);
 /* Releases every thread and makes checkpoints return false from now on. */
 void pause_gate_shutdown(struct pause_gate *g);
 

@@ -47,7 +47,7 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned id)
 	return 0;
 }
 
-static int vcpu_set_cpuid(struct vcpu *vcpu)
+int vcpu_set_cpuid(struct vcpu *vcpu)
 {
 	const struct kvm_cpuid2 *sup = vcpu->vm->supported_cpuid;
 	size_t sz = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
@@ -230,6 +230,22 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 	}
 }
 
+/* KVM finishes a port or MMIO read on the next KVM_RUN; a snapshot of a
+ * vCPU parked before that would lose it. An immediate exit completes it
+ * without running guest code. */
+static void vcpu_complete_io(void *opaque)
+{
+	struct vcpu *vcpu = opaque;
+	if (!vcpu->io_pending)
+		return;
+	vcpu->run->immediate_exit = 1;
+	if (ioctl(vcpu->fd, KVM_RUN, 0) < 0 && errno != EINTR)
+		log_warn("vcpu%u: completing I/O before pause: %s", vcpu->id,
+			 strerror(errno));
+	vcpu->run->immediate_exit = 0;
+	vcpu->io_pending = false;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -243,7 +259,7 @@ static void *vcpu_thread(void *arg)
 	bool first = vcpu->id == 0;
 	while (atomic_load(&vm->exit_kind) == VM_EXIT_NONE) {
 		/* Paused VMs park here, outside KVM_RUN (vm_pause.c). */
-		if (!pause_gate_checkpoint(&vm->pause))
+		if (!pause_gate_checkpoint_fn(&vm->pause, vcpu_complete_io, vcpu))
 			break;
 		if (first) {
 			vm_log_startup(vm);
@@ -260,6 +276,8 @@ static void *vcpu_thread(void *arg)
 			vcpu_report_failure(vcpu, msg);
 			break;
 		}
+		vcpu->io_pending = vcpu->run->exit_reason == KVM_EXIT_IO ||
+				   vcpu->run->exit_reason == KVM_EXIT_MMIO;
 		if (!vcpu_handle_exit(vcpu))
 			break;
 	}

@@ -17,9 +17,12 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
+	bool io_pending; /* last exit was port or MMIO I/O (vcpu thread) */
 };
 
 int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned id);
+/* CPUID from KVM's supported set, shaped for this VM (also on restore). */
+int vcpu_set_cpuid(struct vcpu *vcpu);
 /* Registers, CPUID, MSRs, LAPIC for boot. */
 int vcpu_configure(struct vcpu *vcpu);
 int vcpu_start(struct vcpu *vcpu);

@@ -265,8 +265,9 @@ static int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg, char *err,
-	      size_t errlen)
+/* KVM, memory and the legacy devices: what booting and restoring share. */
+static int vm_create_base(struct vm *vm, const struct vm_config *cfg,
+			  char *err, size_t errlen)
 {
 	int r;
 	uint64_t start_ns = vm->start_ns ? vm->start_ns : vm_now_ns();
@@ -298,8 +299,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err,
 		snprintf(err, errlen, "legacy devices: %s", strerror(-r));
 		return r;
 	}
-	if ((r = vm_load_guest(vm, err, errlen)))
-		return r;
+	return 0;
+}
+
+/* boot: registers for the kernel's entry; else only CPUID (a restore sets
+ * the rest from the snapshot). */
+static int vm_create_vcpus(struct vm *vm, bool boot, char *err, size_t errlen)
+{
+	int r;
 	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return -ENOMEM;
@@ -307,12 +314,42 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err,
 		vm->vcpus[i].fd = -1;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		if ((r = vcpu_create(vm, &vm->vcpus[i], i)) ||
-		    (r = vcpu_configure(&vm->vcpus[i]))) {
+		    (r = boot ? vcpu_configure(&vm->vcpus[i])
+			      : vcpu_set_cpuid(&vm->vcpus[i]))) {
 			snprintf(err, errlen, "vcpu%u: %s", i, strerror(-r));
 			return r;
 		}
 	}
 	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, char *err,
+	      size_t errlen)
+{
+	int r;
+	if ((r = vm_create_base(vm, cfg, err, errlen)) ||
+	    (r = vm_load_guest(vm, err, errlen)))
+		return r;
+	return vm_create_vcpus(vm, true, err, errlen);
+}
+
+int vm_create_for_restore(struct vm *vm, const struct vm_config *cfg,
+			  char *err, size_t errlen)
+{
+	int r;
+	if ((r = vm_create_base(vm, cfg, err, errlen)))
+		return r;
+	if (cfg->balloon.enabled) {
+		/* The guest learnt its devices at boot; the line is unused. */
+		struct cmdline cl;
+		cmdline_init(&cl, 4096);
+		r = vm_add_balloon(vm, &cl);
+		if (r) {
+			snprintf(err, errlen, "balloon: %s", strerror(-r));
+			return r;
+		}
+	}
+	return vm_create_vcpus(vm, false, err, errlen);
 }
 
 static void terminal_restore(void)

@@ -90,6 +90,10 @@ struct vm {
 
 int vm_create(struct vm *vm, const struct vm_config *cfg, char *err,
 	      size_t errlen);
+/* The same VM without a kernel: memory zeroed, devices fresh, vCPUs with
+ * CPUID only, for snapshot_load to fill in. */
+int vm_create_for_restore(struct vm *vm, const struct vm_config *cfg,
+			  char *err, size_t errlen);
 /* Starts vCPUs and runs the main loop until the guest or host ends it.
  * Returns the process exit status. */
 int vm_run(struct vm *vm);

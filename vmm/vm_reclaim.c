@@ -27,6 +27,10 @@ struct vm_reclaim {
 	struct discard_engine *engine;
 	int discard_err;
 	bool logging;
+	/* Snapshot mode: hand the selection to keep instead of discarding. */
+	vm_reclaim_keep_fn keep;
+	void *keep_opaque;
+	uint64_t *sel[GMEM_MAX_REGIONS];
 	uint64_t start_ns, deadline_ns;
 	struct vm_reclaim_result res;
 };
@@ -84,6 +88,14 @@ static void vm_reclaim_fail(struct vm_reclaim *rc, int err, const char *fmt,
 	vm_reclaim_disarm(rc);
 	vm_reclaim_logging_off(rc);
 	log_warn("reclaim: %s", rc->res.msg);
+	for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++) {
+		free(rc->sel[i]);
+		rc->sel[i] = NULL;
+	}
+	vm_reclaim_keep_fn keep = rc->keep;
+	rc->keep = NULL;
+	if (keep)
+		keep(rc->keep_opaque, NULL, &rc->res);
 }
 
 static void vm_reclaim_discard_done(void *cookie, int err)
@@ -174,13 +186,20 @@ static int vm_reclaim_discard(struct vm_reclaim *rc)
 			vm_reclaim_device_pages(vm, g, dev);
 			reclaim_bits_select(hint, dirty, dev, nr_pages,
 					    &rc->res.pages);
-			r = vm_reclaim_queue(rc, g, hint, nr_pages);
+			if (rc->keep) {
+				rc->sel[i] = hint;
+				hint = NULL;
+			} else {
+				r = vm_reclaim_queue(rc, g, hint, nr_pages);
+			}
 		}
 		free(hint);
 		free(dirty);
 		free(dev);
 		hint = dirty = dev = NULL;
 	}
+	if (rc->keep)
+		return r;
 	struct discard *d = discard_engine_iface(rc->engine);
 	int s = d->ops->submit(d->be);
 	/* Wait even after an error: nothing may stay in flight past DONE. */
@@ -210,7 +229,7 @@ static void vm_reclaim_finish(struct vm_reclaim *rc)
 	rc->res.discard_us = (vm_now_ns() - td) / 1000;
 	/* The guest owns its hinted pages again; every discard completed. */
 	int dr = balloon_hint_done(vm->balloon);
-	if (pause_here)
+	if (pause_here && !rc->keep)
 		vm_resume(vm);
 	rc->res.pause_us = (vm_now_ns() - t0) / 1000;
 	vm_reclaim_logging_off(rc);
@@ -221,6 +240,16 @@ static void vm_reclaim_finish(struct vm_reclaim *rc)
 		return;
 	}
 	rc->res.state = VM_RECLAIM_DONE;
+	if (rc->keep) {
+		vm_reclaim_keep_fn keep = rc->keep;
+		rc->keep = NULL;
+		keep(rc->keep_opaque, rc->sel, &rc->res);
+		for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++) {
+			free(rc->sel[i]);
+			rc->sel[i] = NULL;
+		}
+		return;
+	}
 	log_info("reclaim: run %u: %llu pages hinted, %llu discarded, %llu "
 		 "dirty, %llu device; hint %llu ms, pause %llu us",
 		 rc->res.cmd_id, (unsigned long long)rc->res.pages.hinted,
@@ -340,8 +369,9 @@ static int vm_reclaim_check(struct vm *vm, char *msg, size_t msglen)
 	return 0;
 }
 
-int vm_reclaim_start(struct vm *vm, unsigned timeout_ms, char *msg,
-		     size_t msglen)
+static int vm_reclaim_begin(struct vm *vm, unsigned timeout_ms,
+			    vm_reclaim_keep_fn keep, void *opaque, char *msg,
+			    size_t msglen)
 {
 	int r = vm_reclaim_check(vm, msg, msglen);
 	if (r)
@@ -352,7 +382,7 @@ int vm_reclaim_start(struct vm *vm, unsigned timeout_ms, char *msg,
 	}
 	struct vm_reclaim *rc = vm->reclaim;
 	uint64_t reclaims = rc->res.reclaims;
-	rc->res = (struct vm_reclaim_result){.reclaims = reclaims + 1};
+	rc->res = (struct vm_reclaim_result){.reclaims = reclaims + !keep};
 	/* Logging and a cleared log before the id is written: a hint means
 	 * free after the id, so any later write must show. */
 	rc->logging = true;
@@ -392,7 +422,24 @@ int vm_reclaim_start(struct vm *vm, unsigned timeout_ms, char *msg,
 		return r;
 	}
 	rc->res.state = VM_RECLAIM_WAITING;
+	rc->keep = keep;
+	rc->keep_opaque = opaque;
 	return 0;
+}
+
+int vm_reclaim_start(struct vm *vm, unsigned timeout_ms, char *msg,
+		     size_t msglen)
+{
+	return vm_reclaim_begin(vm, timeout_ms, NULL, NULL, msg, msglen);
+}
+
+int vm_reclaim_start_snapshot(struct vm *vm, unsigned timeout_ms,
+			      vm_reclaim_keep_fn keep, void *opaque,
+			      char *msg, size_t msglen)
+{
+	if (!keep)
+		return -EINVAL;
+	return vm_reclaim_begin(vm, timeout_ms, keep, opaque, msg, msglen);
 }
 
 void vm_reclaim_get(struct vm *vm, struct vm_reclaim_result *out)
@@ -409,6 +456,8 @@ void vm_reclaim_destroy(struct vm *vm)
 	if (!rc)
 		return;
 	vm_reclaim_logging_off(rc);
+	for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++)
+		free(rc->sel[i]);
 	event_loop_del(&vm->loop, rc->timer_fd);
 	close(rc->timer_fd);
 	discard_engine_destroy(rc->engine);

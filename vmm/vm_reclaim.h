@@ -52,6 +52,18 @@ struct vm_reclaim_result {
 int vm_reclaim_start(struct vm *vm, unsigned timeout_ms, char *msg,
 		     size_t msglen);
 void vm_reclaim_get(struct vm *vm, struct vm_reclaim_result *out);
+
+/* A snapshot's hint run (snapshot.c): the same run and proof, but instead
+ * of discarding, keep(opaque, keep_out, res) is called with the vCPUs
+ * paused and DONE already written; keep_out[i] marks region i's hinted
+ * pages that stayed clean and hold no ring (freed after the call). The VM
+ * stays paused. On failure keep_out is NULL and res->err/msg say why
+ * (then the caller decides whether to pause and go on without hints). */
+typedef void (*vm_reclaim_keep_fn)(void *opaque, uint64_t *const *keep_out,
+				   const struct vm_reclaim_result *res);
+int vm_reclaim_start_snapshot(struct vm *vm, unsigned timeout_ms,
+			      vm_reclaim_keep_fn keep, void *opaque,
+			      char *msg, size_t msglen);
 /* Ends a reclaim in progress (dirty logging off) and frees. */
 void vm_reclaim_destroy(struct vm *vm);
 

@@ -76,6 +76,14 @@ static uint64_t mmio_offer(const struct virtio_mmio *t)
 	return (dev & ~MMIO_TRANSPORT_BITS) | MMIO_TRANSPORT_FEATURES;
 }
 
+uint64_t virtio_mmio_features_offered(struct virtio_mmio *t)
+{
+	mmio_lock(t);
+	uint64_t offer = mmio_offer(t);
+	mmio_unlock(t);
+	return offer;
+}
+
 static void mmio_raise(struct virtio_mmio *t, uint32_t bit)
 {
 	t->interrupt_status |= bit;
@@ -214,6 +222,7 @@ static void mmio_reset(struct virtio_mmio *t)
 	t->interrupt_status = 0;
 	t->config_generation = 0;
 	t->nr_queues = 0;
+	t->activated = false;
 	for (unsigned i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
 		virtq_reset(&t->queues[i]);
 	t->metrics.resets++;
@@ -261,6 +270,8 @@ static void mmio_driver_ok(struct virtio_mmio *t)
 						 t->nr_queues, t->mem,
 						 &t->host) < 0)
 		mmio_set_needs_reset(t, "device refused to activate");
+	else
+		t->activated = true;
 }
 
 static void mmio_status_write(struct virtio_mmio *t, uint32_t val)

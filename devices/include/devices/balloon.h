@@ -349,4 +349,94 @@ int balloon_hint_bitmap(struct balloon *b, uint32_t cmd_id, unsigned idx,
 /* The queue index of a role under features, or -1 if it has none. */
 int balloon_queue_index(uint64_t features, enum balloon_queue_role role);
 
+/* ---- Snapshot state (balloon_state.c) ----
+ * A plain-old-data image for the snapshot state file: fixed-width fields,
+ * explicit zero padding, layout asserted (a change needs a new
+ * SNAPFILE_VERSION). Not saved, by design:
+ *  - requests in flight: balloon_save refuses with -EBUSY while any request
+ *    waits for the discard engine or a deflate is parked behind one; the
+ *    VMM drains the engine (balloon_discards_in_flight() == 0) first;
+ *  - hint bitmaps: hints recorded before the snapshot are lost, which is
+ *    safe (hints only ever let pages be skipped); a run in progress goes on
+ *    with the same ids and records the hints that arrive after the restore
+ *    (a dirty log for them must start before the vCPUs resume);
+ *  - hugepage trackers (hugetlb backing): pages ballooned before the
+ *    snapshot are not tracked, so a hugepage they partly fill is never
+ *    discarded later (safe: memory kept, never lost);
+ *  - discard inhibit reasons (host policy: the VMM re-adds its own), the
+ *    deferred-work bits (every queue is looked at again after restore) and
+ *    metrics, which start from zero.
+ *
+ * Restore order (virtio_mmio.h): balloon_state_check (optional, names a
+ * config or feature mismatch before the transport would refuse it by bit
+ * number), virtio_mmio_restore on the balloon's transport (it negotiates
+ * the features and activates the device as at DRIVER_OK), then
+ * balloon_restore, then the VMM arms the stats timer
+ * from balloon_get_stats_interval(b) (0: none) and, on the main loop, calls
+ * virtio_mmio_restored; balloon_pending_fd is readable after an activation,
+ * so balloon_run_pending runs too. */
+struct balloon_state_config {
+	uint32_t amount_mib;
+	uint32_t stats_polling_interval_s;
+	uint8_t deflate_on_oom;
+	uint8_t free_page_reporting;
+	uint8_t free_page_hinting;
+	uint8_t require_must_tell_host;
+	uint8_t pinned; /* pin.ops set: guest memory locked (mem_lock) */
+	uint8_t pad[3];
+};
+
+struct balloon_state {
+	struct balloon_state_config cfg; /* the config it was made with */
+	/* Config space. */
+	uint32_t num_pages;
+	uint32_t actual;
+	uint32_t poison_val;
+	uint32_t free_page_hint_cmd_id;
+	uint64_t offered_features;  /* the device's bits (get_features) */
+	uint64_t features;          /* negotiated */
+	uint32_t stats_interval_s;  /* now, maybe changed since boot */
+	uint8_t active;             /* activated (DRIVER_OK), not reset since */
+	uint8_t broken;             /* waiting for a reset */
+	uint8_t stats_held;         /* the device holds the stats buffer */
+	uint8_t stats_valid;        /* a stats buffer was parsed */
+	uint16_t stats_head;
+	uint16_t pad0;
+	uint32_t stats_present;
+	uint64_t stats_val[BALLOON_STATS_NR];
+	int64_t stats_update_sec;   /* CLOCK_REALTIME of the last buffer */
+	uint32_t stats_update_nsec;
+	/* Free page hinting (struct balloon_hint). */
+	uint32_t hint_last_id;
+	uint32_t hint_run_id;
+	uint32_t hint_guest_run;
+	uint32_t hint_guest_cmd;
+	uint8_t hint_guest_cmd_valid;
+	uint8_t hint_ack_on_stop;
+	uint8_t hint_guest_stopped;
+	uint8_t hint_state;         /* enum balloon_hint_state */
+};
+
+/* 0, or -EBUSY while requests are in flight (see above). */
+int balloon_save(struct balloon *b, struct balloon_state *st);
+/* The checks of balloon_restore that need no transport: flags, padding,
+ * the config and offered features against b's, and the values the device
+ * can reach. 0 or -EINVAL with err. Any thread; b unchanged. */
+int balloon_state_check(struct balloon *b, const struct balloon_state *st,
+			char *err, size_t errlen);
+/* After virtio_mmio_restore of b's transport. Checked first, nothing changed
+ * on refusal (-EINVAL, err names the field): the config b was made with
+ * (amount_mib, deflate_on_oom, stats interval, free_page_reporting,
+ * free_page_hinting, require_must_tell_host, pinned memory) and the
+ * features it offers equal the saved ones; the negotiated features and
+ * whether the device is active agree with the restored transport; each
+ * value is one the device can reach (target a whole MiB, hint ids and
+ * states of the cmd_id protocol, stats head inside the queue, buffers in
+ * flight on each queue as the state accounts for them). Then the guest
+ * reads the same num_pages, actual, poison_val and cmd id; a held stats
+ * buffer stays held (the next balloon_stats_tick returns it); a hint run
+ * goes on with its ids and state; the last statistics are kept. */
+int balloon_restore(struct balloon *b, const struct balloon_state *st,
+		    char *err, size_t errlen);
+
 #endif

@@ -41,4 +41,25 @@ size_t serial_rx_push(struct serial *s, const uint8_t *buf, size_t len);
 /* Free space in the receive buffer. */
 size_t serial_rx_space(struct serial *s);
 
+/* ---- Snapshot state (serial_state.c) ----
+ * A plain-old-data image of the UART for the snapshot state file: fixed-width
+ * fields, explicit padding (zero), layout asserted. The output callback and
+ * the irq_trigger are wiring, not state. Threads: any (takes the lock);
+ * restore before vCPUs start. */
+struct serial_state {
+	uint8_t ier, lcr, mcr, lsr_extra, scr, dll, dlm, fcr;
+	uint8_t thre_pending; /* 0 or 1 */
+	uint8_t pad[3];
+	uint32_t rx_len;      /* bytes waiting, <= SERIAL_RX_CAP */
+	uint8_t rx[SERIAL_RX_CAP]; /* oldest first; bytes past rx_len zero */
+};
+
+void serial_save(struct serial *s, struct serial_state *st);
+/* Loads st into s (the wiring of s is kept). A pending interrupt (data ready
+ * or THR empty, enabled and gated by OUT2) is raised once more: a harmless
+ * extra edge rather than a lost one. -EINVAL, s untouched and the reason
+ * logged, for a value the UART cannot hold (rx_len > SERIAL_RX_CAP, unknown
+ * IER/MCR/FCR/LSR bits, a flag not 0/1, non-zero padding). */
+int serial_restore(struct serial *s, const struct serial_state *st);
+
 #endif

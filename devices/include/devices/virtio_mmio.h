@@ -69,6 +69,7 @@ struct virtio_mmio {
 	uint32_t interrupt_status;
 	uint32_t config_generation;
 	unsigned nr_queues; /* handed to activate (ops->num_queues) */
+	bool activated;     /* dev->ops->activate succeeded since the reset */
 	struct virtq queues[VIRTIO_MMIO_MAX_QUEUES];
 
 	struct virtio_mmio_metrics metrics; /* survive resets */
@@ -101,5 +102,78 @@ void virtio_mmio_get_metrics(struct virtio_mmio *t,
  * ("virtio_mmio.device=512@0xd0000000:5"). Length written, or -ENOSPC. */
 int virtio_mmio_cmdline_arg(char *buf, size_t size, uint64_t base,
 			    unsigned irq);
+
+/* Features the transport offers: the device's plus the ring features. */
+uint64_t virtio_mmio_features_offered(struct virtio_mmio *t);
+
+/* ---- Snapshot state (virtio_mmio_state.c) ----
+ * Plain-old-data images for the snapshot state file: fixed-width fields,
+ * explicit zero padding, layout asserted. Metrics are not state: a restored
+ * transport counts from zero.
+ *
+ * Restore order (the VMM, main thread, guest memory already loaded, vCPUs
+ * not started, every device freshly initialised with the saved config):
+ *   1. virtio_mmio_restore(t, st) for each transport: registers and queues
+ *      come back; with DRIVER_OK the device is activated as on the driver's
+ *      DRIVER_OK (ops->activate with the restored queues, which look at
+ *      their rings from the restored indices on).
+ *   2. the device's own restore (balloon_restore, balloon.h), which checks
+ *      it against what step 1 negotiated and activated.
+ *   3. register the ioeventfds, then, from the main loop, before or after
+ *      the vCPUs start: virtio_mmio_restored(t), a kick on every ready
+ *      queue, so buffers the guest made available before the snapshot and
+ *      whose kick the old process never handled are not left waiting. */
+struct virtio_mmio_queue_state {
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	uint16_t size;           /* QueueNum as written (0: never written) */
+	uint16_t last_avail;     /* next avail index the device pops */
+	uint16_t used_idx;       /* next used index the device writes */
+	uint16_t signalled_used; /* event idx: used_idx at the last notify */
+	uint8_t ready;
+	uint8_t signalled_valid;
+	uint8_t signalled_answer;
+	uint8_t pad[5];
+};
+
+struct virtio_mmio_state {
+	uint32_t device_id;
+	uint32_t status;
+	uint32_t device_features_sel;
+	uint32_t driver_features_sel;
+	uint64_t driver_features;
+	uint32_t queue_sel;
+	uint32_t shm_sel;
+	uint32_t interrupt_status;
+	uint32_t config_generation;
+	uint32_t nr_queues;
+	uint8_t driver_features_bad;
+	uint8_t activated; /* the device was activated (DRIVER_OK accepted) */
+	uint8_t pad[2];
+	struct virtio_mmio_queue_state queues[VIRTIO_MMIO_MAX_QUEUES];
+};
+
+/* Takes the lock. 0 (never fails today; callers check anyway). A device
+ * with work in flight must be drained first by its own save (balloon_save
+ * refuses with -EBUSY); the rings themselves live in guest memory. */
+int virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *st);
+/* Restores st into a freshly initialised t (-EBUSY with err otherwise).
+ * Checked first, nothing changed on refusal (-EINVAL, err names the field):
+ * device id; Status a state the state machine reaches (bits in the order of
+ * 3.1.1, DRIVER_OK only after FEATURES_OK, NEEDS_RESET kept as is); driver
+ * features a subset of what this device offers now (a device configured
+ * differently is refused, the message names the bits) with VERSION_1 once
+ * FEATURES_OK is set, and accepted by the device's set_features; queue
+ * sizes within the device's max, ready queues a power of two with their
+ * rings in guest RAM (virtq_activate) and at most a queue's worth of
+ * buffers in flight (last_avail - used_idx <= size). Then, with DRIVER_OK,
+ * ops->activate runs once (a failure resets t and returns its error), and
+ * a non-zero InterruptStatus fires the irq once: a spare interrupt rather
+ * than a lost one. */
+int virtio_mmio_restore(struct virtio_mmio *t,
+			const struct virtio_mmio_state *st, char *err,
+			size_t errlen);
+/* Main loop, after every device's restore: queue_notify for each ready
+ * queue (see the order above). Harmless when nothing is waiting. */
+void virtio_mmio_restored(struct virtio_mmio *t);
 
 #endif
