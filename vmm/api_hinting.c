@@ -1,12 +1,13 @@
 /* /balloon/hinting/...: Firecracker's hint runs and mvmm's reclaim. */
 #include "api_routes_priv.h"
 
+#include "vm_reclaim.h"
+
 #include <core/log.h>
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "vm_reclaim.h"
 
 /* The running balloon with hinting configured, or NULL after a 400. */
 static struct balloon *hinting_balloon(struct api_ctx *c,
@@ -55,9 +56,18 @@ void api_patch_hint_start(struct api_ctx *c, json_t *body,
 		return;
 	}
 	struct balloon *b = hinting_balloon(c, r);
-	if (b)
-		hint_result(r, balloon_hint_start(b, !ack || json_is_true(ack),
-						  NULL));
+	if (!b)
+		return;
+	bool ack_on_stop = !ack || json_is_true(ack);
+	/* With a dirty log from before the run, a later snapshot can leave
+	 * the hinted pages that stayed clean out of its memory file. */
+	char why[160];
+	int e = vm_reclaim_track_start(c->vm, ack_on_stop, NULL, why, sizeof(why));
+	if (e) {
+		log_debug("hinting: run without a dirty log (%s)", why);
+		e = balloon_hint_start(b, ack_on_stop, NULL);
+	}
+	hint_result(r, e);
 }
 
 void api_patch_hint_stop(struct api_ctx *c, json_t *body,

@@ -253,6 +253,8 @@ static void on_event(void *opaque, uint32_t events)
 		}
 		/* Deferred, but answered before the handler returned. */
 		resp = s->early;
+		/* The body is resp's now; a later early answer must not free it. */
+		s->early = (struct api_response){0};
 		s->early_set = false;
 	}
 	api_server_answer(s, &resp);

@@ -28,6 +28,7 @@ struct snapshot_job {
 	char *state_path, *mem_path;
 	snapshot_done_fn done;
 	void *opaque;
+	bool use_hints;
 	uint64_t t0_ns, pause_ns;
 	struct snapshot_create_result res;
 };
@@ -217,7 +218,20 @@ out:
 static void snapshot_paused_write(struct snapshot_job *j,
 				  uint64_t *const *skip)
 {
+	uint64_t *tracked[GMEM_MAX_REGIONS] = {0};
+	struct reclaim_counts c = {0};
+	/* Paused without a run of our own: a run started through the API
+	 * with its dirty log may still decide holes. */
+	if (!skip && j->use_hints &&
+	    vm_reclaim_take_tracked(j->vm, tracked, &c) == 0) {
+		skip = tracked;
+		j->res.hinted = true;
+		j->res.pages_hinted_clean = c.discard;
+		j->res.pages_hinted_dirty = c.dirty + c.device;
+	}
 	snapshot_write(j, skip);
+	for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++)
+		free(tracked[i]);
 	j->res.pause_us = (vm_now_ns() - j->pause_ns) / 1000;
 	job_finish(j);
 }
@@ -285,6 +299,7 @@ int snapshot_create(struct vm *vm, const struct snapshot_create_req *req,
 	j->done = done;
 	j->opaque = opaque;
 	j->t0_ns = vm_now_ns();
+	j->use_hints = req->use_hints;
 	active_job = j;
 
 	if (!vm_paused(vm) && req->use_hints && snapshot_can_hint(vm)) {

@@ -44,6 +44,18 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned id)
 		vcpu->run = NULL;
 		return e;
 	}
+	size_t ring_bytes = dirty_log_ring_bytes(vm);
+	if (ring_bytes) {
+		void *p = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, vcpu->fd,
+			       (off_t)KVM_DIRTY_LOG_PAGE_OFFSET * getpagesize());
+		if (p == MAP_FAILED) {
+			int e = -errno;
+			vcpu_destroy(vcpu);
+			return e;
+		}
+		vcpu->dirty_ring.gfns = p;
+	}
 	return 0;
 }
 
@@ -198,6 +210,14 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 		return true;
 	case KVM_EXIT_INTR:
 		return true;
+	case KVM_EXIT_DIRTY_RING_FULL: {
+		int r = dirty_log_ring_full(vcpu->vm, vcpu);
+		if (!r)
+			return true;
+		snprintf(msg, sizeof(msg), "dirty ring full: %s", strerror(-r));
+		vcpu_report_failure(vcpu, msg);
+		return false;
+	}
 	case KVM_EXIT_SHUTDOWN:
 		vm_request_exit(vcpu->vm, VM_EXIT_TRIPLE_FAULT,
 				"guest triple fault (crash or failed reset)");
@@ -317,6 +337,9 @@ void vcpu_join(struct vcpu *vcpu)
 
 void vcpu_destroy(struct vcpu *vcpu)
 {
+	if (vcpu->dirty_ring.gfns)
+		munmap(vcpu->dirty_ring.gfns, dirty_log_ring_bytes(vcpu->vm));
+	vcpu->dirty_ring.gfns = NULL;
 	if (vcpu->run)
 		munmap(vcpu->run, (size_t)vcpu->vm->vcpu_mmap_size);
 	if (vcpu->fd >= 0)

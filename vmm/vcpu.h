@@ -4,6 +4,8 @@
 #ifndef VMM_VCPU_H
 #define VMM_VCPU_H
 
+#include "dirty_log.h"
+
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -18,6 +20,7 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	bool io_pending; /* last exit was port or MMIO I/O (vcpu thread) */
+	struct dirty_ring dirty_ring; /* mapped when the VM logs by ring */
 };
 
 int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned id);

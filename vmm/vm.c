@@ -295,6 +295,11 @@ static int vm_create_base(struct vm *vm, const struct vm_config *cfg,
 			 (unsigned long long)cfg->mem_size_mib, strerror(-r));
 		return r;
 	}
+	/* KVM takes the dirty ring only before the first vCPU exists. */
+	if ((r = dirty_log_init(vm))) {
+		snprintf(err, errlen, "dirty log: %s", strerror(-r));
+		return r;
+	}
 	if ((r = vm_setup_legacy_devices(vm))) {
 		snprintf(err, errlen, "legacy devices: %s", strerror(-r));
 		return r;
@@ -479,6 +484,7 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 	}
 	vm_reclaim_destroy(vm);
+	dirty_log_destroy(vm);
 	vm_devices_destroy(vm);
 	serial_destroy(&vm->serial);
 	if (vm->serial_irqfd >= 0)

@@ -5,6 +5,7 @@
 #define VMM_VM_H
 
 #include "config.h"
+#include "dirty_log.h"
 #include "event_loop.h"
 #include "pause_gate.h"
 #include "vcpu.h"
@@ -80,6 +81,8 @@ struct vm {
 	struct pause_gate pause;
 	/* Hint-based reclaim in progress or last done (vm_reclaim.c). */
 	struct vm_reclaim *reclaim;
+	/* Dirty page logging of guest RAM, ring or bitmap (dirty_log.c). */
+	struct dirty_log dirty;
 
 	atomic_int exit_kind;
 	char exit_msg[256];

@@ -31,6 +31,10 @@ struct vm_reclaim {
 	vm_reclaim_keep_fn keep;
 	void *keep_opaque;
 	uint64_t *sel[GMEM_MAX_REGIONS];
+	/* A hint run started through the API with the log on since its id
+	 * was written (vm_reclaim_track_start). */
+	bool tracking;
+	uint32_t track_cmd_id;
 	uint64_t start_ns, deadline_ns;
 	struct vm_reclaim_result res;
 };
@@ -157,46 +161,57 @@ static int vm_reclaim_queue(struct vm_reclaim *rc, const struct gmem_region *g,
 	return 0;
 }
 
-/* With the vCPUs paused: select and discard. */
+/* With the vCPUs paused: region i's pages hinted in run cmd_id that stayed
+ * clean since the log was cleared and hold no ring, as a malloc'd bitmap in
+ * *out; counts added to c, every logged page to *logged. 0 or -errno. */
+static int vm_reclaim_select(struct vm *vm, unsigned i, uint32_t cmd_id,
+			     uint64_t **out, struct reclaim_counts *c,
+			     uint64_t *logged)
+{
+	const struct gmem_region *g = &vm->mem.regions[i];
+	uint64_t nr_pages = g->len / GMEM_PAGE_SIZE, got = 0;
+	size_t words = (size_t)((nr_pages + 63) / 64);
+	uint64_t *hint = calloc(words, 8), *dirty = calloc(words, 8),
+		 *dev = calloc(words, 8);
+	int r = !hint || !dirty || !dev ? -ENOMEM : 0;
+	if (!r)
+		r = vm_reclaim_get_log(vm, i, dirty);
+	if (!r)
+		r = balloon_hint_bitmap(vm->balloon, cmd_id, i, hint, words, &got);
+	if (!r && got != nr_pages)
+		r = -EINVAL;
+	for (size_t w = 0; !r && w < words; w++)
+		*logged += (uint64_t)__builtin_popcountll(dirty[w]);
+	if (!r) {
+		vm_reclaim_device_pages(vm, g, dev);
+		reclaim_bits_select(hint, dirty, dev, nr_pages, c);
+		*out = hint;
+		hint = NULL;
+	}
+	free(hint);
+	free(dirty);
+	free(dev);
+	return r;
+}
+
+/* With the vCPUs paused: select and discard (or keep, for a snapshot). */
 static int vm_reclaim_discard(struct vm_reclaim *rc)
 {
 	struct vm *vm = rc->vm;
-	uint64_t *hint = NULL, *dirty = NULL, *dev = NULL;
 	int r = 0;
 	rc->discard_err = 0;
 	for (unsigned i = 0; i < vm->mem.nr_regions && !r; i++) {
-		const struct gmem_region *g = &vm->mem.regions[i];
-		uint64_t nr_pages = g->len / GMEM_PAGE_SIZE, got = 0;
-		size_t words = (size_t)((nr_pages + 63) / 64);
-		hint = calloc(words, 8);
-		dirty = calloc(words, 8);
-		dev = calloc(words, 8);
-		if (!hint || !dirty || !dev)
-			r = -ENOMEM;
-		if (!r)
-			r = vm_reclaim_get_log(vm, i, dirty);
-		if (!r)
-			r = balloon_hint_bitmap(vm->balloon, rc->res.cmd_id, i, hint,
-						words, &got);
-		if (!r && got != nr_pages)
-			r = -EINVAL;
-		for (size_t w = 0; !r && w < words; w++)
-			rc->res.pages_logged += (uint64_t)__builtin_popcountll(dirty[w]);
-		if (!r) {
-			vm_reclaim_device_pages(vm, g, dev);
-			reclaim_bits_select(hint, dirty, dev, nr_pages,
-					    &rc->res.pages);
-			if (rc->keep) {
-				rc->sel[i] = hint;
-				hint = NULL;
-			} else {
-				r = vm_reclaim_queue(rc, g, hint, nr_pages);
-			}
+		uint64_t *sel = NULL;
+		r = vm_reclaim_select(vm, i, rc->res.cmd_id, &sel,
+				      &rc->res.pages, &rc->res.pages_logged);
+		if (!r && rc->keep) {
+			rc->sel[i] = sel;
+			sel = NULL;
+		} else if (!r) {
+			r = vm_reclaim_queue(rc, &vm->mem.regions[i], sel,
+					     vm->mem.regions[i].len / GMEM_PAGE_SIZE);
 		}
-		free(hint);
-		free(dirty);
-		free(dev);
-		hint = dirty = dev = NULL;
+		free(sel);
 	}
 	if (rc->keep)
 		return r;
@@ -329,7 +344,10 @@ static int vm_reclaim_alloc(struct vm *vm)
 	return 0;
 }
 
-static int vm_reclaim_check(struct vm *vm, char *msg, size_t msglen)
+/* discard: a reclaim; else the hints only decide holes of a snapshot, so
+ * the backend, locked memory and discard inhibition do not matter. */
+static int vm_reclaim_check(struct vm *vm, bool discard, char *msg,
+			    size_t msglen)
 {
 	if (!vm->balloon) {
 		snprintf(msg, msglen, "no balloon device");
@@ -339,12 +357,12 @@ static int vm_reclaim_check(struct vm *vm, char *msg, size_t msglen)
 		snprintf(msg, msglen, "free_page_hinting was not enabled");
 		return -EOPNOTSUPP;
 	}
-	for (unsigned i = 0; i < vm->mem.nr_regions; i++)
+	for (unsigned i = 0; discard && i < vm->mem.nr_regions; i++)
 		if (vm->mem.regions[i].backend == GMEM_HUGETLB_2M) {
 			snprintf(msg, msglen, "hugetlb guest memory is discarded in 2 MiB pages, hints are 4 KiB");
 			return -EOPNOTSUPP;
 		}
-	if (vm->cfg->mem_lock) {
+	if (discard && vm->cfg->mem_lock) {
 		snprintf(msg, msglen, "guest memory is locked (mem_lock)");
 		return -EOPNOTSUPP;
 	}
@@ -358,7 +376,7 @@ static int vm_reclaim_check(struct vm *vm, char *msg, size_t msglen)
 	}
 	struct inhibit inh;
 	balloon_get_inhibit(vm->balloon, &inh);
-	if (inhibit_active(&inh)) {
+	if (discard && inhibit_active(&inh)) {
 		snprintf(msg, msglen, "balloon discards are inhibited");
 		return -EBUSY;
 	}
@@ -369,24 +387,13 @@ static int vm_reclaim_check(struct vm *vm, char *msg, size_t msglen)
 	return 0;
 }
 
-static int vm_reclaim_begin(struct vm *vm, unsigned timeout_ms,
-			    vm_reclaim_keep_fn keep, void *opaque, char *msg,
-			    size_t msglen)
+/* Logging on and a cleared log before a run id is written: a hint means
+ * free after the id, so any later write must show. */
+static int vm_reclaim_log_start(struct vm_reclaim *rc)
 {
-	int r = vm_reclaim_check(vm, msg, msglen);
-	if (r)
-		return r;
-	if ((r = vm_reclaim_alloc(vm))) {
-		snprintf(msg, msglen, "setup: %s", strerror(-r));
-		return r;
-	}
-	struct vm_reclaim *rc = vm->reclaim;
-	uint64_t reclaims = rc->res.reclaims;
-	rc->res = (struct vm_reclaim_result){.reclaims = reclaims + !keep};
-	/* Logging and a cleared log before the id is written: a hint means
-	 * free after the id, so any later write must show. */
+	struct vm *vm = rc->vm;
 	rc->logging = true;
-	r = vm_reclaim_set_logging(vm, true);
+	int r = vm_reclaim_set_logging(vm, true);
 	uint64_t *scratch = NULL;
 	for (unsigned i = 0; !r && i < vm->mem.nr_regions; i++) {
 		size_t words = (size_t)((vm->mem.regions[i].len / GMEM_PAGE_SIZE +
@@ -398,8 +405,28 @@ static int vm_reclaim_begin(struct vm *vm, unsigned timeout_ms,
 			r = vm_reclaim_get_log(vm, i, scratch);
 	}
 	free(scratch);
-	if (r) {
+	if (r)
 		vm_reclaim_logging_off(rc);
+	return r;
+}
+
+static int vm_reclaim_begin(struct vm *vm, unsigned timeout_ms,
+			    vm_reclaim_keep_fn keep, void *opaque, char *msg,
+			    size_t msglen)
+{
+	int r = vm_reclaim_check(vm, !keep, msg, msglen);
+	if (r)
+		return r;
+	if ((r = vm_reclaim_alloc(vm))) {
+		snprintf(msg, msglen, "setup: %s", strerror(-r));
+		return r;
+	}
+	struct vm_reclaim *rc = vm->reclaim;
+	/* This run's log start forgets a tracked one's. */
+	rc->tracking = false;
+	uint64_t reclaims = rc->res.reclaims;
+	rc->res = (struct vm_reclaim_result){.reclaims = reclaims + !keep};
+	if ((r = vm_reclaim_log_start(rc))) {
 		snprintf(msg, msglen, "dirty logging: %s", strerror(-r));
 		return r;
 	}
@@ -440,6 +467,59 @@ int vm_reclaim_start_snapshot(struct vm *vm, unsigned timeout_ms,
 	if (!keep)
 		return -EINVAL;
 	return vm_reclaim_begin(vm, timeout_ms, keep, opaque, msg, msglen);
+}
+
+int vm_reclaim_track_start(struct vm *vm, bool acknowledge_on_stop,
+			   uint32_t *cmd_id, char *msg, size_t msglen)
+{
+	int r = vm_reclaim_check(vm, false, msg, msglen);
+	if (r)
+		return r;
+	if ((r = vm_reclaim_alloc(vm))) {
+		snprintf(msg, msglen, "setup: %s", strerror(-r));
+		return r;
+	}
+	struct vm_reclaim *rc = vm->reclaim;
+	rc->tracking = false;
+	if ((r = vm_reclaim_log_start(rc))) {
+		snprintf(msg, msglen, "dirty logging: %s", strerror(-r));
+		return r;
+	}
+	uint32_t id;
+	if ((r = balloon_hint_start(vm->balloon, acknowledge_on_stop, &id))) {
+		vm_reclaim_logging_off(rc);
+		snprintf(msg, msglen, "starting a hint run: %s", strerror(-r));
+		return r;
+	}
+	rc->tracking = true;
+	rc->track_cmd_id = id;
+	if (cmd_id)
+		*cmd_id = id;
+	return 0;
+}
+
+int vm_reclaim_take_tracked(struct vm *vm, uint64_t **sel,
+			    struct reclaim_counts *c)
+{
+	struct vm_reclaim *rc = vm->reclaim;
+	if (!rc || !rc->tracking || !rc->logging)
+		return -ENOENT;
+	struct balloon_hint_status st;
+	balloon_hint_status(vm->balloon, &st);
+	int r = st.run_id == rc->track_cmd_id && st.state != BALLOON_HINT_IDLE
+			? 0 : -ESTALE;
+	uint64_t logged = 0;
+	for (unsigned i = 0; !r && i < vm->mem.nr_regions; i++)
+		r = vm_reclaim_select(vm, i, rc->track_cmd_id, &sel[i], c,
+				      &logged);
+	if (r)
+		for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
+			free(sel[i]);
+			sel[i] = NULL;
+		}
+	rc->tracking = false;
+	vm_reclaim_logging_off(rc);
+	return r;
 }
 
 void vm_reclaim_get(struct vm *vm, struct vm_reclaim_result *out)

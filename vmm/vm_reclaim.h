@@ -61,6 +61,19 @@ void vm_reclaim_get(struct vm *vm, struct vm_reclaim_result *out);
  * (then the caller decides whether to pause and go on without hints). */
 typedef void (*vm_reclaim_keep_fn)(void *opaque, uint64_t *const *keep_out,
 				   const struct vm_reclaim_result *res);
+/* Firecracker's hint run (PATCH /balloon/hinting/start) with the proof a
+ * later snapshot needs: dirty log on and cleared, then the run id. Refused
+ * like a snapshot's run (no hinting, non-zero poison, a run waiting);
+ * then the caller starts the run without a log. */
+int vm_reclaim_track_start(struct vm *vm, bool acknowledge_on_stop,
+			   uint32_t *cmd_id, char *msg, size_t msglen);
+/* vCPUs paused: the tracked run's hinted pages that stayed clean since its
+ * id was written and hold no ring, one malloc'd bitmap per region in
+ * sel[i] (the caller frees); logging ends. -ENOENT (no tracked run, or a
+ * later run or reclaim replaced it), -ESTALE (the device forgot the run:
+ * reset), -errno. */
+int vm_reclaim_take_tracked(struct vm *vm, uint64_t **sel,
+			    struct reclaim_counts *c);
 int vm_reclaim_start_snapshot(struct vm *vm, unsigned timeout_ms,
 			      vm_reclaim_keep_fn keep, void *opaque,
 			      char *msg, size_t msglen);

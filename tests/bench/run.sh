@@ -3,7 +3,8 @@
 #   host side (any /dev/kvm): startup to the first KVM_RUN and mvmm's own RSS
 #   with a 1 GiB guest, virtqueue round trips, the discard engine comparison;
 #   guest side (real KVM, or the emulated test host): boot-to-/init and the
-#   balloon's inflate time, free page reporting's RSS drop after a guest free.
+#   balloon's inflate time, free page reporting's RSS drop after a guest free,
+#   snapshot sizes and times with and without hints, hint-based reclaim.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/testhost/common.sh
@@ -38,13 +39,14 @@ build/bench/discard_bench
 echo
 
 mode=$(testhost_kvm_mode)
-# One test host boot for both guest-side scripts.
-guest_bench='bash tests/bench/boot_balloon.sh && bash tests/bench/reporting.sh'
-echo "## Guest side: tests/bench/boot_balloon.sh, tests/bench/reporting.sh ($mode)"
+# One test host boot for every guest-side script; the snapshot and
+# hint-reclaim scenarios print their figures as they check them.
+guest_bench='bash tests/bench/boot_balloon.sh && bash tests/bench/reporting.sh && bash tests/e2e/t_snapshot.sh && bash tests/e2e/t_hint_reclaim.sh'
+echo "## Guest side: tests/bench/boot_balloon.sh, tests/bench/reporting.sh, tests/e2e/t_snapshot.sh, tests/e2e/t_hint_reclaim.sh ($mode)"
 echo
 if [ "$mode" = emulated ]; then
 	echo "Mode: emulated test host (QEMU TCG, nested kvm-amd): absolute times are ~10x slower than on hardware."
-	out=$(bash tests/testhost/run.sh --timeout 900 -- bash -c "$guest_bench" 2>&1) || {
+	out=$(bash tests/testhost/run.sh --timeout 1800 -- bash -c "$guest_bench" 2>&1) || {
 		echo "$out" | tail -30
 		exit 1
 	}

@@ -2,11 +2,13 @@
 # e2e-timeout: 900
 # Issue 7 (snapshots): a 1 GiB guest that dirtied and freed 600 MiB keeps
 # ~100 MiB of checksummed pages (memfill). Snapshot 1: Firecracker's flow
-# (pause, create) with no hint run. Snapshot 2: create on the running VM, so
-# mvmm runs a free page hint run first and leaves hinted pages that stayed
-# clean out of the memory file. Corrupt and mismatched files are refused.
-# Snapshot 2 is restored into a new mvmm process: memfill verifies, keeps
-# running, the console answers, and the guest can use all its memory.
+# (pause, create) with no hint run. Snapshot 2: PATCH /balloon/hinting/start,
+# pause, create: the API run counts (mvmm logged writes from its start).
+# Snapshot 3: create on the running VM, so mvmm runs a free page hint run
+# first and leaves hinted pages that stayed clean out of the memory file.
+# Corrupt and mismatched files are refused. Snapshot 3 is restored into a
+# new mvmm process: memfill verifies, keeps running, the console answers,
+# and the guest can use all its memory.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/balloon_lib.sh"
 
@@ -46,7 +48,28 @@ api_ok PATCH /vm '{"state": "Resumed"}'
 mvmm_send 'echo resumed-$((2*21))'
 mvmm_wait_for '^resumed-42$' 60 >/dev/null
 
-# 2: running VM: mvmm runs a hint run, pauses, writes; the VM stays paused.
+# 2: Firecracker's hinting flow: start a run, wait for the guest, pause,
+# create. mvmm logged writes from the run's start, so the hints count.
+api_ok PATCH /balloon/hinting/start '{"acknowledge_on_stop": true}'
+t0=$(e2e_now_ms)
+while :; do
+	api_ok GET /balloon/hinting/status
+	[ "$(json_num host_cmd)" = 1 ] && break
+	[ $(($(e2e_now_ms) - t0)) -lt 60000 ] || e2e_fail "hint run did not end: $API_BODY"
+	sleep 0.2
+done
+api_ok PATCH /vm '{"state": "Paused"}'
+api_ok PUT /snapshot/create "{\"snapshot_path\": \"$W/fc.state\", \"mem_file_path\": \"$W/fc.mem\"}"
+api_ok GET /snapshot
+e2e_log "snapshot after PATCH /balloon/hinting/start: $API_BODY"
+[ "$(json_bool hinted)" = true ] || e2e_fail "the API's hint run was not used: $API_BODY"
+fc_kib=$(du_kib "$W/fc.mem")
+e2e_figure mem_file_after_api_hint_run "$((fc_kib / 1024))" MiB
+[ "$fc_kib" -le $((1024 * 1024 / 4)) ] || e2e_fail "memory file holds $fc_kib KiB after the API's hint run"
+rm -f "$W/fc.mem" "$W/fc.state"
+api_ok PATCH /vm '{"state": "Resumed"}'
+
+# 3: running VM: mvmm runs a hint run, pauses, writes; the VM stays paused.
 t0=$(e2e_now_ms)
 api_ok PUT /snapshot/create "{\"snapshot_path\": \"$W/hint.state\", \"mem_file_path\": \"$W/hint.mem\"}"
 hint_ms=$(($(e2e_now_ms) - t0))

@@ -136,6 +136,26 @@ Test(api_snapshot, create_and_load_take_only_put)
 	json_decref(j);
 }
 
+Test(api_snapshot, create_on_a_running_vm_needs_the_server_for_its_answer)
+{
+	json_t *j;
+	boot_with_balloon(0, 0);
+	cr_assert_null(ctx.server);
+	/* The answer comes later through the server: without one, 500. */
+	cr_assert_eq(call("PUT", "/snapshot/create",
+			  "{\"snapshot_path\": \"/tmp/s\", \"mem_file_path\": \"/tmp/m\"}",
+			  &j),
+		     500);
+	cr_assert(strstr(fault(j), "no API server"), "%s", fault(j));
+	json_decref(j);
+	/* Field checks come first, whatever the VM's state. */
+	expect_400("PUT", "/snapshot/create",
+		   "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"/tmp/s\","
+		   " \"mem_file_path\": \"/tmp/m\"}",
+		   "snapshot.snapshot_type");
+	cr_assert_not(ctx.has_last_snapshot);
+}
+
 /* ---- PUT /snapshot/load ---- */
 
 Test(api_snapshot, load_names_a_missing_snapshot_path)
