@@ -142,7 +142,12 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/*_f
 fuzz: $(FUZZ_TARGETS)
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(DEV_SRC) $(wildcard tests/unit/fakes/*.[ch])
 	@mkdir -p build-fuzz
-	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(DEV_INC) -Itests/unit -o $@ $< $(CORE_SRC) $(DEV_SRC) -lz
+	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(DEV_INC) $(FUZZ_INC) -Itests/unit -o $@ $< $(CORE_SRC) $(DEV_SRC) $(FUZZ_SRC) -lz
+# The snapshot target also checks the KVM state blobs (arch code, no KVM).
+FUZZ_KVM_STATE := $(wildcard arch/x86_64/kvm_state_*.[ch] arch/x86_64/include/arch/kvm_state.h)
+build-fuzz/snapshot_fuzz: FUZZ_INC := -Iarch/x86_64/include
+build-fuzz/snapshot_fuzz: FUZZ_SRC := $(wildcard arch/x86_64/kvm_state_*.c)
+build-fuzz/snapshot_fuzz: $(FUZZ_KVM_STATE) vmm/snapshot.h vmm/snapshot_machine.h vmm/config.h
 fuzz-smoke: fuzz
 	@bash tests/fuzz/smoke.sh
 

@@ -3,6 +3,7 @@
  * has the reasoning). */
 #include "vm_reclaim.h"
 
+#include "dirty_log.h"
 #include "discard_engine.h"
 #include "vm.h"
 
@@ -14,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -39,29 +39,17 @@ struct vm_reclaim {
 	struct vm_reclaim_result res;
 };
 
+/* KVM's dirty ring where offered, else its bitmap (dirty_log.c). */
 static int vm_reclaim_set_logging(struct vm *vm, bool on)
 {
-	int r = 0;
-	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
-		const struct gmem_region *g = &vm->mem.regions[i];
-		struct kvm_userspace_memory_region kr = {
-			.slot = i,
-			.flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0,
-			.guest_phys_addr = g->gpa,
-			.memory_size = g->len,
-			.userspace_addr = (uint64_t)(uintptr_t)g->hva,
-		};
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0 && !r)
-			r = -errno;
-	}
-	return r;
+	return dirty_log_enable(vm, on);
 }
 
-/* Reads and clears slot i's log into bits (one u64 per 64 pages). */
+/* ORs slot i's pages written since the last fetch into bits (zeroed by
+ * the caller). */
 static int vm_reclaim_get_log(struct vm *vm, unsigned i, uint64_t *bits)
 {
-	struct kvm_dirty_log log = {.slot = i, .dirty_bitmap = bits};
-	return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0 ? -errno : 0;
+	return dirty_log_fetch(vm, i, bits);
 }
 
 static void vm_reclaim_logging_off(struct vm_reclaim *rc)
@@ -266,11 +254,11 @@ static void vm_reclaim_finish(struct vm_reclaim *rc)
 		return;
 	}
 	log_info("reclaim: run %u: %llu pages hinted, %llu discarded, %llu "
-		 "dirty, %llu device; hint %llu ms, pause %llu us",
+		 "dirty, %llu device (%s log); hint %llu ms, pause %llu us",
 		 rc->res.cmd_id, (unsigned long long)rc->res.pages.hinted,
 		 (unsigned long long)rc->res.pages.discard,
 		 (unsigned long long)rc->res.pages.dirty,
-		 (unsigned long long)rc->res.pages.device,
+		 (unsigned long long)rc->res.pages.device, dirty_log_mode(vm),
 		 (unsigned long long)rc->res.hint_us / 1000,
 		 (unsigned long long)rc->res.pause_us);
 }
@@ -391,20 +379,9 @@ static int vm_reclaim_check(struct vm *vm, bool discard, char *msg,
  * free after the id, so any later write must show. */
 static int vm_reclaim_log_start(struct vm_reclaim *rc)
 {
-	struct vm *vm = rc->vm;
 	rc->logging = true;
-	int r = vm_reclaim_set_logging(vm, true);
-	uint64_t *scratch = NULL;
-	for (unsigned i = 0; !r && i < vm->mem.nr_regions; i++) {
-		size_t words = (size_t)((vm->mem.regions[i].len / GMEM_PAGE_SIZE +
-					 63) / 64);
-		free(scratch);
-		if (!(scratch = calloc(words, 8)))
-			r = -ENOMEM;
-		else
-			r = vm_reclaim_get_log(vm, i, scratch);
-	}
-	free(scratch);
+	/* Turning logging on forgets what was logged before. */
+	int r = vm_reclaim_set_logging(rc->vm, true);
 	if (r)
 		vm_reclaim_logging_off(rc);
 	return r;

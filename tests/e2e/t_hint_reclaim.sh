@@ -17,6 +17,8 @@ mvmm_boot --cpus 2 --mem 1024 --api-sock "$API_SOCK" \
 	--balloon amount_mib=0,free_page_hinting=on
 mvmm_wait_for 'MVMM-SHELL-READY' >/dev/null
 wait_api_sock
+mode=$(grep -o 'dirty log: [a-zA-Z ]*' "$MVMM_STDERR" | head -1 || true)
+e2e_log "${mode:-dirty log mode not logged}"
 
 # Something to reclaim: memory the guest touched and freed.
 mvmm_send 'memhog 600 >/dev/null && echo dirty-done'
