@@ -360,9 +360,16 @@ static void restore_stats(struct balloon *b, const struct balloon_state *st)
 	/* This process's clock: the buffer's age as the wall clock tells. */
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	int64_t age_ns = ((int64_t)now.tv_sec - st->stats_update_sec) *
-				 1000000000 +
-			 ((int64_t)now.tv_nsec - st->stats_update_nsec);
+	/* Untrusted seconds: an age that overflows saturates instead. */
+	int64_t age_s, age_ns;
+	if (__builtin_sub_overflow((int64_t)now.tv_sec, st->stats_update_sec,
+				   &age_s) ||
+	    __builtin_mul_overflow(age_s, (int64_t)1000000000, &age_ns) ||
+	    __builtin_add_overflow(age_ns,
+				   (int64_t)now.tv_nsec - st->stats_update_nsec,
+				   &age_ns))
+		age_ns = st->stats_update_sec > (int64_t)now.tv_sec ? -1
+								   : INT64_MAX;
 	uint64_t mono = balloon_now_ns();
 	s->last_update_monotonic_ns =
 		age_ns <= 0 ? mono : mono - MIN(mono, (uint64_t)age_ns);

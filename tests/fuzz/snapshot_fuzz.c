@@ -1,7 +1,9 @@
 /* libFuzzer target: the restore side of snapshots, whose state file is
  * untrusted input. Each input is used twice:
- *  1. as a state file: snap_reader_parse, then every section it holds goes
- *     to its consumer, as snapshot_load does (vmm/snapshot_load.c);
+ *  1. as a state file: snap_reader_parse, then its sections go to their
+ *     consumers as in snapshot_load (vmm/snapshot_load.c; its CPUID and
+ *     machine checks are vmm/ code, not linked here: the machine section
+ *     only gives the balloon's config);
  *  2. as a payload: its sections (u32 tag, u32 instance, u64 len, data,
  *     after the 32-byte header when the input has one) are written into a
  *     fresh image with snap_writer, so the CRC is right and mutated section
@@ -21,7 +23,9 @@
  * A fuzzer-only section (FUZZ_TAG_RAM) stands in for the memory file: it
  * holds records (u32 gpa, u16 len, len bytes) copied into guest RAM before
  * the restore, so restored rings can point at real descriptors. The seeds
- * in corpus/snapshot/ are state files from real save calls. */
+ * in corpus/snapshot/ are state files from real save calls: KVM's vm and
+ * vcpu blobs, and the devices worked by the simulated Linux balloon driver
+ * (tests/unit/fakes/fake_balloon_driver.h) on this RAM layout. */
 #include "../unit/fakes/recording_discard.c"
 
 #include "../../vmm/snapshot.h"
@@ -101,9 +105,10 @@ static void restore_serial(const struct snap_reader *rd)
 		serial_save(&s, &again);
 		if (memcmp(&st, &again, sizeof(st)))
 			__builtin_trap();
-		/* The guest reads what was waiting; one more read than the
-		 * buffer holds must find it empty. */
-		uint8_t v = 0;
+		/* The guest reads what was waiting (DLAB off: offset 0 is
+		 * RBR); one more read than the buffer holds finds it empty. */
+		uint8_t v = UART_LCR_WLEN8;
+		serial_bus_ops.write(&s, UART_LCR, &v, 1);
 		serial_bus_ops.read(&s, UART_IIR, &v, 1);
 		for (unsigned i = 0; i <= SERIAL_RX_CAP; i++) {
 			serial_bus_ops.read(&s, UART_LSR, &v, 1);
@@ -113,8 +118,6 @@ static void restore_serial(const struct snap_reader *rd)
 				__builtin_trap();
 			serial_bus_ops.read(&s, UART_RX, &v, 1);
 		}
-		v = UART_LCR_WLEN8;
-		serial_bus_ops.write(&s, UART_LCR, &v, 1);
 		serial_bus_ops.write(&s, UART_TX, &v, 1);
 	}
 	serial_destroy(&s);
@@ -220,11 +223,9 @@ static int bed_restore(struct bed *x, const struct virtio_mmio_state *ms,
 {
 	char err[256];
 	int r;
-	if (bs && (r = balloon_state_check(&x->b, bs, err, sizeof(err))))
-		return r;
-	if (ms && (r = virtio_mmio_restore(&x->t, ms, err, sizeof(err))))
-		return r;
-	if (bs && (r = balloon_restore(&x->b, bs, err, sizeof(err))))
+	if ((r = balloon_state_check(&x->b, bs, err, sizeof(err))) ||
+	    (r = virtio_mmio_restore(&x->t, ms, err, sizeof(err))) ||
+	    (r = balloon_restore(&x->b, bs, err, sizeof(err))))
 		return r;
 	return 0;
 }
@@ -278,7 +279,8 @@ static void restore_balloon(const struct snap_reader *rd)
 				       sizeof(ms));
 	bool have_bs = !snap_get_exact(rd, SNAP_TAG_BALLOON, 0, &bs,
 				       sizeof(bs));
-	if (!have_ms && !have_bs)
+	/* snapshot_load refuses a file with a balloon and without either. */
+	if (!have_ms || !have_bs)
 		return;
 	uint8_t *ram = calloc(1, RAM_BYTES);
 	if (!ram)
@@ -287,7 +289,7 @@ static void restore_balloon(const struct snap_reader *rd)
 	gmem_init_external(&mem, 0, ram, RAM_BYTES);
 	if (!bed_up(&a, &cfg, &mem))
 		goto out;
-	if (bed_restore(&a, have_ms ? &ms : NULL, have_bs ? &bs : NULL))
+	if (bed_restore(&a, &ms, &bs))
 		goto out;
 	bed_run(&a);
 	/* Whatever state it reached, a snapshot of it restores. */

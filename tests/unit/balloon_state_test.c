@@ -583,3 +583,23 @@ Test(balloon_state, refuses_hint_state_on_a_device_without_hinting)
 	st.hint_state = BALLOON_HINT_RUNNING;
 	expect_balloon_refused(&st, "FREE_PAGE_HINT");
 }
+
+/* A file's last-update time is any 64-bit value: the age saturates instead
+ * of overflowing (UBSan catches the overflow in the ASan build). */
+Test(balloon_state, stats_update_time_at_the_limits_restores)
+{
+	const int64_t secs[] = {INT64_MIN, INT64_MAX, -1};
+	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+		work_old_side(&full_cfg);
+		cr_assert_eq(balloon_stats_tick(&bed->b), 0);
+		cr_assert_eq(fbd_stats_request(drv), 0);
+		save_old();
+		cr_assert(bst.stats_valid);
+		bst.stats_update_sec = secs[i];
+		restore_new(&full_cfg);
+		struct balloon_stats s;
+		cr_assert_eq(balloon_get_stats(&nw->b, &s), 0);
+		cr_assert_eq(s.last_update_realtime.tv_sec, secs[i]);
+		teardown();
+	}
+}
