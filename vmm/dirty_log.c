@@ -146,6 +146,13 @@ int dirty_log_init(struct vm *vm)
 			return -ENOMEM;
 		}
 	}
+	/* Only hint runs log dirty pages: other VMs keep KVM's bitmap
+	 * interface (nothing to map, no ring-full exits, no 64 KiB per vCPU). */
+	const struct config_balloon *b = &vm->cfg->balloon;
+	if (!b->enabled || !b->free_page_hinting) {
+		log_debug("dirty log: bitmap (free_page_hinting is off)");
+		return 0;
+	}
 	const char *env = getenv("MVMM_DIRTY_LOG");
 	if (env && strcmp(env, "bitmap") == 0) {
 		log_info("dirty log: bitmap (MVMM_DIRTY_LOG=bitmap)");

@@ -192,6 +192,11 @@ Test(dirty_log, a_hole_before_dirty_entries_is_skipped_as_overrun)
 #define SLOT1_GPA (64 * MIB)
 #define CODE_GPA 0x1000u
 
+/* The ring is only for VMs that run hints. */
+static struct vm_config tvm_cfg = {
+	.balloon = {.enabled = true, .free_page_hinting = true},
+};
+
 static void tvm_open(struct vm *vm, const char *mode)
 {
 	memset(vm, 0, sizeof(*vm));
@@ -227,6 +232,7 @@ static void tvm_open(struct vm *vm, const char *mode)
 	else
 		unsetenv("MVMM_DIRTY_LOG");
 	log_set_level(LOG_WARN);
+	vm->cfg = &tvm_cfg;
 	cr_assert_eq(dirty_log_init(vm), 0);
 	vm->nr_vcpus = 1;
 	vm->vcpus = calloc(1, sizeof(*vm->vcpus));
@@ -486,6 +492,17 @@ Test(dirty_log, ring_mode_maps_a_ring_per_vcpu_and_env_forces_bitmap)
 	cr_assert_leq(dirty_log_ring_bytes(&vm), (size_t)max);
 	for (uint32_t i = 0; i < vm.dirty.ring_entries; i++)
 		cr_assert_eq(vm.vcpus[0].dirty_ring.gfns[i].flags, 0);
+	tvm_close(&vm);
+}
+
+Test(dirty_log, a_vm_without_hinting_keeps_the_bitmap)
+{
+	struct vm vm;
+	tvm_cfg.balloon.free_page_hinting = false;
+	tvm_open(&vm, NULL);
+	tvm_cfg.balloon.free_page_hinting = true;
+	cr_assert_str_eq(dirty_log_mode(&vm), "bitmap");
+	cr_assert_null(vm.vcpus[0].dirty_ring.gfns);
 	tvm_close(&vm);
 }
 
