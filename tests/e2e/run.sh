@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The e2e runner: runs every scenario tests/e2e/t_NAME.sh (helpers in lib.sh),
 # directly where /dev/kvm is hardware-backed, else each in its own boot of the
-# emulated test host (tests/testhost/run.sh), retried up to twice there. Ends with the line
+# emulated test host (tests/testhost/run.sh), retried there (see below). Ends with the line
 # "e2e: N passed, M failed"; exits non-zero when any failed.
 #
 # Usage: tests/e2e/run.sh [NAME...]   only the named scenarios (t_NAME.sh)
@@ -59,8 +59,9 @@ summary() {
 # that a hung or crashed test host (nested SVM under TCG is not perfectly
 # stable: about one scenario in 15 sees the guest triple-fault while it faults
 # in memory, even with no balloon activity) costs one scenario, not the run.
-# A failed scenario is run up to twice more, each time in a new test host;
-# one that passes only then is listed.
+# A failed scenario is run up to twice more, each time in a new test host
+# (a test host whose kernel died under it, status 125, does not count: up to
+# two more for that); one that passes only then is listed.
 run_in_testhosts() {
 	local f name to log rc attempt passed=0 failed=0 result
 	local failed_names=() flaky_names=() skipped_names=()
@@ -70,7 +71,13 @@ run_in_testhosts() {
 		name=${name#t_}
 		to=$(scenario_timeout "$f")
 		result=fail
-		for attempt in 1 2 3; do
+		attempt=0
+		local fails=0 host_deaths=0
+		# Up to three runs of the scenario; a test host that died under it
+		# (status 125: its kernel panicked or reset) is not the scenario's
+		# failure and gets up to two more.
+		while [ $fails -lt 3 ] && [ $host_deaths -lt 3 ]; do
+			attempt=$((attempt + 1))
 			# No further attempt once the run's budget is spent (CI has 90 min).
 			if [ "$attempt" -gt 1 ] && [ $SECONDS -gt "${MVMM_E2E_BUDGET_S:-2700}" ]; then
 				echo "e2e: no attempt $attempt for $name: the run's ${MVMM_E2E_BUDGET_S:-2700} s budget is spent"
@@ -86,6 +93,11 @@ run_in_testhosts() {
 				result=skip
 			else
 				echo "e2e: $name failed on attempt $attempt (test host status $rc)"
+				if [ "$rc" = 125 ]; then
+					host_deaths=$((host_deaths + 1))
+				else
+					fails=$((fails + 1))
+				fi
 				continue
 			fi
 			break
