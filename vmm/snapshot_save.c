@@ -33,9 +33,6 @@ struct snapshot_job {
 	struct snapshot_create_result res;
 };
 
-/* One job at a time per process (one VM per process). */
-static struct snapshot_job *active_job;
-
 static void job_fail(struct snapshot_job *j, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void job_fail(struct snapshot_job *j, int err, const char *fmt, ...)
@@ -49,7 +46,7 @@ static void job_fail(struct snapshot_job *j, int err, const char *fmt, ...)
 
 static void job_finish(struct snapshot_job *j)
 {
-	active_job = NULL;
+	j->vm->snapshot_job = NULL;
 	if (j->res.err)
 		log_warn("snapshot: %s", j->res.msg);
 	j->done(j->opaque, &j->res);
@@ -273,7 +270,7 @@ int snapshot_create(struct vm *vm, const struct snapshot_create_req *req,
 		    snapshot_done_fn done, void *opaque, char *msg,
 		    size_t msglen)
 {
-	if (active_job) {
+	if (vm->snapshot_job) {
 		snprintf(msg, msglen, "a snapshot is already being taken");
 		return -EBUSY;
 	}
@@ -300,7 +297,7 @@ int snapshot_create(struct vm *vm, const struct snapshot_create_req *req,
 	j->opaque = opaque;
 	j->t0_ns = vm_now_ns();
 	j->use_hints = req->use_hints;
-	active_job = j;
+	vm->snapshot_job = j;
 
 	if (!vm_paused(vm) && req->use_hints && snapshot_can_hint(vm)) {
 		char why[160];
@@ -313,7 +310,7 @@ int snapshot_create(struct vm *vm, const struct snapshot_create_req *req,
 	}
 	int r = vm_paused(vm) ? 0 : vm_pause(vm);
 	if (r) {
-		active_job = NULL;
+		vm->snapshot_job = NULL;
 		free(j->state_path);
 		free(j->mem_path);
 		free(j);

@@ -28,6 +28,7 @@ struct cmdline;
 struct discard_engine;
 struct queue_event;
 struct vm_reclaim;
+struct snapshot_job;
 
 enum vm_exit_kind {
 	VM_EXIT_NONE,
@@ -81,6 +82,8 @@ struct vm {
 	struct pause_gate pause;
 	/* Hint-based reclaim in progress or last done (vm_reclaim.c). */
 	struct vm_reclaim *reclaim;
+	/* The snapshot being taken (snapshot_save.c), one at a time. */
+	struct snapshot_job *snapshot_job;
 	/* Dirty page logging of guest RAM, ring or bitmap (dirty_log.c). */
 	struct dirty_log dirty;
 
