@@ -39,23 +39,40 @@ build/bench/discard_bench
 echo
 
 mode=$(testhost_kvm_mode)
-# One test host boot for every guest-side script; the snapshot and
-# hint-reclaim scenarios print their figures as they check them.
-guest_bench='bash tests/bench/boot_balloon.sh && bash tests/bench/reporting.sh && bash tests/e2e/t_snapshot.sh && bash tests/e2e/t_hint_reclaim.sh'
-echo "## Guest side: tests/bench/boot_balloon.sh, tests/bench/reporting.sh, tests/e2e/t_snapshot.sh, tests/e2e/t_hint_reclaim.sh ($mode)"
+# The snapshot and hint-reclaim scenarios print their figures as they check
+# them. In the emulated test host each script gets its own boot and, when
+# it fails there (nested TCG is not stable: guest triple faults and test
+# host panics, see docs/testing.md), up to two more in fresh boots; figures
+# come only from the passing run, and every retry is printed.
+guest_scripts=(tests/bench/boot_balloon.sh tests/bench/reporting.sh
+	tests/e2e/t_snapshot.sh tests/e2e/t_hint_reclaim.sh)
+echo "## Guest side: ${guest_scripts[*]} ($mode)"
 echo
+out=
 if [ "$mode" = emulated ]; then
 	echo "Mode: emulated test host (QEMU TCG, nested kvm-amd): absolute times are ~10x slower than on hardware."
-	out=$(bash tests/testhost/run.sh --timeout 1800 -- bash -c "$guest_bench" 2>&1) || {
-		echo "$out" | tail -30
-		exit 1
-	}
+	for script in "${guest_scripts[@]}"; do
+		for attempt in 1 2 3; do
+			rc=0
+			one=$(bash tests/testhost/run.sh --timeout 1200 -- bash "$script" 2>&1) || rc=$?
+			[ "$rc" != 0 ] || break
+			echo "($script failed on attempt $attempt with status $rc: $(echo "$one" | grep -m1 -E 'FAIL|triple fault|test host reset' || true))"
+		done
+		if [ "$rc" != 0 ]; then
+			echo "$one" | tail -30
+			exit 1
+		fi
+		out+=$one$'\n'
+	done
 else
 	echo "Mode: direct ($mode)"
-	out=$(bash -c "$guest_bench" 2>&1) || {
-		echo "$out" | tail -30
-		exit 1
-	}
+	for script in "${guest_scripts[@]}"; do
+		one=$(bash "$script" 2>&1) || {
+			echo "$one" | tail -30
+			exit 1
+		}
+		out+=$one$'\n'
+	done
 fi
 echo
 echo "| figure | value |"
