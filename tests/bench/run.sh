@@ -54,9 +54,10 @@ if [ "$mode" = emulated ]; then
 	for script in "${guest_scripts[@]}"; do
 		for attempt in 1 2 3; do
 			rc=0
-			one=$(bash tests/testhost/run.sh --timeout 1200 -- bash "$script" 2>&1) || rc=$?
+			# Each script takes 1-3 min there; a hung test host ends sooner.
+			one=$(bash tests/testhost/run.sh --timeout 600 -- bash "$script" 2>&1) || rc=$?
 			[ "$rc" != 0 ] || break
-			echo "($script failed on attempt $attempt with status $rc: $(echo "$one" | grep -m1 -E 'FAIL|triple fault|test host reset' || true))"
+			echo "($script failed on attempt $attempt with status $rc: $(echo "$one" | grep -m1 -E 'FAIL|triple fault|test host reset|timed out' || true))"
 		done
 		if [ "$rc" != 0 ]; then
 			echo "$one" | tail -30
