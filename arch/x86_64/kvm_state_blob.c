@@ -186,3 +186,11 @@ int kvm_state_blob_parse(const void *blob, size_t len, const char *what,
 	}
 	return 0;
 }
+
+int kvm_state_ioctl_err(const char *what, const char *name, char *err,
+			size_t errlen)
+{
+	int e = errno;
+	snprintf(err, errlen, "%s: %s: %s", what, name, strerror(e));
+	return -e;
+}

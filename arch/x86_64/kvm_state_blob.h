@@ -62,4 +62,8 @@ int kvm_state_blob_parse(const void *blob, size_t len, const char *what,
 			 struct kvm_state_part *parts, char *err,
 			 size_t errlen);
 
+/* After a failed ioctl: "what: name: strerror(errno)" into err, -errno. */
+int kvm_state_ioctl_err(const char *what, const char *name, char *err,
+			size_t errlen);
+
 #endif

@@ -59,13 +59,6 @@ static const struct kvm_state_part_spec vcpu_specs[P_COUNT] = {
 	[P_EVENTS] = FIXED(11, "vcpu_events", struct kvm_vcpu_events, true),
 };
 
-static int ioctl_err(const char *name, char *err, size_t errlen)
-{
-	int e = errno;
-	snprintf(err, errlen, WHAT ": %s: %s", name, strerror(e));
-	return -e;
-}
-
 static int parse(const void *blob, size_t len, struct kvm_state_part *p,
 		 char *err, size_t errlen)
 {
@@ -97,7 +90,7 @@ static int save_part(struct kvm_state_blob *w, int fd, unsigned long req,
 		snprintf(err, errlen, WHAT ": %s", strerror(-w->err));
 		return w->err;
 	}
-	return ioctl(fd, req, p) < 0 ? ioctl_err(name, err, errlen) : 0;
+	return ioctl(fd, req, p) < 0 ? kvm_state_ioctl_err(WHAT, name, err, errlen) : 0;
 }
 
 static int save_xsave(struct kvm_state_blob *w, int kvm_fd, int vcpu_fd,
@@ -127,7 +120,7 @@ static int save_xsave(struct kvm_state_blob *w, int kvm_fd, int vcpu_fd,
 		snprintf(err, errlen, WHAT ": %s", strerror(-w->err));
 		return w->err;
 	}
-	return ioctl(vcpu_fd, req, p) < 0 ? ioctl_err(name, err, errlen) : 0;
+	return ioctl(vcpu_fd, req, p) < 0 ? kvm_state_ioctl_err(WHAT, name, err, errlen) : 0;
 }
 
 int x86_vcpu_state_save(int kvm_fd, int vcpu_fd, void **blob, size_t *len,
@@ -197,7 +190,7 @@ static int restore_part(int fd, unsigned long req, const char *name,
 		return -EINVAL;
 	}
 	memcpy(&buf, p->data, p->len);
-	return ioctl(fd, req, &buf) < 0 ? ioctl_err(name, err, errlen) : 0;
+	return ioctl(fd, req, &buf) < 0 ? kvm_state_ioctl_err(WHAT, name, err, errlen) : 0;
 }
 
 static int restore_xsave(int kvm_fd, int vcpu_fd,
@@ -216,7 +209,7 @@ static int restore_xsave(int kvm_fd, int vcpu_fd,
 	}
 	memcpy(buf, p->data, p->len);
 	int r = ioctl(vcpu_fd, KVM_SET_XSAVE, buf) < 0 ?
-			ioctl_err("KVM_SET_XSAVE", err, errlen) :
+			kvm_state_ioctl_err(WHAT, "KVM_SET_XSAVE", err, errlen) :
 			0;
 	free(buf);
 	return r;

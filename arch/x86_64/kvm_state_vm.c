@@ -33,13 +33,6 @@ static const unsigned chip_part[] = {
 	[KVM_IRQCHIP_IOAPIC] = P_IOAPIC,
 };
 
-static int ioctl_err(const char *name, char *err, size_t errlen)
-{
-	int e = errno;
-	snprintf(err, errlen, WHAT ": %s: %s", name, strerror(e));
-	return -e;
-}
-
 static int parse(const void *blob, size_t len, struct kvm_state_part *p,
 		 char *err, size_t errlen)
 {
@@ -81,7 +74,7 @@ int x86_vm_state_save(int vm_fd, void **blob, size_t *len, char *err,
 		memset(&chip, 0, sizeof(chip));
 		chip.chip_id = id;
 		if (ioctl(vm_fd, KVM_GET_IRQCHIP, &chip) < 0) {
-			r = ioctl_err("KVM_GET_IRQCHIP", err, errlen);
+			r = kvm_state_ioctl_err(WHAT, "KVM_GET_IRQCHIP", err, errlen);
 			goto fail;
 		}
 		kvm_state_blob_put(&w, vm_specs[chip_part[id]].id, &chip,
@@ -89,13 +82,13 @@ int x86_vm_state_save(int vm_fd, void **blob, size_t *len, char *err,
 	}
 	memset(&pit, 0, sizeof(pit));
 	if (ioctl(vm_fd, KVM_GET_PIT2, &pit) < 0) {
-		r = ioctl_err("KVM_GET_PIT2", err, errlen);
+		r = kvm_state_ioctl_err(WHAT, "KVM_GET_PIT2", err, errlen);
 		goto fail;
 	}
 	kvm_state_blob_put(&w, vm_specs[P_PIT].id, &pit, sizeof(pit));
 	memset(&clock, 0, sizeof(clock));
 	if (ioctl(vm_fd, KVM_GET_CLOCK, &clock) < 0) {
-		r = ioctl_err("KVM_GET_CLOCK", err, errlen);
+		r = kvm_state_ioctl_err(WHAT, "KVM_GET_CLOCK", err, errlen);
 		goto fail;
 	}
 	kvm_state_blob_put(&w, vm_specs[P_CLOCK].id, &clock, sizeof(clock));
@@ -121,11 +114,11 @@ int x86_vm_state_restore(int vm_fd, const void *blob, size_t len, char *err,
 	for (uint32_t id = 0; id < 3; id++) {
 		memcpy(&chip, p[chip_part[id]].data, sizeof(chip));
 		if (ioctl(vm_fd, KVM_SET_IRQCHIP, &chip) < 0)
-			return ioctl_err("KVM_SET_IRQCHIP", err, errlen);
+			return kvm_state_ioctl_err(WHAT, "KVM_SET_IRQCHIP", err, errlen);
 	}
 	memcpy(&pit, p[P_PIT].data, sizeof(pit));
 	if (ioctl(vm_fd, KVM_SET_PIT2, &pit) < 0)
-		return ioctl_err("KVM_SET_PIT2", err, errlen);
+		return kvm_state_ioctl_err(WHAT, "KVM_SET_PIT2", err, errlen);
 	/* Flags 0: kvmclock resumes at the saved value, so the guest sees no
 	 * time pass while it was stopped (as Firecracker does). Kernels
 	 * before 5.16 refuse any flag, and KVM_CLOCK_REALTIME would jump the
@@ -133,6 +126,6 @@ int x86_vm_state_restore(int vm_fd, const void *blob, size_t len, char *err,
 	memcpy(&clock, p[P_CLOCK].data, sizeof(clock));
 	clock.flags = 0;
 	if (ioctl(vm_fd, KVM_SET_CLOCK, &clock) < 0)
-		return ioctl_err("KVM_SET_CLOCK", err, errlen);
+		return kvm_state_ioctl_err(WHAT, "KVM_SET_CLOCK", err, errlen);
 	return 0;
 }
