@@ -15,18 +15,19 @@ CFLAGS := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -MMD -MP $(EX
 LDFLAGS := $(OPT) $(EXTRA_LDFLAGS)
 LIBS := -luring -ljansson -lmicrohttpd -lseccomp -lfdt -lpthread -lz
 
-# The dependency rule (../shared/DESIGN.md): core sees only itself; devices and
-# arch see core and themselves; only vmm/ sees everything.
-CORE_INC := -Ivmm/core/include
+# The dependency rule (docs/architecture.md): core sees only itself; devices
+# and arch see core and themselves; only vmm/ sees everything. The include
+# paths enforce it, and tests/layers.sh checks the includes themselves.
+CORE_INC := -Icore/include
 DEV_INC := $(CORE_INC) -Idevices/include
 ARCH_INC := $(CORE_INC) -Iarch/x86_64/include
 VMM_INC := $(CORE_INC) -Idevices/include -Iarch/x86_64/include -Ivmm
 TEST_INC := $(VMM_INC) -Itests/unit
 
-CORE_SRC := $(wildcard vmm/core/*.c)
-DEV_SRC := $(wildcard devices/*.c devices/legacy/*.c devices/virtio/*.c)
+CORE_SRC := $(wildcard core/*.c)
+DEV_SRC := $(wildcard devices/*.c devices/legacy/*.c devices/virtio/*.c devices/virtio/balloon/*.c)
 ARCH_SRC := $(wildcard arch/x86_64/*.c)
-VMM_SRC := $(filter-out vmm/main.c,$(wildcard vmm/*.c))
+VMM_SRC := $(filter-out vmm/main.c,$(wildcard vmm/*.c vmm/*/*.c))
 UNIT_SRC := $(wildcard tests/unit/*_test.c tests/unit/fakes/*.c)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 
@@ -51,7 +52,7 @@ MVMM := $(BUILD)/mvmm
 UNIT := $(BUILD)/unit_tests
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps run test unit unit-asan e2e bench fuzz fuzz-smoke guest clean
+.PHONY: all deps run test layers unit unit-asan e2e bench fuzz fuzz-smoke guest clean
 .DEFAULT_GOAL := all
 
 all: $(MVMM) mvmm $(UNIT) $(BENCHES)
@@ -59,7 +60,7 @@ all: $(MVMM) mvmm $(UNIT) $(BENCHES)
 deps:
 	@bash .ci/deps.sh
 
-$(BUILD)/vmm/core/%.o: vmm/core/%.c
+$(BUILD)/core/%.o: core/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CFLAGS) $(CORE_INC) -c $< -o $@
@@ -124,7 +125,11 @@ unit-asan:
 e2e: all guest
 	@bash tests/e2e/run.sh
 
+layers:
+	@bash tests/layers.sh
+
 test: deps
+	$(MAKE) layers
 	$(MAKE) all guest
 	$(MAKE) unit
 	$(MAKE) unit-asan
@@ -145,9 +150,9 @@ build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(DEV_SRC) $(wildcard tests/unit/fakes/
 	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(DEV_INC) $(FUZZ_INC) -Itests/unit -o $@ $< $(CORE_SRC) $(DEV_SRC) $(FUZZ_SRC) -lz
 # The snapshot target also checks the KVM state blobs (arch code, no KVM).
 FUZZ_KVM_STATE := $(wildcard arch/x86_64/kvm_state_*.[ch] arch/x86_64/include/arch/kvm_state.h)
-build-fuzz/snapshot_fuzz: FUZZ_INC := -Iarch/x86_64/include
-build-fuzz/snapshot_fuzz: FUZZ_SRC := $(wildcard arch/x86_64/kvm_state_*.c)
-build-fuzz/snapshot_fuzz: $(FUZZ_KVM_STATE) vmm/snapshot.h vmm/snapshot_machine.h vmm/config.h
+build-fuzz/snapshot_fuzz: FUZZ_INC := -Iarch/x86_64/include -Ivmm
+build-fuzz/snapshot_fuzz: FUZZ_SRC := $(wildcard arch/x86_64/kvm_state_*.c vmm/snapshot/snapfile*.c)
+build-fuzz/snapshot_fuzz: $(FUZZ_KVM_STATE) $(wildcard vmm/snapshot/*.[ch]) vmm/config/config.h
 fuzz-smoke: fuzz
 	@bash tests/fuzz/smoke.sh
 

@@ -1,12 +1,12 @@
 /* mvmm: boots one Linux guest on KVM. Exit status: 0 for a guest power-off,
  * reboot or host signal; 1 for a guest crash or KVM/internal error; 2 for a
  * usage or configuration error. */
-#include "api_routes.h"
-#include "api_server.h"
-#include "cli.h"
-#include "metrics.h"
-#include "snapshot.h"
-#include "vm.h"
+#include "api/api_routes.h"
+#include "api/api_server.h"
+#include "config/cli.h"
+#include "vm/metrics.h"
+#include "snapshot/snapshot.h"
+#include "vm/vm.h"
 
 #include <core/log.h>
 

@@ -6,7 +6,7 @@
  *     engine's eventfd while 4 GiB are discarded; worst timer delay.
  * Prints markdown tables. Usage: build/bench/discard_bench [--quick]
  * [--policy]; --policy adds the sweeps that chose the engine's defaults. */
-#include "discard_engine.h"
+#include "memory/discard_engine.h"
 
 #include <core/gmem.h>
 

@@ -1,7 +1,7 @@
 /* libFuzzer target: the restore side of snapshots, whose state file is
  * untrusted input. Each input is used twice:
  *  1. as a state file: snap_reader_parse, then its sections go to their
- *     consumers as in snapshot_load (vmm/snapshot_load.c; its CPUID and
+ *     consumers as in snapshot_load (vmm/snapshot/snapshot_load.c; its CPUID and
  *     machine checks are vmm/ code, not linked here: the machine section
  *     only gives the balloon's config);
  *  2. as a payload: its sections (u32 tag, u32 instance, u64 len, data,
@@ -28,13 +28,13 @@
  * (tests/unit/fakes/fake_balloon_driver.h) on this RAM layout. */
 #include "../unit/fakes/recording_discard.c"
 
-#include "../../vmm/snapshot.h"
-#include "../../vmm/snapshot_machine.h"
+#include "snapshot/snapshot.h"
+#include "snapshot/snapshot_machine.h"
 
 #include <arch/kvm_state.h>
 #include <core/checked.h>
 #include <core/log.h>
-#include <core/snapfile.h>
+#include "snapshot/snapfile.h"
 #include <devices/balloon.h>
 #include <devices/bus.h>
 #include <devices/serial.h>

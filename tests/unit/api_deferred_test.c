@@ -1,8 +1,8 @@
 /* Deferred answers through the real API server on a Unix socket: a handler
  * sets API_STATUS_DEFERRED and api_server_answer() gives the answer later
  * from the main loop, or before the handler returned. */
-#include "api_server.h"
-#include "event_loop.h"
+#include "api/api_server.h"
+#include "vm/event_loop.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>

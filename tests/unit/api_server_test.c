@@ -1,7 +1,7 @@
 /* The API server: libmicrohttpd on a Unix socket, each request handed to
  * an event loop and answered from there. */
-#include "api_routes.h"
-#include "api_server.h"
+#include "api/api_routes.h"
+#include "api/api_server.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* The REST API routes, called directly against a config and a balloon with
  * no transport (the server itself: api_server_test.c). */
-#include "discard_engine.h"
+#include "memory/discard_engine.h"
 #include "fakes/api_fixture.h"
 
 #include <criterion/criterion.h>

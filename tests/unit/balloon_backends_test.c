@@ -3,7 +3,7 @@
  * deflate is used), and the mem_lock wiring that refuses a driver without
  * MUST_TELL_HOST. Driven by the simulated Linux driver. */
 #include "fakes/fake_balloon_driver.h"
-#include "vm.h"
+#include "vm/vm.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* virtio-balloon with the real discard engine (vmm/): inflated and reported
  * pages read back zero by the time the guest sees the used entry, for the
  * synchronous backend and for io_uring where the kernel offers it. */
-#include "discard_engine.h"
+#include "memory/discard_engine.h"
 #include "fakes/fake_balloon_driver.h"
 
 #include <criterion/criterion.h>

@@ -1,5 +1,5 @@
-#include "cli.h"
-#include "config.h"
+#include "config/cli.h"
+#include "config/config.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
 /* Dirty page logging: the ring walk on crafted rings, then both modes
  * against /dev/kvm with a tiny flat 32-bit guest that writes chosen pages
  * (skipped where /dev/kvm cannot be opened). */
-#include "dirty_log.h"
-#include "vm.h"
+#include "vm/dirty_log.h"
+#include "vm/vm.h"
 
 #include <core/log.h>
 

@@ -1,6 +1,6 @@
 /* The discard engine on real memory: anonymous and memfd regions, through
  * the synchronous backend, the io_uring ring and the shipped policy. */
-#include "discard_engine.h"
+#include "memory/discard_engine.h"
 
 #include <core/gmem.h>
 

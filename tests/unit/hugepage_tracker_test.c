@@ -1,7 +1,7 @@
 /* The partial-hugepage tracker against a reference model: random inflate
  * and deflate sequences, every hugepage reported discarded exactly when it
  * became entirely ballooned, and un-discarded when any page left. */
-#include <core/hugepage_tracker.h>
+#include <devices/hugepage_tracker.h>
 
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* The inhibit counter: named reasons, each counted (seed 002). */
-#include <core/inhibit.h>
+#include <devices/inhibit.h>
 
 #include <criterion/criterion.h>
 #include <errno.h>

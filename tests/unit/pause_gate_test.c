@@ -1,5 +1,5 @@
 /* The pause handshake with real threads standing in for vCPUs. */
-#include "pause_gate.h"
+#include "vm/pause_gate.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

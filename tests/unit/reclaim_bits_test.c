@@ -1,5 +1,5 @@
 /* Which hinted pages a reclaim discards. */
-#include "reclaim_bits.h"
+#include "reclaim/reclaim_bits.h"
 
 #include <criterion/criterion.h>
 #include <string.h>

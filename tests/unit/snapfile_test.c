@@ -1,6 +1,6 @@
 /* The state-file container: round trips, and every kind of damage refused
  * with a reason before any section is handed out. */
-#include <core/snapfile.h>
+#include "snapshot/snapfile.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>

@@ -1,8 +1,8 @@
 /* The state file's machine section: every field checked before a VM is
  * built from it, and the built VM checked against it. */
-#include "cli.h"
-#include "snapshot_machine.h"
-#include "vm.h"
+#include "config/cli.h"
+#include "snapshot/snapshot_machine.h"
+#include "vm/vm.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

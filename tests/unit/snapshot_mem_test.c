@@ -1,6 +1,6 @@
 /* The sparse memory file: zero and skipped pages become holes, data lands at
  * its region's file offset, and a load restores every page. */
-#include "snapshot_mem.h"
+#include "snapshot/snapshot_mem.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -292,7 +292,7 @@ static void bed_open(struct bed *b)
 	}
 	b->vm = ioctl(b->kvm, KVM_CREATE_VM, 0);
 	cr_assert_geq(b->vm, 0, "KVM_CREATE_VM: %s", strerror(errno));
-	/* As vmm/vm.c builds a VM. */
+	/* As vmm/vm/vm.c builds a VM. */
 	struct kvm_pit_config pit = { .flags = 0 };
 	uint64_t ident = 0xfffbc000;
 	cr_assert_eq(ioctl(b->vm, KVM_SET_TSS_ADDR, 0xfffbd000), 0);

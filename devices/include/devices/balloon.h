@@ -20,8 +20,8 @@
 
 #include <core/discard.h>
 #include <core/gmem.h>
-#include <core/hugepage_tracker.h>
-#include <core/inhibit.h>
+#include <devices/hugepage_tracker.h>
+#include <devices/inhibit.h>
 #include <core/mem_pin.h>
 #include <devices/virtio_dev.h>
 #include <devices/virtq.h>
@@ -295,7 +295,7 @@ uint32_t balloon_get_stats_interval(struct balloon *b);
 int balloon_get_stats(struct balloon *b, struct balloon_stats *out);
 
 /* Discard inhibition is a counter of named reasons ("snapshot",
- * "operator", ...; core/inhibit.h): while any is held, inflate, deflate
+ * "operator", ...; devices/inhibit.h): while any is held, inflate, deflate
  * and report requests are acknowledged and accounted but nothing is
  * discarded (seed 002), and ballooned hugetlb pages are not tracked. When
  * the last reason goes, nothing acknowledged meanwhile is discarded after

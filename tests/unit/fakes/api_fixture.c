@@ -1,6 +1,6 @@
 #include "fakes/api_fixture.h"
 
-#include "discard_engine.h"
+#include "memory/discard_engine.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>

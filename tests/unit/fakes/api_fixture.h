@@ -4,7 +4,7 @@
 #ifndef TESTS_FAKES_API_FIXTURE_H
 #define TESTS_FAKES_API_FIXTURE_H
 
-#include "api_routes.h"
+#include "api/api_routes.h"
 #include "fakes/fake_balloon_driver.h"
 
 #include <jansson.h>

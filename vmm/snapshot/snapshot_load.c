@@ -1,0 +1,242 @@
+/* PUT /snapshot/load and --restore: check the whole state file, build the
+ * VM it describes, fill guest memory, then put every state back
+ * (snapshot.h). */
+#include "snapshot/snapshot.h"
+
+#include "snapshot/snapshot_machine.h"
+#include "snapshot/snapshot_mem.h"
+#include "vm/vm.h"
+
+#include <arch/kvm_state.h>
+#include <core/log.h>
+#include "snapshot/snapfile.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#define SNAPSHOT_MAX_CPUID_ENTRIES 4096
+
+static int missing(char *err, size_t errlen, const char *what, unsigned inst)
+{
+	snprintf(err, errlen, "state file: the %s section (%u) is missing or has the wrong size",
+		 what, inst);
+	return -EINVAL;
+}
+
+static int check_cpuid(const void *data, size_t len)
+{
+	const struct kvm_cpuid2 *c = data;
+	if (len < sizeof(*c) || c->nent == 0 ||
+	    c->nent > SNAPSHOT_MAX_CPUID_ENTRIES)
+		return -EINVAL;
+	return len == sizeof(*c) + c->nent * sizeof(c->entries[0]) ? 0 : -EINVAL;
+}
+
+/* Every section must be present and well formed before anything is built. */
+static int snapshot_check(const struct snap_reader *rd,
+			  const struct snapshot_machine *m, char *err,
+			  size_t errlen)
+{
+	const void *d;
+	size_t len;
+	char why[200];
+	if (snap_get(rd, SNAP_TAG_VM_KVM, 0, &d, &len) ||
+	    x86_vm_state_check(d, len, why, sizeof(why))) {
+		snprintf(err, errlen, "state file: VM state: %s",
+			 snap_get(rd, SNAP_TAG_VM_KVM, 0, &d, &len) ? "missing" : why);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < m->vcpu_count; i++) {
+		if (snap_get(rd, SNAP_TAG_CPUID, i, &d, &len) ||
+		    check_cpuid(d, len))
+			return missing(err, errlen, "vCPU CPUID", i);
+		if (snap_get(rd, SNAP_TAG_VCPU, i, &d, &len))
+			return missing(err, errlen, "vCPU", i);
+		if (x86_vcpu_state_check(d, len, why, sizeof(why))) {
+			snprintf(err, errlen, "state file: vcpu%u: %s", i, why);
+			return -EINVAL;
+		}
+	}
+	if (snap_get(rd, SNAP_TAG_SERIAL, 0, &d, &len) ||
+	    len != sizeof(struct serial_state))
+		return missing(err, errlen, "serial", 0);
+	for (unsigned i = 0; i < m->nr_virtio; i++)
+		if (snap_get(rd, SNAP_TAG_VIRTIO_MMIO, i, &d, &len) ||
+		    len != sizeof(struct virtio_mmio_state))
+			return missing(err, errlen, "virtio-mmio", i);
+	if (m->balloon_enabled &&
+	    (snap_get(rd, SNAP_TAG_BALLOON, 0, &d, &len) ||
+	     len != sizeof(struct balloon_state)))
+		return missing(err, errlen, "balloon", 0);
+	return 0;
+}
+
+static int snapshot_mem_path(const struct snap_reader *rd,
+			     const struct snapshot_load_req *req, char *out,
+			     size_t outlen, char *err, size_t errlen)
+{
+	if (req->mem_file_path) {
+		snprintf(out, outlen, "%s", req->mem_file_path);
+		return 0;
+	}
+	const void *d;
+	size_t len;
+	if (snap_get(rd, SNAP_TAG_MEM_FILE, 0, &d, &len) || len == 0 ||
+	    len >= outlen || memchr(d, 0, len)) {
+		snprintf(err, errlen, "no memory file given and the state file names none");
+		return -EINVAL;
+	}
+	memcpy(out, d, len);
+	out[len] = 0;
+	return 0;
+}
+
+static int snapshot_restore_kvm(struct vm *vm, const struct snap_reader *rd,
+				char *err, size_t errlen)
+{
+	const void *d;
+	size_t len;
+	char why[200];
+	int r;
+	snap_get(rd, SNAP_TAG_VM_KVM, 0, &d, &len);
+	if ((r = x86_vm_state_restore(vm->vm_fd, d, len, why, sizeof(why)))) {
+		snprintf(err, errlen, "restoring VM state: %s", why);
+		return r;
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		snap_get(rd, SNAP_TAG_CPUID, i, &d, &len);
+		/* The guest keeps the CPU it booted with, not this host's. */
+		if (ioctl(v->fd, KVM_SET_CPUID2, d) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "vcpu%u: KVM refused the saved CPUID: %s",
+				 i, strerror(errno));
+			return r;
+		}
+		snap_get(rd, SNAP_TAG_VCPU, i, &d, &len);
+		r = x86_vcpu_state_restore(vm->kvm_fd, v->fd, d, len, why,
+					   sizeof(why));
+		if (r) {
+			snprintf(err, errlen, "restoring vcpu%u: %s", i, why);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int snapshot_restore_devices(struct vm *vm, const struct snap_reader *rd,
+				    char *err, size_t errlen)
+{
+	char why[200] = "";
+	int r;
+	struct serial_state ss;
+	snap_get_exact(rd, SNAP_TAG_SERIAL, 0, &ss, sizeof(ss));
+	if ((r = serial_restore(&vm->serial, &ss))) {
+		snprintf(err, errlen, "state file: serial port state is invalid");
+		return r;
+	}
+	struct balloon_state bs;
+	if (vm->balloon) {
+		snap_get_exact(rd, SNAP_TAG_BALLOON, 0, &bs, sizeof(bs));
+		/* Names a config mismatch before the transport would refuse
+		 * it by feature bit. */
+		if ((r = balloon_state_check(vm->balloon, &bs, why, sizeof(why)))) {
+			snprintf(err, errlen, "balloon: %s", why);
+			return r;
+		}
+	}
+	/* Transports first: they negotiate and activate as at DRIVER_OK. */
+	for (unsigned i = 0; i < vm->nr_virtio; i++) {
+		struct virtio_mmio_state ms;
+		snap_get_exact(rd, SNAP_TAG_VIRTIO_MMIO, i, &ms, sizeof(ms));
+		r = virtio_mmio_restore(&vm->virtio[i].mmio, &ms, why, sizeof(why));
+		if (r) {
+			snprintf(err, errlen, "virtio slot %u: %s", i, why);
+			return r;
+		}
+	}
+	if (vm->balloon &&
+	    (r = balloon_restore(vm->balloon, &bs, why, sizeof(why)))) {
+		snprintf(err, errlen, "balloon: %s", why);
+		return r;
+	}
+	if (vm->balloon &&
+	    (r = vm_balloon_set_stats_interval(
+		     vm, balloon_get_stats_interval(vm->balloon)))) {
+		snprintf(err, errlen, "balloon statistics timer: %s", strerror(-r));
+		return r;
+	}
+	/* Buffers made available before the snapshot whose kick the old
+	 * process never handled; queued work completes once the loop runs. */
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		virtio_mmio_restored(&vm->virtio[i].mmio);
+	return 0;
+}
+
+int snapshot_load(struct vm *vm, struct vm_config *cfg,
+		  const struct snapshot_load_req *req, char *err,
+		  size_t errlen)
+{
+	struct snap_reader rd;
+	struct snapshot_machine m;
+	char mem_path[PATH_MAX];
+	uint64_t t0 = vm_now_ns();
+	if (!req->snapshot_path || !*req->snapshot_path) {
+		snprintf(err, errlen, "snapshot_path is required");
+		return -EINVAL;
+	}
+	int r = snap_reader_open(&rd, req->snapshot_path, SNAPFILE_ARCH_X86_64,
+				 err, errlen);
+	if (r)
+		return r;
+	if (snap_get_exact(&rd, SNAP_TAG_MACHINE, 0, &m, sizeof(m))) {
+		r = missing(err, errlen, "machine", 0);
+		goto out;
+	}
+	if ((r = snapshot_machine_to_config(&m, cfg, err, errlen)) ||
+	    (r = snapshot_check(&rd, &m, err, errlen)) ||
+	    (r = snapshot_mem_path(&rd, req, mem_path, sizeof(mem_path), err,
+				   errlen)))
+		goto out;
+	struct stat st;
+	if (stat(mem_path, &st) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "memory file %s: %s", mem_path, strerror(errno));
+		goto out;
+	}
+	uint64_t ram = 0;
+	for (unsigned i = 0; i < m.nr_regions; i++)
+		ram += m.region_len[i];
+	/* Refused before anything is built; the loader checks again. */
+	if ((uint64_t)st.st_size != ram) {
+		r = -EINVAL;
+		snprintf(err, errlen, "memory file %s is %llu bytes, the snapshot's guest RAM is %llu bytes",
+			 mem_path, (unsigned long long)st.st_size,
+			 (unsigned long long)ram);
+		goto out;
+	}
+	if ((r = vm_create_for_restore(vm, cfg, err, errlen)) ||
+	    (r = snapshot_machine_check_vm(&m, vm, err, errlen)))
+		goto out;
+	struct snapshot_mem_load_stats ls;
+	if ((r = snapshot_mem_load(&vm->mem, mem_path, &ls, err, errlen)) ||
+	    (r = snapshot_restore_kvm(vm, &rd, err, errlen)) ||
+	    (r = snapshot_restore_devices(vm, &rd, err, errlen)))
+		goto out;
+	if (!req->resume)
+		pause_gate_start_paused(&vm->pause);
+	log_info("snapshot: restored %s (%u vCPUs, %llu MiB, %llu MiB read from %s) in %llu ms%s",
+		 req->snapshot_path, m.vcpu_count,
+		 (unsigned long long)m.mem_size_mib,
+		 (unsigned long long)(ls.bytes_read >> 20), mem_path,
+		 (unsigned long long)(vm_now_ns() - t0) / 1000000,
+		 req->resume ? "" : "; paused until PATCH /vm Resumed");
+out:
+	snap_reader_free(&rd);
+	return r;
+}

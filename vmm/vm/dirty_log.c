@@ -1,0 +1,348 @@
+/* Dirty page logging: KVM dirty rings or KVM_GET_DIRTY_LOG (dirty_log.h).
+ * The ring protocol is the KVM API's (Documentation/virt/kvm/api.rst,
+ * KVM_CAP_DIRTY_LOG_RING): harvest in order from the fetch index while the
+ * entry is flagged dirty, flag it for reset, then KVM_RESET_DIRTY_RINGS. */
+#include "vm/dirty_log.h"
+
+#include "vm/vm.h"
+
+#include <core/log.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+/* api.rst: the flags are read with load-acquire before slot/offset, and the
+ * reset flag published with store-release (required with ..._ACQ_REL). */
+static bool gfn_dirty(const struct kvm_dirty_gfn *e)
+{
+	uint32_t f = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+	return (f & KVM_DIRTY_GFN_F_MASK) == KVM_DIRTY_GFN_F_DIRTY;
+}
+
+static void gfn_set_reset(struct kvm_dirty_gfn *e)
+{
+	__atomic_store_n(&e->flags, (uint32_t)KVM_DIRTY_GFN_F_RESET,
+			 __ATOMIC_RELEASE);
+}
+
+/* Entries f..f+k-1 clean while f+k is dirty: KVM counts them pushed, but an
+ * overrun had them reset before we saw them. Returns k, or 0 when nothing
+ * dirty lies ahead or a push was only in flight. */
+static uint32_t dirty_log_hole(struct kvm_dirty_gfn *gfns, uint32_t mask,
+			       uint32_t f, uint32_t limit)
+{
+	uint32_t k = 1;
+	while (k < limit && !gfn_dirty(&gfns[(f + k) & mask]))
+		k++;
+	if (k >= limit)
+		return 0;
+	/* One vCPU pushes in order: after the acquire of f+k, any entry pushed
+	 * before it reads dirty. One still clean will not be flagged again. */
+	for (uint32_t i = 0; i < k; i++)
+		if (gfn_dirty(&gfns[(f + i) & mask]))
+			return 0;
+	return k;
+}
+
+static void dirty_log_mark(struct dirty_log_harvest *h, uint32_t slot,
+			   uint64_t offset)
+{
+	uint32_t id = slot & 0xffff;
+	/* Bits 16+ are the address space: guest RAM lives in 0 only. */
+	if ((slot >> 16) != 0 || id >= h->nr_slots ||
+	    offset >= h->slot_pages[id]) {
+		h->bad++;
+		return;
+	}
+	if (h->bits && h->bits[id])
+		h->bits[id][offset / 64] |= 1ULL << (offset % 64);
+	h->marked++;
+}
+
+uint32_t dirty_log_harvest_ring(struct kvm_dirty_gfn *gfns, uint32_t entries,
+				uint32_t *fetch, struct dirty_log_harvest *h)
+{
+	uint32_t mask = entries - 1, done = 0;
+	while (done < entries) {
+		struct kvm_dirty_gfn *e = &gfns[*fetch & mask];
+		if (!gfn_dirty(e)) {
+			uint32_t k = dirty_log_hole(gfns, mask, *fetch,
+						    entries - done);
+			if (!k) {
+				if (gfn_dirty(e))
+					continue; /* pushed while we looked */
+				break;
+			}
+			for (uint32_t i = 0; i < k; i++)
+				gfn_set_reset(&gfns[(*fetch + i) & mask]);
+			*fetch += k;
+			done += k;
+			h->holes += k;
+			h->overrun = true;
+			continue;
+		}
+		uint32_t slot = __atomic_load_n(&e->slot, __ATOMIC_RELAXED);
+		uint64_t offset = __atomic_load_n(&e->offset, __ATOMIC_RELAXED);
+		dirty_log_mark(h, slot, offset);
+		gfn_set_reset(e);
+		(*fetch)++;
+		done++;
+	}
+	/* A whole ring at once: KVM was past its hard limit and may have
+	 * overwritten entries nobody harvested. */
+	if (done == entries)
+		h->overrun = true;
+	return done;
+}
+
+static int dirty_log_ring_cap(struct vm *vm, uint32_t *entries)
+{
+	/* _ACQ_REL first: it states the ordering this file keeps. */
+	static const int caps[] = {KVM_CAP_DIRTY_LOG_RING_ACQ_REL,
+				   KVM_CAP_DIRTY_LOG_RING};
+	long page = sysconf(_SC_PAGESIZE);
+	int r = -EOPNOTSUPP;
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		/* The value is the largest ring KVM accepts, in bytes. */
+		int max = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, caps[i]);
+		if (max <= 0)
+			continue;
+		uint64_t bytes = DIRTY_LOG_RING_ENTRIES *
+				 sizeof(struct kvm_dirty_gfn);
+		while (bytes > (uint64_t)max)
+			bytes /= 2;
+		if (page <= 0 || bytes < (uint64_t)page)
+			continue; /* KVM wants at least a page */
+		struct kvm_enable_cap ec = {.cap = (uint32_t)caps[i],
+					    .args = {bytes}};
+		if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &ec) == 0) {
+			*entries = (uint32_t)(bytes /
+					      sizeof(struct kvm_dirty_gfn));
+			return 0;
+		}
+		r = -errno;
+	}
+	return r;
+}
+
+int dirty_log_init(struct vm *vm)
+{
+	struct dirty_log *dl = &vm->dirty;
+	memset(dl, 0, sizeof(*dl));
+	int r = -pthread_mutex_init(&dl->lock, NULL);
+	if (r)
+		return r;
+	dl->initialized = true;
+	dl->nr_slots = vm->mem.nr_regions;
+	for (unsigned i = 0; i < dl->nr_slots; i++) {
+		dl->slot_pages[i] = vm->mem.regions[i].len / GMEM_PAGE_SIZE;
+		dl->pending[i] = calloc((size_t)((dl->slot_pages[i] + 63) / 64),
+					sizeof(uint64_t));
+		if (!dl->pending[i]) {
+			dirty_log_destroy(vm);
+			return -ENOMEM;
+		}
+	}
+	/* Only hint runs log dirty pages: other VMs keep KVM's bitmap
+	 * interface (nothing to map, no ring-full exits, no 64 KiB per vCPU). */
+	const struct config_balloon *b = &vm->cfg->balloon;
+	if (!b->enabled || !b->free_page_hinting) {
+		log_debug("dirty log: bitmap (free_page_hinting is off)");
+		return 0;
+	}
+	const char *env = getenv("MVMM_DIRTY_LOG");
+	if (env && strcmp(env, "bitmap") == 0) {
+		log_info("dirty log: bitmap (MVMM_DIRTY_LOG=bitmap)");
+		return 0;
+	}
+	if (env && *env && strcmp(env, "ring") != 0)
+		log_warn("MVMM_DIRTY_LOG=%s: expected ring or bitmap; using the ring where KVM offers it",
+			 env);
+	r = dirty_log_ring_cap(vm, &dl->ring_entries);
+	if (r) {
+		log_info("dirty log: bitmap (no KVM dirty ring: %s)",
+			 strerror(-r));
+		return 0;
+	}
+	dl->ring = true;
+	log_info("dirty log: KVM dirty ring, %u entries per vCPU",
+		 dl->ring_entries);
+	return 0;
+}
+
+void dirty_log_destroy(struct vm *vm)
+{
+	struct dirty_log *dl = &vm->dirty;
+	if (!dl->initialized)
+		return;
+	for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++)
+		free(dl->pending[i]);
+	pthread_mutex_destroy(&dl->lock);
+	memset(dl, 0, sizeof(*dl));
+}
+
+size_t dirty_log_ring_bytes(const struct vm *vm)
+{
+	return vm->dirty.ring ? (size_t)vm->dirty.ring_entries *
+					sizeof(struct kvm_dirty_gfn)
+			      : 0;
+}
+
+const char *dirty_log_mode(const struct vm *vm)
+{
+	return vm->dirty.ring ? "ring" : "bitmap";
+}
+
+static int dirty_log_set_flags(struct vm *vm, bool on)
+{
+	int r = 0;
+	for (unsigned i = 0; i < vm->dirty.nr_slots; i++) {
+		const struct gmem_region *g = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region kr = {
+			.slot = i,
+			.flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+			.guest_phys_addr = g->gpa,
+			.memory_size = g->len,
+			.userspace_addr = (uint64_t)(uintptr_t)g->hva,
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0 && !r)
+			r = -errno;
+	}
+	return r;
+}
+
+static void dirty_log_note(struct dirty_log *dl, const struct dirty_log_harvest *h)
+{
+	dl->entries += h->marked + h->bad;
+	dl->bad_entries += h->bad;
+	dl->holes += h->holes;
+	if (h->bad)
+		log_ratelimited(LOG_WARN, "dirty log: %llu ring entries outside guest RAM ignored",
+				(unsigned long long)h->bad);
+	if (h->overrun) {
+		/* Safe side: what KVM may have dropped is reported written. */
+		for (unsigned i = 0; i < dl->nr_slots; i++)
+			dl->overflow[i] = true;
+		log_ratelimited(LOG_ERROR, "dirty log: a KVM dirty ring overran (%llu holes); the next fetch reports every page",
+				(unsigned long long)h->holes);
+	}
+}
+
+/* Under lock: harvests one ring (or every ring when vcpu is NULL) into the
+ * pending bitmaps (or drops it), then lets KVM re-arm the pages. */
+static int dirty_log_harvest_locked(struct vm *vm, struct vcpu *vcpu,
+				    bool keep, bool force_reset)
+{
+	struct dirty_log *dl = &vm->dirty;
+	struct dirty_log_harvest h = {
+		.nr_slots = dl->nr_slots,
+		.slot_pages = dl->slot_pages,
+		.bits = keep ? dl->pending : NULL,
+	};
+	uint64_t n = 0;
+	for (unsigned i = 0; vm->vcpus && i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		if ((vcpu && v != vcpu) || !v->dirty_ring.gfns)
+			continue;
+		n += dirty_log_harvest_ring(v->dirty_ring.gfns, dl->ring_entries,
+					    &v->dirty_ring.fetch, &h);
+	}
+	dirty_log_note(dl, &h);
+	if (!n && !force_reset)
+		return 0;
+	return ioctl(vm->vm_fd, KVM_RESET_DIRTY_RINGS, 0) < 0 ? -errno : 0;
+}
+
+static void dirty_log_clear_pending(struct dirty_log *dl)
+{
+	for (unsigned i = 0; i < dl->nr_slots; i++) {
+		memset(dl->pending[i], 0,
+		       (size_t)((dl->slot_pages[i] + 63) / 64) * 8);
+		dl->overflow[i] = false;
+	}
+}
+
+int dirty_log_enable(struct vm *vm, bool on)
+{
+	struct dirty_log *dl = &vm->dirty;
+	if (!dl->initialized)
+		return -ENODEV;
+	pthread_mutex_lock(&dl->lock);
+	int r = dirty_log_set_flags(vm, on);
+	if (r && on)
+		dirty_log_set_flags(vm, false); /* all or nothing */
+	dl->on = on && !r;
+	/* Drop what was logged before: entries already in the rings, the
+	 * pending bits, or KVM's bitmap (read and cleared). */
+	if (dl->ring) {
+		int e = dirty_log_harvest_locked(vm, NULL, false, false);
+		if (!r)
+			r = e;
+	}
+	dirty_log_clear_pending(dl);
+	for (unsigned i = 0; !dl->ring && dl->on && i < dl->nr_slots; i++) {
+		struct kvm_dirty_log log = {.slot = i,
+					    .dirty_bitmap = dl->pending[i]};
+		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0 && !r)
+			r = -errno;
+	}
+	pthread_mutex_unlock(&dl->lock);
+	return r;
+}
+
+int dirty_log_fetch(struct vm *vm, unsigned slot, uint64_t *bits)
+{
+	struct dirty_log *dl = &vm->dirty;
+	if (!dl->initialized)
+		return -ENODEV;
+	if (slot >= dl->nr_slots)
+		return -EINVAL;
+	size_t words = (size_t)((dl->slot_pages[slot] + 63) / 64);
+	int r = 0;
+	pthread_mutex_lock(&dl->lock);
+	if (!dl->on) {
+		r = -ENOENT;
+		goto out;
+	}
+	if (dl->ring) {
+		r = dirty_log_harvest_locked(vm, NULL, true, false);
+	} else {
+		/* KVM overwrites the buffer: read into pending, then OR. */
+		struct kvm_dirty_log log = {.slot = slot,
+					    .dirty_bitmap = dl->pending[slot]};
+		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+			r = -errno;
+	}
+	if (r)
+		goto out;
+	for (size_t w = 0; w < words; w++)
+		bits[w] |= dl->pending[slot][w];
+	memset(dl->pending[slot], 0, words * 8);
+	if (dl->overflow[slot]) {
+		uint64_t pages = dl->slot_pages[slot];
+		for (size_t w = 0; w < words; w++)
+			bits[w] |= (w + 1) * 64 <= pages
+					   ? ~0ULL
+					   : (1ULL << (pages % 64)) - 1;
+		dl->overflow[slot] = false;
+	}
+out:
+	pthread_mutex_unlock(&dl->lock);
+	return r;
+}
+
+int dirty_log_ring_full(struct vm *vm, struct vcpu *vcpu)
+{
+	struct dirty_log *dl = &vm->dirty;
+	if (!dl->initialized || !dl->ring)
+		return -EINVAL;
+	pthread_mutex_lock(&dl->lock);
+	/* Kept only while logging: entries left from before are dropped.
+	 * Reset even when the main thread emptied the ring meanwhile. */
+	int r = dirty_log_harvest_locked(vm, vcpu, dl->on, true);
+	pthread_mutex_unlock(&dl->lock);
+	return r;
+}

@@ -1,0 +1,502 @@
+#include "vm/vm.h"
+
+#include "memory/mem_lock.h"
+#include "reclaim/vm_reclaim.h"
+
+#include <arch/acpi.h>
+#include <arch/layout.h>
+#include <arch/mptable.h>
+#include <core/cmdline.h>
+#include <core/checked.h>
+#include <core/log.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KVM_TSS_GPA 0xfffbd000ULL
+#define KVM_IDENTITY_MAP_GPA 0xfffbc000ULL
+#define SERIAL_COM1_PORT 0x3f8
+#define SERIAL_COM1_GSI 4
+
+static struct termios saved_termios;
+static bool termios_saved;
+
+void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *msg)
+{
+	int expected = VM_EXIT_NONE;
+	if (atomic_compare_exchange_strong(&vm->exit_kind, &expected, (int)kind))
+		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "%s", msg);
+	pause_gate_shutdown(&vm->pause);
+	event_loop_stop(&vm->loop);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+}
+
+uint64_t vm_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void vm_log_startup(struct vm *vm)
+{
+	char line[256];
+	long rss_kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &rss_kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	log_info("startup: first KVM_RUN %.2f ms after start, VmRSS %ld KiB, guest RAM %llu MiB",
+		 (double)(vm_now_ns() - vm->start_ns) / 1e6, rss_kib,
+		 (unsigned long long)(vm->mem.total_bytes >> 20));
+}
+
+static int irqfd_fire(void *opaque)
+{
+	uint64_t one = 1;
+	int fd = (int)(intptr_t)opaque;
+	return write(fd, &one, sizeof(one)) < 0 ? -errno : 0;
+}
+
+int vm_irqfd_new(struct vm *vm, unsigned gsi)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	struct kvm_irqfd irqfd = {.fd = (uint32_t)fd, .gsi = gsi};
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static void serial_to_stdout(void *opaque, const uint8_t *buf, size_t len)
+{
+	(void)opaque;
+	while (len) {
+		ssize_t n = write(STDOUT_FILENO, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* console gone: drop output, keep the guest */
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static void i8042_reset(void *opaque)
+{
+	vm_request_exit(opaque, VM_EXIT_RESET, "guest reset (i8042)");
+}
+
+static void acpi_poweroff(void *opaque)
+{
+	vm_request_exit(opaque, VM_EXIT_POWEROFF, "guest power-off (ACPI S5)");
+}
+
+static void acpi_reset(void *opaque)
+{
+	vm_request_exit(opaque, VM_EXIT_RESET, "guest reset (ACPI)");
+}
+
+static int vm_get_supported_cpuid(struct vm *vm)
+{
+	for (unsigned nent = 128; nent <= 4096; nent *= 2) {
+		struct kvm_cpuid2 *c =
+			calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
+		if (!c)
+			return -ENOMEM;
+		c->nent = nent;
+		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			vm->supported_cpuid = c;
+			return 0;
+		}
+		int e = errno;
+		free(c);
+		if (e != E2BIG)
+			return -e;
+	}
+	return -E2BIG;
+}
+
+static int vm_setup_memory(struct vm *vm)
+{
+	uint64_t ranges[2][2];
+	unsigned n = x86_ram_ranges(vm->cfg->mem_size_mib << 20, ranges);
+	struct gmem_opts opts = {
+		.backend = vm->cfg->huge_pages == HUGE_PAGES_2M ? GMEM_HUGETLB_2M
+			   : vm->cfg->mem_backend == MEM_BACKEND_MEMFD
+				   ? GMEM_MEMFD_SHARED
+				   : GMEM_ANON_PRIVATE,
+		.transparent_hugepages =
+			vm->cfg->huge_pages == HUGE_PAGES_TRANSPARENT,
+	};
+	int r = gmem_init(&vm->mem, (const uint64_t(*)[2])ranges, n, &opts);
+	if (r)
+		return r;
+	if (vm->cfg->mem_lock) {
+		char msg[256];
+		if ((r = mem_lock_all(&vm->mem, msg, sizeof(msg)))) {
+			log_error("%s", msg);
+			return r;
+		}
+	}
+	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
+		const struct gmem_region *g = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region kr = {
+			.slot = i,
+			.guest_phys_addr = g->gpa,
+			.memory_size = g->len,
+			.userspace_addr = (uint64_t)(uintptr_t)g->hva,
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int vm_setup_legacy_devices(struct vm *vm)
+{
+	vm->serial_irqfd = vm_irqfd_new(vm, SERIAL_COM1_GSI);
+	if (vm->serial_irqfd < 0)
+		return vm->serial_irqfd;
+	struct irq_trigger irq = {irqfd_fire,
+				  (void *)(intptr_t)vm->serial_irqfd};
+	struct serial_out out = {serial_to_stdout, vm};
+	serial_init(&vm->serial, irq, out);
+	int r = bus_insert(&vm->pio_bus, SERIAL_COM1_PORT, SERIAL_PORT_LEN,
+			   &serial_bus_ops, &vm->serial);
+	if (r)
+		return r;
+	i8042_init(&vm->i8042, i8042_reset, vm);
+	r = bus_insert(&vm->pio_bus, I8042_BASE, I8042_LEN, &i8042_bus_ops,
+		       &vm->i8042);
+	if (r)
+		return r;
+	acpi_pm_init(&vm->acpi_pm, acpi_poweroff, acpi_reset, vm);
+	return bus_insert(&vm->pio_bus, ACPI_PM_BASE, ACPI_PM_LEN,
+			  &acpi_pm_bus_ops, &vm->acpi_pm);
+}
+
+static int vm_load_guest(struct vm *vm, char *err, size_t errlen)
+{
+	size_t max;
+	int r = x86_kernel_cmdline_max(vm->cfg->kernel_path, &max, err, errlen);
+	if (r)
+		return r;
+	struct cmdline cl;
+	cmdline_init(&cl, max);
+	if (vm->cfg->boot_args && cmdline_append(&cl, "%s", vm->cfg->boot_args)) {
+		snprintf(err, errlen, "boot-source.boot_args: longer than the kernel's %zu bytes", max);
+		return -E2BIG;
+	}
+	if (vm->cfg->balloon.enabled && (r = vm_add_balloon(vm, &cl))) {
+		snprintf(err, errlen, "balloon: %s", strerror(-r));
+		return r;
+	}
+	r = x86_load_kernel(&vm->mem, vm->cfg->kernel_path, vm->cfg->initrd_path,
+			    cmdline_str(&cl), &vm->boot, err, errlen);
+	if (r)
+		return r;
+	r = x86_mptable_write(&vm->mem, vm->nr_vcpus);
+	if (r) {
+		snprintf(err, errlen, "MP table: %s", strerror(-r));
+		return r;
+	}
+	uint64_t rsdp;
+	r = x86_acpi_write(&vm->mem, vm->nr_vcpus, &rsdp);
+	if (!r)
+		r = x86_boot_set_rsdp(&vm->mem, &vm->boot, rsdp);
+	if (r)
+		snprintf(err, errlen, "ACPI tables: %s", strerror(-r));
+	return r;
+}
+
+static int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
+{
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		snprintf(err, errlen, "/dev/kvm: %s", strerror(errno));
+		return -errno;
+	}
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+		snprintf(err, errlen, "/dev/kvm: unsupported KVM API version");
+		return -EINVAL;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(errno));
+		return -errno;
+	}
+	vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->vcpu_mmap_size <= 0) {
+		snprintf(err, errlen, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		return -EINVAL;
+	}
+	struct kvm_pit_config pit = {.flags = 0};
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_GPA) < 0 ||
+	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){KVM_IDENTITY_MAP_GPA}) < 0 ||
+	    ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0 ||
+	    ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		snprintf(err, errlen, "KVM VM setup (TSS, irqchip, PIT): %s",
+			 strerror(errno));
+		return -errno;
+	}
+	int r = vm_get_supported_cpuid(vm);
+	if (r) {
+		snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+/* KVM, memory and the legacy devices: what booting and restoring share. */
+static int vm_create_base(struct vm *vm, const struct vm_config *cfg,
+			  char *err, size_t errlen)
+{
+	int r;
+	uint64_t start_ns = vm->start_ns ? vm->start_ns : vm_now_ns();
+	memset(vm, 0, sizeof(*vm));
+	vm->start_ns = start_ns;
+	vm->cfg = cfg;
+	vm->kvm_fd = vm->vm_fd = vm->serial_irqfd = vm->signal_fd = -1;
+	vm->stdin_fd = vm->stats_timer_fd = -1;
+	vm->nr_vcpus = cfg->vcpu_count;
+	atomic_init(&vm->exit_kind, VM_EXIT_NONE);
+	if ((r = pause_gate_init(&vm->pause, 0))) {
+		snprintf(err, errlen, "pause gate: %s", strerror(-r));
+		return r;
+	}
+	bus_init(&vm->mmio_bus);
+	bus_init(&vm->pio_bus);
+	if ((r = event_loop_init(&vm->loop))) {
+		snprintf(err, errlen, "event loop: %s", strerror(-r));
+		return r;
+	}
+	if ((r = vm_open_kvm(vm, err, errlen)))
+		return r;
+	if ((r = vm_setup_memory(vm))) {
+		snprintf(err, errlen, "guest memory (%llu MiB): %s",
+			 (unsigned long long)cfg->mem_size_mib, strerror(-r));
+		return r;
+	}
+	/* KVM takes the dirty ring only before the first vCPU exists. */
+	if ((r = dirty_log_init(vm))) {
+		snprintf(err, errlen, "dirty log: %s", strerror(-r));
+		return r;
+	}
+	if ((r = vm_setup_legacy_devices(vm))) {
+		snprintf(err, errlen, "legacy devices: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+/* boot: registers for the kernel's entry; else only CPUID (a restore sets
+ * the rest from the snapshot). */
+static int vm_create_vcpus(struct vm *vm, bool boot, char *err, size_t errlen)
+{
+	int r;
+	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		if ((r = vcpu_create(vm, &vm->vcpus[i], i)) ||
+		    (r = boot ? vcpu_configure(&vm->vcpus[i])
+			      : vcpu_set_cpuid(&vm->vcpus[i]))) {
+			snprintf(err, errlen, "vcpu%u: %s", i, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, char *err,
+	      size_t errlen)
+{
+	int r;
+	if ((r = vm_create_base(vm, cfg, err, errlen)) ||
+	    (r = vm_load_guest(vm, err, errlen)))
+		return r;
+	return vm_create_vcpus(vm, true, err, errlen);
+}
+
+int vm_create_for_restore(struct vm *vm, const struct vm_config *cfg,
+			  char *err, size_t errlen)
+{
+	int r;
+	if ((r = vm_create_base(vm, cfg, err, errlen)))
+		return r;
+	if (cfg->balloon.enabled) {
+		/* The guest learnt its devices at boot; the line is unused. */
+		struct cmdline cl;
+		cmdline_init(&cl, 4096);
+		r = vm_add_balloon(vm, &cl);
+		if (r) {
+			snprintf(err, errlen, "balloon: %s", strerror(-r));
+			return r;
+		}
+	}
+	return vm_create_vcpus(vm, false, err, errlen);
+}
+
+static void terminal_restore(void)
+{
+	if (termios_saved)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
+}
+
+/* Characters go to the guest as typed; the guest echoes them. Signals stay
+ * with the host so Ctrl-C still stops mvmm. */
+static void terminal_raw(void)
+{
+	struct termios t;
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_termios))
+		return;
+	termios_saved = true;
+	atexit(terminal_restore);
+	t = saved_termios;
+	t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | ECHONL | IEXTEN);
+	t.c_iflag &= ~(tcflag_t)(ICRNL | IXON);
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	tcsetattr(STDIN_FILENO, TCSANOW, &t);
+}
+
+static void on_stdin(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	uint8_t buf[256];
+	size_t space = serial_rx_space(&vm->serial);
+	(void)events;
+	if (space == 0)
+		return; /* guest is not reading; level-triggered epoll retries */
+	ssize_t n = read(vm->stdin_fd, buf, MIN(space, sizeof(buf)));
+	if (n > 0) {
+		serial_rx_push(&vm->serial, buf, (size_t)n);
+		return;
+	}
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	/* EOF or error: the console has no more input. */
+	event_loop_del(&vm->loop, vm->stdin_fd);
+	vm->stdin_open = false;
+}
+
+static void on_signal(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	struct signalfd_siginfo si;
+	(void)events;
+	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	char msg[64];
+	snprintf(msg, sizeof(msg), "stopped by signal %u", si.ssi_signo);
+	vm_request_exit(vm, VM_EXIT_SIGNAL, msg);
+}
+
+static int vm_setup_host_events(struct vm *vm)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before vCPU threads exist so only the signalfd sees them. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->signal_fd < 0)
+		return -errno;
+	int r = event_loop_add(&vm->loop, vm->signal_fd, 0, on_signal, vm);
+	if (r)
+		return r;
+	vm->stdin_fd = STDIN_FILENO;
+	int fl = fcntl(vm->stdin_fd, F_GETFL);
+	if (fl >= 0 && event_loop_add(&vm->loop, vm->stdin_fd, 0, on_stdin, vm) == 0) {
+		vm->stdin_open = true;
+		terminal_raw();
+	}
+	return 0;
+}
+
+int vm_run(struct vm *vm)
+{
+	int r = vcpu_signal_setup();
+	if (!r)
+		r = vm_setup_host_events(vm);
+	if (r) {
+		log_error("host events: %s", strerror(-r));
+		return 1;
+	}
+	/* The kick signal stays blocked here; vCPU threads unblock it. */
+	sigset_t kick;
+	sigemptyset(&kick);
+	sigaddset(&kick, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &kick, NULL);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		if ((r = vcpu_start(&vm->vcpus[i]))) {
+			vm_request_exit(vm, VM_EXIT_ERROR, "cannot start vCPU thread");
+			break;
+		}
+	}
+	if (!r && (r = event_loop_run(&vm->loop)))
+		vm_request_exit(vm, VM_EXIT_ERROR, "event loop failed");
+	vm_request_exit(vm, VM_EXIT_SIGNAL, "stopped");
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	terminal_restore();
+
+	enum vm_exit_kind kind = atomic_load(&vm->exit_kind);
+	switch (kind) {
+	case VM_EXIT_POWEROFF:
+	case VM_EXIT_RESET:
+	case VM_EXIT_SIGNAL:
+		log_info("%s", vm->exit_msg);
+		return 0;
+	default:
+		log_error("%s", vm->exit_msg);
+		return 1;
+	}
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->vcpus) {
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			vcpu_destroy(&vm->vcpus[i]);
+		free(vm->vcpus);
+	}
+	vm_reclaim_destroy(vm);
+	dirty_log_destroy(vm);
+	vm_devices_destroy(vm);
+	serial_destroy(&vm->serial);
+	if (vm->serial_irqfd >= 0)
+		close(vm->serial_irqfd);
+	if (vm->signal_fd >= 0)
+		close(vm->signal_fd);
+	free(vm->supported_cpuid);
+	gmem_destroy(&vm->mem);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	event_loop_destroy(&vm->loop);
+	pause_gate_destroy(&vm->pause);
+}

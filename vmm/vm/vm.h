@@ -1,0 +1,135 @@
+/* The VM: KVM fds, guest memory, buses, devices, vCPUs and the main loop.
+ * Threads: built and torn down on the main thread; vm_request_exit() is
+ * safe from any thread. */
+#ifndef VMM_VM_H
+#define VMM_VM_H
+
+#include "config/config.h"
+#include "vm/dirty_log.h"
+#include "vm/event_loop.h"
+#include "vm/pause_gate.h"
+#include "vm/vcpu.h"
+
+#include <arch/boot.h>
+#include <core/gmem.h>
+#include <core/discard.h>
+#include <devices/acpi_pm.h>
+#include <devices/balloon.h>
+#include <devices/bus.h>
+#include <devices/i8042.h>
+#include <devices/serial.h>
+#include <devices/virtio_mmio.h>
+
+#include <stdatomic.h>
+
+#define VM_MAX_VIRTIO 4
+
+struct cmdline;
+struct discard_engine;
+struct queue_event;
+struct vm_reclaim;
+struct snapshot_job;
+
+enum vm_exit_kind {
+	VM_EXIT_NONE,
+	VM_EXIT_POWEROFF, /* clean guest power-off: status 0 */
+	VM_EXIT_RESET,    /* guest reboot (i8042, ACPI reset): status 0 */
+	VM_EXIT_TRIPLE_FAULT,
+	VM_EXIT_SIGNAL,   /* SIGTERM/SIGINT from the host: status 0 */
+	VM_EXIT_ERROR,    /* KVM or internal error: status 1 */
+};
+
+struct vm {
+	/* CLOCK_MONOTONIC ns when main() began, for the startup figure. */
+	uint64_t start_ns;
+	const struct vm_config *cfg;
+	int kvm_fd;
+	int vm_fd;
+	int vcpu_mmap_size;
+	struct kvm_cpuid2 *supported_cpuid;
+	struct gmem mem;
+	struct bus mmio_bus;
+	struct bus pio_bus;
+	struct event_loop loop;
+	struct x86_boot_info boot;
+
+	struct serial serial;
+	int serial_irqfd;
+	struct i8042 i8042;
+	struct acpi_pm acpi_pm;
+
+	/* virtio-mmio slots, one device each, from X86_MMIO_START. */
+	unsigned nr_virtio;
+	struct vm_virtio_slot {
+		struct virtio_mmio mmio;
+		bool initialized;
+		uint64_t base;
+		unsigned gsi;
+		int irqfd;
+		int ioeventfds[VIRTIO_MMIO_MAX_QUEUES];
+		struct queue_event *queue_events[VIRTIO_MMIO_MAX_QUEUES];
+	} virtio[VM_MAX_VIRTIO];
+
+	/* The balloon, NULL when not configured. */
+	struct balloon *balloon;
+	struct discard *discard;
+	struct discard_engine *discard_engine;
+	int stats_timer_fd;
+
+	unsigned nr_vcpus;
+	struct vcpu *vcpus;
+	/* vCPU threads park here while the VM is paused (vm_pause.c). */
+	struct pause_gate pause;
+	/* Hint-based reclaim in progress or last done (vm_reclaim.c). */
+	struct vm_reclaim *reclaim;
+	/* The snapshot being taken (snapshot_save.c), one at a time. */
+	struct snapshot_job *snapshot_job;
+	/* Dirty page logging of guest RAM, ring or bitmap (dirty_log.c). */
+	struct dirty_log dirty;
+
+	atomic_int exit_kind;
+	char exit_msg[256];
+	int signal_fd;
+	int stdin_fd;
+	bool stdin_open;
+};
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, char *err,
+	      size_t errlen);
+/* The same VM without a kernel: memory zeroed, devices fresh, vCPUs with
+ * CPUID only, for snapshot_load to fill in. */
+int vm_create_for_restore(struct vm *vm, const struct vm_config *cfg,
+			  char *err, size_t errlen);
+/* Starts vCPUs and runs the main loop until the guest or host ends it.
+ * Returns the process exit status. */
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+/* Records why the VM ends (first reason wins) and stops the main loop. */
+/* Logs time since start and mvmm's own RSS at the BSP's first KVM_RUN. */
+void vm_log_startup(struct vm *vm);
+uint64_t vm_now_ns(void);
+
+void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *msg);
+
+/* Balloon controls for the API (main loop): 0 or -errno. */
+int vm_balloon_set_stats_interval(struct vm *vm, uint32_t interval_s);
+
+/* Pause and resume (vm_pause.c), main loop: every vCPU thread leaves
+ * KVM_RUN and waits until resume. 0, -EALREADY (already paused / not
+ * paused), -ETIMEDOUT (a vCPU did not stop; the VM runs on), -ESHUTDOWN. */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+bool vm_paused(struct vm *vm);
+
+/* Device wiring (vm_devices.c), before the kernel is loaded: each appends
+ * its virtio_mmio.device= argument to the command line. */
+int vm_add_virtio(struct vm *vm, struct virtio_dev *dev, struct cmdline *cl);
+int vm_add_balloon(struct vm *vm, struct cmdline *cl);
+/* The balloon's settings from the VM's config (mem_lock included). */
+void vm_balloon_config(const struct vm_config *cfg, struct balloon_config *bc);
+void vm_devices_destroy(struct vm *vm);
+
+/* KVM glue used by devices' wiring. */
+int vm_irqfd_new(struct vm *vm, unsigned gsi);
+
+#endif
