@@ -1,0 +1,40 @@
+/* File I/O that finishes what it starts: whole-buffer reads and writes
+ * (EINTR retried, short transfers continued) and files that appear at their
+ * path complete or not at all. Functions return 0 or a negative errno. */
+#ifndef CORE_IO_H
+#define CORE_IO_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* -EIO when the file ends before len bytes were read. */
+int io_read_full(int fd, void *buf, size_t len);
+int io_pread_full(int fd, void *buf, size_t len, uint64_t off);
+int io_write_full(int fd, const void *buf, size_t len);
+int io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+
+bool io_all_zero(const void *p, size_t len);
+
+/* A file written under a temporary name beside its path and renamed into
+ * place by io_tmpfile_commit, so a reader never sees it half written and a
+ * crash leaves the old file (or none). */
+struct io_tmpfile {
+	int fd;
+	const char *path;
+	char tmp[PATH_MAX];
+};
+
+/* Creates the temporary file (O_EXCL, mode 0600). */
+int io_tmpfile_open(struct io_tmpfile *t, const char *path);
+/* fsync, close, rename over the path, fsync the directory. On failure
+ * nothing is left at either name, and *what names the step that failed. */
+int io_tmpfile_commit(struct io_tmpfile *t, const char **what);
+/* Closes and removes the temporary file. */
+void io_tmpfile_abort(struct io_tmpfile *t);
+
+/* fsyncs the directory holding path, so a rename into it is durable. */
+int io_fsync_dir_of(const char *path);
+
+#endif

@@ -1,0 +1,132 @@
+#include <core/io.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* One loop for the four transfers: off < 0 means the file position. */
+static int transfer_full(int fd, void *buf, size_t len, int64_t off,
+			 bool write_dir)
+{
+	uint8_t *p = buf;
+	while (len) {
+		ssize_t n;
+		if (write_dir)
+			n = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off);
+		else
+			n = off < 0 ? read(fd, p, len) : pread(fd, p, len, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return write_dir ? -ENOSPC : -EIO;
+		p += n;
+		len -= (size_t)n;
+		if (off >= 0)
+			off += n;
+	}
+	return 0;
+}
+
+int io_read_full(int fd, void *buf, size_t len)
+{
+	return transfer_full(fd, buf, len, -1, false);
+}
+
+int io_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	if (off > INT64_MAX)
+		return -EINVAL;
+	return transfer_full(fd, buf, len, (int64_t)off, false);
+}
+
+int io_write_full(int fd, const void *buf, size_t len)
+{
+	return transfer_full(fd, (void *)buf, len, -1, true);
+}
+
+int io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	if (off > INT64_MAX)
+		return -EINVAL;
+	return transfer_full(fd, (void *)buf, len, (int64_t)off, true);
+}
+
+bool io_all_zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	/* The first byte is zero and every byte equals its successor. */
+	return len == 0 || (b[0] == 0 && memcmp(b, b + 1, len - 1) == 0);
+}
+
+int io_fsync_dir_of(const char *path)
+{
+	char *copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(copy);
+	if (fd < 0)
+		return -errno;
+	int e = 0;
+	/* Some filesystems cannot sync directories (EINVAL): nothing to do. */
+	if (fsync(fd) < 0 && errno != EINVAL)
+		e = -errno;
+	close(fd);
+	return e;
+}
+
+int io_tmpfile_open(struct io_tmpfile *t, const char *path)
+{
+	t->fd = -1;
+	t->path = path;
+	if (snprintf(t->tmp, sizeof(t->tmp), "%s.tmp.%ld", path,
+		     (long)getpid()) >= (int)sizeof(t->tmp))
+		return -ENAMETOOLONG;
+	t->fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	return t->fd < 0 ? -errno : 0;
+}
+
+void io_tmpfile_abort(struct io_tmpfile *t)
+{
+	if (t->fd >= 0) {
+		close(t->fd);
+		t->fd = -1;
+		unlink(t->tmp);
+	}
+}
+
+int io_tmpfile_commit(struct io_tmpfile *t, const char **what)
+{
+	int e = 0;
+	*what = "fsync";
+	if (fsync(t->fd) < 0)
+		e = -errno;
+	if (close(t->fd) < 0 && !e) {
+		*what = "close";
+		e = -errno;
+	}
+	t->fd = -1;
+	if (!e && rename(t->tmp, t->path) < 0) {
+		*what = "rename into place";
+		e = -errno;
+	}
+	if (e) {
+		unlink(t->tmp);
+		return e;
+	}
+	e = io_fsync_dir_of(t->path);
+	if (e) {
+		/* Not durable: keep the promise that failure leaves nothing. */
+		*what = "fsync of its directory";
+		unlink(t->path);
+	}
+	return e;
+}

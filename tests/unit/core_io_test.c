@@ -1,0 +1,147 @@
+/* core/io.c, err.c, clock.c: whole transfers, atomic file replacement, the
+ * one error formatter and the one clock. */
+#include <core/clock.h>
+#include <core/err.h>
+#include <core/io.h>
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/mvmm-core-io-XXXXXX";
+static char path[PATH_MAX];
+
+static void setup(void)
+{
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/file", dir);
+}
+
+static void teardown(void)
+{
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(core_io, .init = setup, .fini = teardown);
+
+Test(core_io, pipe_transfers_complete_across_short_reads)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	char out[100], in[100];
+	for (unsigned i = 0; i < sizeof(out); i++)
+		out[i] = (char)i;
+	cr_assert_eq(io_write_full(p[1], out, sizeof(out)), 0);
+	close(p[1]);
+	cr_assert_eq(io_read_full(p[0], in, 60), 0);
+	cr_assert_eq(io_read_full(p[0], in + 60, 40), 0);
+	cr_assert_arr_eq(in, out, sizeof(out));
+	cr_assert_eq(io_read_full(p[0], in, 1), -EIO, "EOF before len is -EIO");
+	close(p[0]);
+}
+
+Test(core_io, positioned_transfers_use_the_offset)
+{
+	int fd = open(path, O_RDWR | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(io_pwrite_full(fd, "world", 5, 6), 0);
+	cr_assert_eq(io_pwrite_full(fd, "hello ", 6, 0), 0);
+	char buf[12] = {0};
+	cr_assert_eq(io_pread_full(fd, buf, 11, 0), 0);
+	cr_assert_str_eq(buf, "hello world");
+	cr_assert_eq(io_pread_full(fd, buf, 2, 10), -EIO);
+	cr_assert_eq(io_pread_full(fd, buf, 1, (uint64_t)INT64_MAX + 1), -EINVAL);
+	close(fd);
+}
+
+Test(core_io, all_zero_checks_every_byte)
+{
+	uint8_t b[4096] = {0};
+	cr_assert(io_all_zero(b, sizeof(b)));
+	cr_assert(io_all_zero(b, 0));
+	b[4095] = 1;
+	cr_assert_not(io_all_zero(b, sizeof(b)));
+	cr_assert(io_all_zero(b, 4095));
+	b[0] = 1;
+	cr_assert_not(io_all_zero(b, 1));
+}
+
+Test(core_io, tmpfile_appears_only_at_commit)
+{
+	struct io_tmpfile t;
+	const char *what;
+	cr_assert_eq(io_tmpfile_open(&t, path), 0);
+	cr_assert_eq(io_write_full(t.fd, "new", 3), 0);
+	cr_assert_neq(access(path, F_OK), 0, "nothing at the path before commit");
+	cr_assert_eq(io_tmpfile_commit(&t, &what), 0);
+	cr_assert_eq(access(t.tmp, F_OK), -1, "the temporary name is gone");
+	char buf[4] = {0};
+	int fd = open(path, O_RDONLY);
+	cr_assert_eq(io_read_full(fd, buf, 3), 0);
+	close(fd);
+	cr_assert_str_eq(buf, "new");
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+}
+
+Test(core_io, aborted_tmpfile_leaves_nothing)
+{
+	struct io_tmpfile t;
+	cr_assert_eq(io_tmpfile_open(&t, path), 0);
+	cr_assert_eq(io_write_full(t.fd, "x", 1), 0);
+	io_tmpfile_abort(&t);
+	cr_assert_eq(access(t.tmp, F_OK), -1);
+	cr_assert_eq(access(path, F_OK), -1);
+}
+
+Test(core_io, failed_rename_names_the_step_and_leaves_nothing)
+{
+	struct io_tmpfile t;
+	const char *what = NULL;
+	cr_assert_eq(mkdir(path, 0700), 0); /* a directory holds the name */
+	char inside[PATH_MAX + 8];
+	snprintf(inside, sizeof(inside), "%s/x", path);
+	cr_assert_eq(open(inside, O_WRONLY | O_CREAT, 0600) >= 0, 1);
+	cr_assert_eq(io_tmpfile_open(&t, path), 0);
+	int e = io_tmpfile_commit(&t, &what);
+	cr_assert_lt(e, 0);
+	cr_assert_str_eq(what, "rename into place");
+	cr_assert_eq(access(t.tmp, F_OK), -1);
+}
+
+Test(core_io, overlong_path_is_refused)
+{
+	struct io_tmpfile t;
+	char longp[PATH_MAX];
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = 0;
+	cr_assert_eq(io_tmpfile_open(&t, longp), -ENAMETOOLONG);
+	cr_assert_eq(t.fd, -1);
+}
+
+Test(core_err, formats_and_returns_the_code)
+{
+	char buf[16];
+	cr_assert_eq(err_set(buf, sizeof(buf), -EINVAL, "bad %s %d", "x", 7), -EINVAL);
+	cr_assert_str_eq(buf, "bad x 7");
+	cr_assert_eq(err_set(NULL, 0, -EIO, "ignored"), -EIO);
+	cr_assert_eq(err_set(buf, 4, -E2BIG, "truncated"), -E2BIG);
+	cr_assert_str_eq(buf, "tru");
+}
+
+Test(core_clock, is_monotonic)
+{
+	uint64_t a = clock_now_ns();
+	usleep(1000);
+	uint64_t b = clock_now_ns();
+	cr_assert_gt(b, a + 900000);
+	cr_assert_geq(clock_now_us(), b / 1000);
+}
