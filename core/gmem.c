@@ -142,11 +142,3 @@ int gmem_write(const struct gmem *mem, uint64_t gpa, const void *src,
 	memcpy(p, src, len);
 	return 0;
 }
-
-uint64_t gmem_end(const struct gmem *mem)
-{
-	uint64_t end = 0;
-	for (unsigned i = 0; i < mem->nr_regions; i++)
-		end = MAX(end, mem->regions[i].gpa + mem->regions[i].len);
-	return end;
-}

@@ -8,6 +8,7 @@
 #include "snapshot/snapshot.h"
 #include "vm/vm.h"
 
+#include <core/clock.h>
 #include <core/log.h>
 
 #include <stdio.h>
@@ -23,7 +24,7 @@ static struct event_loop preboot;
 static int api_start_vm(struct api_ctx *ctx, char *err, size_t errlen)
 {
 	vm_created = true;
-	vm.start_ns = vm_now_ns(); /* the start counts from InstanceStart */
+	vm.start_ns = clock_now_ns(); /* the start counts from InstanceStart */
 	if (vm_create(&vm, ctx->cfg, err, errlen)) {
 		vm_destroy(&vm);
 		vm_created = false;
@@ -38,7 +39,7 @@ static int api_load_vm(struct api_ctx *ctx, const struct snapshot_load_req *req,
 		       char *err, size_t errlen)
 {
 	vm_created = true;
-	vm.start_ns = vm_now_ns();
+	vm.start_ns = clock_now_ns();
 	if (snapshot_load(&vm, ctx->cfg, req, err, errlen)) {
 		vm_destroy(&vm);
 		vm_created = false;
@@ -81,7 +82,7 @@ int main(int argc, char **argv)
 	struct vm_config cfg;
 	char err[CONFIG_ERR_LEN] = "";
 
-	vm.start_ns = vm_now_ns();
+	vm.start_ns = clock_now_ns();
 	config_defaults(&cfg);
 	switch (cli_parse(argc, argv, &cfg, err)) {
 	case CLI_EXIT_OK:

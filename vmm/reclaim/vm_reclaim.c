@@ -8,6 +8,7 @@
 #include "vm/vm.h"
 
 #include <devices/inhibit.h>
+#include <core/clock.h>
 #include <core/log.h>
 
 #include <errno.h>
@@ -216,10 +217,10 @@ static void vm_reclaim_finish(struct vm_reclaim *rc)
 {
 	struct vm *vm = rc->vm;
 	vm_reclaim_disarm(rc);
-	rc->res.hint_us = (vm_now_ns() - rc->start_ns) / 1000;
+	rc->res.hint_us = (clock_now_ns() - rc->start_ns) / 1000;
 	/* A VM the operator paused stays paused. */
 	bool pause_here = !vm_paused(vm);
-	uint64_t t0 = vm_now_ns();
+	uint64_t t0 = clock_now_ns();
 	int r = pause_here ? vm_pause(vm) : 0;
 	if (r) {
 		balloon_hint_done(vm->balloon);
@@ -227,14 +228,14 @@ static void vm_reclaim_finish(struct vm_reclaim *rc)
 				strerror(-r));
 		return;
 	}
-	uint64_t td = vm_now_ns();
+	uint64_t td = clock_now_ns();
 	r = vm_reclaim_discard(rc);
-	rc->res.discard_us = (vm_now_ns() - td) / 1000;
+	rc->res.discard_us = (clock_now_ns() - td) / 1000;
 	/* The guest owns its hinted pages again; every discard completed. */
 	int dr = balloon_hint_done(vm->balloon);
 	if (pause_here && !rc->keep)
 		vm_resume(vm);
-	rc->res.pause_us = (vm_now_ns() - t0) / 1000;
+	rc->res.pause_us = (clock_now_ns() - t0) / 1000;
 	vm_reclaim_logging_off(rc);
 	if (r || dr) {
 		vm_reclaim_fail(rc, r ? r : dr, "%s: %s",
@@ -285,7 +286,7 @@ static void vm_reclaim_on_timer(void *opaque, uint32_t events)
 		vm_reclaim_finish(rc);
 		return;
 	}
-	if (vm_now_ns() >= rc->deadline_ns) {
+	if (clock_now_ns() >= rc->deadline_ns) {
 		/* Hints so far stay valid: the dirty log still decides. */
 		int r = balloon_hint_stop(rc->vm->balloon);
 		if (r) {
@@ -407,7 +408,7 @@ static int vm_reclaim_begin(struct vm *vm, unsigned timeout_ms,
 		snprintf(msg, msglen, "dirty logging: %s", strerror(-r));
 		return r;
 	}
-	rc->start_ns = vm_now_ns();
+	rc->start_ns = clock_now_ns();
 	rc->deadline_ns = rc->start_ns + (uint64_t)timeout_ms * 1000000ULL;
 	if ((r = balloon_hint_start(vm->balloon, false, &rc->res.cmd_id))) {
 		vm_reclaim_logging_off(rc);

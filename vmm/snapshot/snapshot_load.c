@@ -8,6 +8,7 @@
 #include "vm/vm.h"
 
 #include <arch/kvm_state.h>
+#include <core/clock.h>
 #include <core/log.h>
 #include "snapshot/snapfile.h"
 
@@ -185,7 +186,7 @@ int snapshot_load(struct vm *vm, struct vm_config *cfg,
 	struct snap_reader rd;
 	struct snapshot_machine m;
 	char mem_path[PATH_MAX];
-	uint64_t t0 = vm_now_ns();
+	uint64_t t0 = clock_now_ns();
 	if (!req->snapshot_path || !*req->snapshot_path) {
 		snprintf(err, errlen, "snapshot_path is required");
 		return -EINVAL;
@@ -234,7 +235,7 @@ int snapshot_load(struct vm *vm, struct vm_config *cfg,
 		 req->snapshot_path, m.vcpu_count,
 		 (unsigned long long)m.mem_size_mib,
 		 (unsigned long long)(ls.bytes_read >> 20), mem_path,
-		 (unsigned long long)(vm_now_ns() - t0) / 1000000,
+		 (unsigned long long)(clock_now_ns() - t0) / 1000000,
 		 req->resume ? "" : "; paused until PATCH /vm Resumed");
 out:
 	snap_reader_free(&rd);

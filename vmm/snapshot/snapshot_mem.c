@@ -1,5 +1,6 @@
 #include "snapshot/snapshot_mem.h"
 
+#include <core/clock.h>
 #include <core/checked.h>
 #include "snapshot/snapfile.h"
 
@@ -29,13 +30,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static bool is_zero(const uint8_t *p, size_t len)
@@ -170,7 +164,7 @@ int snapshot_mem_write(const struct gmem *mem, const uint64_t *const *skip,
 		       const char *path, struct snapshot_mem_stats *st,
 		       char *err, size_t errlen)
 {
-	uint64_t t0 = now_us();
+	uint64_t t0 = clock_now_us();
 	memset(st, 0, sizeof(*st));
 	for (unsigned i = 0; i < mem->nr_regions; i++)
 		st->pages_total += ALIGN_UP(mem->regions[i].len, PAGE) / PAGE;
@@ -210,7 +204,7 @@ int snapshot_mem_write(const struct gmem *mem, const uint64_t *const *skip,
 	close(fd);
 	if (e)
 		goto err_unlink;
-	st->write_us = now_us() - t0;
+	st->write_us = clock_now_us() - t0;
 	return 0;
 err_close:
 	close(fd);
@@ -263,7 +257,7 @@ int snapshot_mem_load(const struct gmem *mem, const char *path,
 		      struct snapshot_mem_load_stats *st, char *err,
 		      size_t errlen)
 {
-	uint64_t t0 = now_us();
+	uint64_t t0 = clock_now_us();
 	memset(st, 0, sizeof(*st));
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -309,7 +303,7 @@ int snapshot_mem_load(const struct gmem *mem, const char *path,
 		st->bytes_read += end - s;
 		pos = end;
 	}
-	st->load_us = now_us() - t0;
+	st->load_us = clock_now_us() - t0;
 out:
 	close(fd);
 	return e;

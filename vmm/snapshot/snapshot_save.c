@@ -9,6 +9,7 @@
 #include "reclaim/vm_reclaim.h"
 
 #include <arch/kvm_state.h>
+#include <core/clock.h>
 #include <core/log.h>
 #include "snapshot/snapfile.h"
 
@@ -162,7 +163,7 @@ static void snapshot_write(struct snapshot_job *j, uint64_t *const *skip)
 	struct vm *vm = j->vm;
 	struct snap_writer w;
 	char err[256];
-	uint64_t t0 = vm_now_ns();
+	uint64_t t0 = clock_now_ns();
 	int r = snapshot_quiesce(vm);
 	if (r) {
 		job_fail(j, r, "balloon requests did not finish: %s",
@@ -192,7 +193,7 @@ static void snapshot_write(struct snapshot_job *j, uint64_t *const *skip)
 		job_fail(j, r, "state file: %s", err);
 		goto out;
 	}
-	j->res.save_us = (vm_now_ns() - t0) / 1000;
+	j->res.save_us = (clock_now_ns() - t0) / 1000;
 	j->res.pages_total = ms.pages_total;
 	j->res.pages_written = ms.pages_written;
 	j->res.pages_zero = ms.pages_zero + ms.pages_unbacked;
@@ -229,7 +230,7 @@ static void snapshot_paused_write(struct snapshot_job *j,
 	snapshot_write(j, skip);
 	for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++)
 		free(tracked[i]);
-	j->res.pause_us = (vm_now_ns() - j->pause_ns) / 1000;
+	j->res.pause_us = (clock_now_ns() - j->pause_ns) / 1000;
 	job_finish(j);
 }
 
@@ -248,11 +249,11 @@ static void snapshot_on_hints(void *opaque, uint64_t *const *keep,
 			job_finish(j);
 			return;
 		}
-		j->pause_ns = vm_now_ns();
+		j->pause_ns = clock_now_ns();
 		snapshot_paused_write(j, NULL);
 		return;
 	}
-	j->pause_ns = vm_now_ns() - res->pause_us * 1000;
+	j->pause_ns = clock_now_ns() - res->pause_us * 1000;
 	j->res.hinted = true;
 	j->res.pages_hinted_clean = res->pages.discard;
 	j->res.pages_hinted_dirty = res->pages.dirty + res->pages.device;
@@ -295,7 +296,7 @@ int snapshot_create(struct vm *vm, const struct snapshot_create_req *req,
 	j->vm = vm;
 	j->done = done;
 	j->opaque = opaque;
-	j->t0_ns = vm_now_ns();
+	j->t0_ns = clock_now_ns();
 	j->use_hints = req->use_hints;
 	vm->snapshot_job = j;
 
@@ -317,7 +318,7 @@ int snapshot_create(struct vm *vm, const struct snapshot_create_req *req,
 		snprintf(msg, msglen, "cannot pause the vCPUs: %s", strerror(-r));
 		return r;
 	}
-	j->pause_ns = vm_now_ns();
+	j->pause_ns = clock_now_ns();
 	snapshot_paused_write(j, NULL);
 	return 0;
 }

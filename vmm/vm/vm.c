@@ -6,6 +6,7 @@
 #include <arch/acpi.h>
 #include <arch/layout.h>
 #include <arch/mptable.h>
+#include <core/clock.h>
 #include <core/cmdline.h>
 #include <core/checked.h>
 #include <core/log.h>
@@ -42,13 +43,6 @@ void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *msg)
 		vcpu_kick(&vm->vcpus[i]);
 }
 
-uint64_t vm_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void vm_log_startup(struct vm *vm)
 {
 	char line[256];
@@ -60,7 +54,7 @@ void vm_log_startup(struct vm *vm)
 	if (f)
 		fclose(f);
 	log_info("startup: first KVM_RUN %.2f ms after start, VmRSS %ld KiB, guest RAM %llu MiB",
-		 (double)(vm_now_ns() - vm->start_ns) / 1e6, rss_kib,
+		 (double)(clock_now_ns() - vm->start_ns) / 1e6, rss_kib,
 		 (unsigned long long)(vm->mem.total_bytes >> 20));
 }
 
@@ -270,7 +264,7 @@ static int vm_create_base(struct vm *vm, const struct vm_config *cfg,
 			  char *err, size_t errlen)
 {
 	int r;
-	uint64_t start_ns = vm->start_ns ? vm->start_ns : vm_now_ns();
+	uint64_t start_ns = vm->start_ns ? vm->start_ns : clock_now_ns();
 	memset(vm, 0, sizeof(*vm));
 	vm->start_ns = start_ns;
 	vm->cfg = cfg;

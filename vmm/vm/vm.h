@@ -107,7 +107,6 @@ void vm_destroy(struct vm *vm);
 /* Records why the VM ends (first reason wins) and stops the main loop. */
 /* Logs time since start and mvmm's own RSS at the BSP's first KVM_RUN. */
 void vm_log_startup(struct vm *vm);
-uint64_t vm_now_ns(void);
 
 void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *msg);
 

@@ -60,7 +60,5 @@ const struct gmem_region *gmem_region_of(const struct gmem *mem, uint64_t gpa,
 int gmem_read(const struct gmem *mem, uint64_t gpa, void *dst, size_t len);
 int gmem_write(const struct gmem *mem, uint64_t gpa, const void *src,
 	       size_t len);
-/* Highest guest-physical address + 1 of any region. */
-uint64_t gmem_end(const struct gmem *mem);
 
 #endif

@@ -13,13 +13,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-uint64_t balloon_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 int balloon_queue_index(uint64_t features, enum balloon_queue_role role)
 {
 	/* Optional queues are numbered compactly by what was negotiated, as

@@ -8,6 +8,7 @@
  * here discards. Every buffer is used at once with length 0. */
 #include "balloon_priv.h"
 
+#include <core/clock.h>
 #include <core/checked.h>
 #include <core/log.h>
 
@@ -59,7 +60,7 @@ static void run_ended(struct balloon *b)
 	if (h->state == BALLOON_HINT_REQUESTED ||
 	    h->state == BALLOON_HINT_RUNNING) {
 		h->state = BALLOON_HINT_STOPPED;
-		h->end_ns = balloon_now_ns();
+		h->end_ns = clock_now_ns();
 	}
 }
 
@@ -70,7 +71,7 @@ static void write_done(struct balloon *b)
 	b->m.hint_dones_written++;
 	if (h->state != BALLOON_HINT_IDLE) {
 		if (!h->end_ns)
-			h->end_ns = balloon_now_ns();
+			h->end_ns = clock_now_ns();
 		h->state = BALLOON_HINT_DONE;
 	}
 }
@@ -273,7 +274,7 @@ int balloon_hint_start(struct balloon *b, bool acknowledge_on_stop,
 		h->ack_on_stop = acknowledge_on_stop;
 		h->guest_stopped = false;
 		h->ranges = h->bytes = h->pages = 0;
-		h->start_ns = balloon_now_ns();
+		h->start_ns = clock_now_ns();
 		h->end_ns = 0;
 		for (unsigned i = 0; i < h->nr_regions; i++)
 			memset(h->bits[i], 0,

@@ -14,7 +14,6 @@
 #define BALLOON_BIT(f) (1ULL << (f))
 
 /* balloon.c */
-uint64_t balloon_now_ns(void);
 /* For entry points outside the transport's callbacks: takes the transport's
  * lock once activated; returns what balloon_unlock needs (NULL before). */
 const struct virtio_host *balloon_lock(struct balloon *b);

@@ -6,12 +6,13 @@
  * pages must keep that value, so they are left alone. */
 #include "balloon_priv.h"
 
+#include <core/clock.h>
 #include <core/checked.h>
 #include <core/log.h>
 
 static void report_latency(struct balloon *b, uint64_t t_pop_ns)
 {
-	uint64_t now = balloon_now_ns();
+	uint64_t now = clock_now_ns();
 	uint64_t dt = now > t_pop_ns ? now - t_pop_ns : 0;
 	b->m.report_latency_total_ns += dt;
 	b->m.report_latency_max_ns = MAX(b->m.report_latency_max_ns, dt);
@@ -34,7 +35,7 @@ static bool range_valid(const struct balloon *b, const struct virtq_seg *s,
 void balloon_report_chain(struct balloon *b, unsigned q,
 			  const struct virtq_chain *chain)
 {
-	uint64_t t_pop = balloon_now_ns();
+	uint64_t t_pop = clock_now_ns();
 	uint64_t f = atomic_load(&b->features);
 	bool poisoned = (f & BALLOON_BIT(VIRTIO_BALLOON_F_PAGE_POISON)) &&
 			b->poison_val != 0;

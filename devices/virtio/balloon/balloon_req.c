@@ -5,6 +5,7 @@
  * the slot and touches no queue. */
 #include "balloon_priv.h"
 
+#include <core/clock.h>
 #include <core/log.h>
 
 #include <errno.h>
@@ -22,7 +23,7 @@ struct balloon_req *balloon_req_get(struct balloon *b, unsigned q,
 		*req = (struct balloon_req){
 			.b = b, .gen = b->gen, .head = head, .q = (uint8_t)q,
 			.role = (uint8_t)role, .busy = true,
-			.t_pop_ns = balloon_now_ns(),
+			.t_pop_ns = clock_now_ns(),
 		};
 		b->inflight++;
 		return req;

@@ -4,6 +4,7 @@
  * reach, before anything changes. */
 #include "balloon_priv.h"
 
+#include <core/clock.h>
 #include <core/checked.h>
 
 #include <errno.h>
@@ -370,7 +371,7 @@ static void restore_stats(struct balloon *b, const struct balloon_state *st)
 				   &age_ns))
 		age_ns = st->stats_update_sec > (int64_t)now.tv_sec ? -1
 								   : INT64_MAX;
-	uint64_t mono = balloon_now_ns();
+	uint64_t mono = clock_now_ns();
 	s->last_update_monotonic_ns =
 		age_ns <= 0 ? mono : mono - MIN(mono, (uint64_t)age_ns);
 }
@@ -388,7 +389,7 @@ static void restore_hint(struct balloon *b, const struct balloon_state *st)
 	h->state = (enum balloon_hint_state)st->hint_state;
 	/* The bitmaps (cleared at activation) and counts start empty. */
 	h->ranges = h->bytes = h->pages = 0;
-	uint64_t now = balloon_now_ns();
+	uint64_t now = clock_now_ns();
 	h->start_ns = h->state != BALLOON_HINT_IDLE ? now : 0;
 	h->end_ns = h->state == BALLOON_HINT_STOPPED ||
 				    h->state == BALLOON_HINT_DONE

@@ -3,6 +3,7 @@
  * 10-byte entries (le16 tag, le64 val, packed). Unknown tags are ignored. */
 #include "balloon_priv.h"
 
+#include <core/clock.h>
 #include <core/checked.h>
 #include <core/log.h>
 
@@ -43,7 +44,7 @@ static void stats_parse(struct balloon *b, unsigned q,
 	s->updates++;
 	b->m.stats_updates++;
 	clock_gettime(CLOCK_REALTIME, &s->last_update_realtime);
-	s->last_update_monotonic_ns = balloon_now_ns();
+	s->last_update_monotonic_ns = clock_now_ns();
 }
 
 void balloon_stats_chain(struct balloon *b, unsigned q,
