@@ -17,7 +17,7 @@ static pthread_t th[NR];
 static void *runner(void *arg)
 {
 	atomic_ulong *lap = arg;
-	while (pause_gate_checkpoint(&gate)) {
+	while (pause_gate_checkpoint(&gate, NULL, NULL)) {
 		atomic_fetch_add(lap, 1);
 		usleep(100);
 	}

@@ -31,13 +31,8 @@ void pause_gate_destroy(struct pause_gate *g)
 	pthread_cond_destroy(&g->cond);
 }
 
-bool pause_gate_checkpoint(struct pause_gate *g)
-{
-	return pause_gate_checkpoint_fn(g, NULL, NULL);
-}
-
-bool pause_gate_checkpoint_fn(struct pause_gate *g,
-			      void (*before_park)(void *opaque), void *opaque)
+bool pause_gate_checkpoint(struct pause_gate *g,
+			   void (*before_park)(void *opaque), void *opaque)
 {
 	pthread_mutex_lock(&g->lock);
 	if (before_park && g->pause && !g->shutdown) {

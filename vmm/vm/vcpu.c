@@ -279,7 +279,7 @@ static void *vcpu_thread(void *arg)
 	bool first = vcpu->id == 0;
 	while (atomic_load(&vm->exit_kind) == VM_EXIT_NONE) {
 		/* Paused VMs park here, outside KVM_RUN (vm_pause.c). */
-		if (!pause_gate_checkpoint_fn(&vm->pause, vcpu_complete_io, vcpu))
+		if (!pause_gate_checkpoint(&vm->pause, vcpu_complete_io, vcpu))
 			break;
 		if (first) {
 			vm_log_startup(vm);
