@@ -1,6 +1,7 @@
 #include "vm/vm.h"
 
 #include "memory/mem_lock.h"
+#include "vm/irqfd.h"
 #include "reclaim/vm_reclaim.h"
 
 #include <arch/acpi.h>
@@ -17,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <termios.h>
@@ -56,27 +56,6 @@ void vm_log_startup(struct vm *vm)
 	log_info("startup: first KVM_RUN %.2f ms after start, VmRSS %ld KiB, guest RAM %llu MiB",
 		 (double)(clock_now_ns() - vm->start_ns) / 1e6, rss_kib,
 		 (unsigned long long)(vm->mem.total_bytes >> 20));
-}
-
-static int irqfd_fire(void *opaque)
-{
-	uint64_t one = 1;
-	int fd = (int)(intptr_t)opaque;
-	return write(fd, &one, sizeof(one)) < 0 ? -errno : 0;
-}
-
-int vm_irqfd_new(struct vm *vm, unsigned gsi)
-{
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	struct kvm_irqfd irqfd = {.fd = (uint32_t)fd, .gsi = gsi};
-	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	return fd;
 }
 
 static void serial_to_stdout(void *opaque, const uint8_t *buf, size_t len)
@@ -166,13 +145,11 @@ static int vm_setup_memory(struct vm *vm)
 
 static int vm_setup_legacy_devices(struct vm *vm)
 {
-	vm->serial_irqfd = vm_irqfd_new(vm, SERIAL_COM1_GSI);
+	vm->serial_irqfd = irqfd_create(vm->vm_fd, SERIAL_COM1_GSI);
 	if (vm->serial_irqfd < 0)
 		return vm->serial_irqfd;
-	struct irq_trigger irq = {irqfd_fire,
-				  (void *)(intptr_t)vm->serial_irqfd};
 	struct serial_out out = {serial_to_stdout, vm};
-	serial_init(&vm->serial, irq, out);
+	serial_init(&vm->serial, irqfd_trigger(vm->serial_irqfd), out);
 	int r = bus_insert(&vm->pio_bus, SERIAL_COM1_PORT, SERIAL_PORT_LEN,
 			   &serial_bus_ops, &vm->serial);
 	if (r)

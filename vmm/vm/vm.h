@@ -128,7 +128,4 @@ int vm_add_balloon(struct vm *vm, struct cmdline *cl);
 void vm_balloon_config(const struct vm_config *cfg, struct balloon_config *bc);
 void vm_devices_destroy(struct vm *vm);
 
-/* KVM glue used by devices' wiring. */
-int vm_irqfd_new(struct vm *vm, unsigned gsi);
-
 #endif
