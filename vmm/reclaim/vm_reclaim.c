@@ -40,24 +40,11 @@ struct vm_reclaim {
 	struct vm_reclaim_result res;
 };
 
-/* KVM's dirty ring where offered, else its bitmap (dirty_log.c). */
-static int vm_reclaim_set_logging(struct vm *vm, bool on)
-{
-	return dirty_log_enable(vm, on);
-}
-
-/* ORs slot i's pages written since the last fetch into bits (zeroed by
- * the caller). */
-static int vm_reclaim_get_log(struct vm *vm, unsigned i, uint64_t *bits)
-{
-	return dirty_log_fetch(vm, i, bits);
-}
-
 static void vm_reclaim_logging_off(struct vm_reclaim *rc)
 {
 	if (!rc->logging)
 		return;
-	int r = vm_reclaim_set_logging(rc->vm, false);
+	int r = dirty_log_enable(&rc->vm->dirty, false);
 	if (r)
 		log_warn("reclaim: dirty logging off: %s", strerror(-r));
 	rc->logging = false;
@@ -164,7 +151,7 @@ static int vm_reclaim_select(struct vm *vm, unsigned i, uint32_t cmd_id,
 		 *dev = calloc(words, 8);
 	int r = !hint || !dirty || !dev ? -ENOMEM : 0;
 	if (!r)
-		r = vm_reclaim_get_log(vm, i, dirty);
+		r = dirty_log_fetch(&vm->dirty, i, dirty);
 	if (!r)
 		r = balloon_hint_bitmap(vm->balloon, cmd_id, i, hint, words, &got);
 	if (!r && got != nr_pages)
@@ -259,7 +246,7 @@ static void vm_reclaim_finish(struct vm_reclaim *rc)
 		 rc->res.cmd_id, (unsigned long long)rc->res.pages.hinted,
 		 (unsigned long long)rc->res.pages.discard,
 		 (unsigned long long)rc->res.pages.dirty,
-		 (unsigned long long)rc->res.pages.device, dirty_log_mode(vm),
+		 (unsigned long long)rc->res.pages.device, dirty_log_mode(&vm->dirty),
 		 (unsigned long long)rc->res.hint_us / 1000,
 		 (unsigned long long)rc->res.pause_us);
 }
@@ -382,7 +369,7 @@ static int vm_reclaim_log_start(struct vm_reclaim *rc)
 {
 	rc->logging = true;
 	/* Turning logging on forgets what was logged before. */
-	int r = vm_reclaim_set_logging(rc->vm, true);
+	int r = dirty_log_enable(&rc->vm->dirty, true);
 	if (r)
 		vm_reclaim_logging_off(rc);
 	return r;

@@ -1,13 +1,15 @@
 #include "vm/vm.h"
 
 #include "memory/mem_lock.h"
-#include "vm/irqfd.h"
 #include "reclaim/vm_reclaim.h"
+#include "vm/irqfd.h"
+#include "vm/vcpu_x86.h"
 
 #include <arch/acpi.h>
 #include <arch/layout.h>
 #include <arch/mptable.h>
 #include <core/clock.h>
+#include <core/err.h>
 #include <core/cmdline.h>
 #include <core/checked.h>
 #include <core/log.h>
@@ -29,8 +31,8 @@
 #define SERIAL_COM1_PORT 0x3f8
 #define SERIAL_COM1_GSI 4
 
-static struct termios saved_termios;
-static bool termios_saved;
+/* vcpu_env.stop reads exit_kind as "non-zero: the VM ends". */
+_Static_assert(VM_EXIT_NONE == 0, "VM_EXIT_NONE must be 0");
 
 void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *msg)
 {
@@ -43,8 +45,10 @@ void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *msg)
 		vcpu_kick(&vm->vcpus[i]);
 }
 
-void vm_log_startup(struct vm *vm)
+/* vCPU 0, before its first KVM_RUN: time since start and mvmm's own RSS. */
+static void vm_log_startup(void *opaque)
 {
+	struct vm *vm = opaque;
 	char line[256];
 	long rss_kib = -1;
 	FILE *f = fopen("/proc/self/status", "r");
@@ -56,6 +60,24 @@ void vm_log_startup(struct vm *vm)
 	log_info("startup: first KVM_RUN %.2f ms after start, VmRSS %ld KiB, guest RAM %llu MiB",
 		 (double)(clock_now_ns() - vm->start_ns) / 1e6, rss_kib,
 		 (unsigned long long)(vm->mem.total_bytes >> 20));
+}
+
+static void vm_on_vcpu_exit(void *opaque, enum vcpu_exit_reason why,
+			    const char *msg)
+{
+	static const enum vm_exit_kind kinds[] = {
+		[VCPU_EXIT_POWEROFF] = VM_EXIT_POWEROFF,
+		[VCPU_EXIT_RESET] = VM_EXIT_RESET,
+		[VCPU_EXIT_CRASH] = VM_EXIT_TRIPLE_FAULT,
+		[VCPU_EXIT_ERROR] = VM_EXIT_ERROR,
+	};
+	vm_request_exit(opaque, kinds[why], msg);
+}
+
+static int vm_on_dirty_ring_full(void *opaque, unsigned id)
+{
+	struct vm *vm = opaque;
+	return dirty_log_ring_full(&vm->dirty, id);
 }
 
 static void serial_to_stdout(void *opaque, const uint8_t *buf, size_t len)
@@ -266,11 +288,16 @@ static int vm_create_base(struct vm *vm, const struct vm_config *cfg,
 			 (unsigned long long)cfg->mem_size_mib, strerror(-r));
 		return r;
 	}
-	/* KVM takes the dirty ring only before the first vCPU exists. */
-	if ((r = dirty_log_init(vm))) {
+	/* KVM takes the dirty ring only before the first vCPU exists; only
+	 * hint runs read the log. */
+	bool hinting = cfg->balloon.enabled && cfg->balloon.free_page_hinting;
+	if ((r = dirty_log_init(&vm->dirty, vm->vm_fd, &vm->mem, vm->nr_vcpus,
+				hinting))) {
 		snprintf(err, errlen, "dirty log: %s", strerror(-r));
 		return r;
 	}
+	if (!hinting)
+		log_debug("dirty log: bitmap (free_page_hinting is off)");
 	if ((r = vm_setup_legacy_devices(vm))) {
 		snprintf(err, errlen, "legacy devices: %s", strerror(-r));
 		return r;
@@ -283,18 +310,39 @@ static int vm_create_base(struct vm *vm, const struct vm_config *cfg,
 static int vm_create_vcpus(struct vm *vm, bool boot, char *err, size_t errlen)
 {
 	int r;
+	vm->vcpu_env = (struct vcpu_env){
+		.vm_fd = vm->vm_fd,
+		.mmap_size = (size_t)vm->vcpu_mmap_size,
+		.pio_bus = &vm->pio_bus,
+		.mmio_bus = &vm->mmio_bus,
+		.pause = &vm->pause,
+		.stop = &vm->exit_kind,
+		.arch = &vcpu_x86_ops,
+		.opaque = vm,
+		.exit = vm_on_vcpu_exit,
+		.dirty_ring_full = vm_on_dirty_ring_full,
+		.first_run = vm_log_startup,
+	};
+	const struct vcpu_x86_setup setup = {
+		.kvm_fd = vm->kvm_fd,
+		.supported_cpuid = vm->supported_cpuid,
+		.nr_vcpus = vm->nr_vcpus,
+		.mem = &vm->mem,
+		.boot = &vm->boot,
+	};
 	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return -ENOMEM;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vm->vcpus[i].fd = -1;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		if ((r = vcpu_create(vm, &vm->vcpus[i], i)) ||
-		    (r = boot ? vcpu_configure(&vm->vcpus[i])
-			      : vcpu_set_cpuid(&vm->vcpus[i]))) {
-			snprintf(err, errlen, "vcpu%u: %s", i, strerror(-r));
-			return r;
-		}
+		struct vcpu *v = &vm->vcpus[i];
+		if ((r = vcpu_create(v, &vm->vcpu_env, i)) ||
+		    (r = dirty_log_map_ring(&vm->dirty, i, v->fd)) ||
+		    (r = boot ? vcpu_x86_configure(v, &setup)
+			      : vcpu_x86_set_cpuid(v, &setup)))
+			return err_set(err, errlen, r, "vcpu%u: %s", i,
+				       strerror(-r));
 	}
 	return 0;
 }
@@ -328,22 +376,23 @@ int vm_create_for_restore(struct vm *vm, const struct vm_config *cfg,
 	return vm_create_vcpus(vm, false, err, errlen);
 }
 
-static void terminal_restore(void)
+static void terminal_restore(struct vm *vm)
 {
-	if (termios_saved)
-		tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
+	if (vm->termios_saved)
+		tcsetattr(STDIN_FILENO, TCSANOW, &vm->saved_termios);
+	vm->termios_saved = false;
 }
 
 /* Characters go to the guest as typed; the guest echoes them. Signals stay
- * with the host so Ctrl-C still stops mvmm. */
-static void terminal_raw(void)
+ * with the host so Ctrl-C still stops mvmm. vm_run and vm_destroy restore
+ * the terminal. */
+static void terminal_raw(struct vm *vm)
 {
 	struct termios t;
-	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_termios))
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &vm->saved_termios))
 		return;
-	termios_saved = true;
-	atexit(terminal_restore);
-	t = saved_termios;
+	vm->termios_saved = true;
+	t = vm->saved_termios;
 	t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | ECHONL | IEXTEN);
 	t.c_iflag &= ~(tcflag_t)(ICRNL | IXON);
 	t.c_cc[VMIN] = 1;
@@ -402,7 +451,7 @@ static int vm_setup_host_events(struct vm *vm)
 	int fl = fcntl(vm->stdin_fd, F_GETFL);
 	if (fl >= 0 && event_loop_add(&vm->loop, vm->stdin_fd, 0, on_stdin, vm) == 0) {
 		vm->stdin_open = true;
-		terminal_raw();
+		terminal_raw(vm);
 	}
 	return 0;
 }
@@ -432,7 +481,7 @@ int vm_run(struct vm *vm)
 	vm_request_exit(vm, VM_EXIT_SIGNAL, "stopped");
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
-	terminal_restore();
+	terminal_restore(vm);
 
 	enum vm_exit_kind kind = atomic_load(&vm->exit_kind);
 	switch (kind) {
@@ -449,13 +498,16 @@ int vm_run(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+	terminal_restore(vm);
 	if (vm->vcpus) {
-		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+			dirty_log_unmap_ring(&vm->dirty, i);
 			vcpu_destroy(&vm->vcpus[i]);
+		}
 		free(vm->vcpus);
 	}
 	vm_reclaim_destroy(vm);
-	dirty_log_destroy(vm);
+	dirty_log_destroy(&vm->dirty);
 	vm_devices_destroy(vm);
 	serial_destroy(&vm->serial);
 	if (vm->serial_irqfd >= 0)
