@@ -302,9 +302,9 @@ int snapshot_create(struct vm *vm, const struct snapshot_create_req *req,
 
 	if (!vm_paused(vm) && req->use_hints && snapshot_can_hint(vm)) {
 		char why[160];
-		int r = vm_reclaim_start_snapshot(vm, req->hint_timeout_ms,
-						  snapshot_on_hints, j, why,
-						  sizeof(why));
+		int r = vm_reclaim_start_keep(vm, req->hint_timeout_ms,
+					      snapshot_on_hints, j, why,
+					      sizeof(why));
 		if (!r)
 			return 0;
 		log_info("snapshot: no hint run (%s)", why);
