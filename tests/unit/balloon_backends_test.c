@@ -1,4 +1,4 @@
-/* The balloon over guest RAM backends (issue 6): partially ballooned
+/* The balloon over guest RAM backends: partially ballooned
  * hugetlb pages, pinned memory (unpin before discard, pin again before the
  * deflate is used), and the mem_lock wiring that refuses a driver without
  * MUST_TELL_HOST. Driven by the simulated Linux driver. */

@@ -76,9 +76,9 @@ static int cookie_index(struct discard_batch *b, void *cookie, uint32_t *idx)
 	return 0;
 }
 
-int discard_batch_add(struct discard_batch **open,
-		      const struct gmem_region *region, uint64_t offset,
-		      uint64_t len, void *cookie)
+static int discard_batch_append(struct discard_batch **open,
+				const struct gmem_region *region,
+				uint64_t offset, uint64_t len, void *cookie)
 {
 	int err = discard_batch_check(region, offset, len);
 	if (err)
@@ -102,6 +102,18 @@ int discard_batch_add(struct discard_batch **open,
 		.region = region, .offset = offset, .len = len, .cookie = ci,
 	};
 	return 0;
+}
+
+int discard_batch_add(struct discard_batch **open,
+		      const struct gmem_region *region, uint64_t offset,
+		      uint64_t len, void *cookie, struct discard_stats *st)
+{
+	int err = discard_batch_append(open, region, offset, len, cookie);
+	if (err)
+		st->rejected++;
+	else
+		st->ranges++;
+	return err;
 }
 
 static int range_cmp(const void *pa, const void *pb)
