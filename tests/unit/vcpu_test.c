@@ -204,7 +204,7 @@ static void tvm_run(struct tvm *t)
 {
 	sigset_t kick;
 	sigemptyset(&kick);
-	sigaddset(&kick, SIGUSR1);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &kick, NULL);
 	cr_assert_eq(vcpu_start(&t->vcpu), 0);
 	vcpu_join(&t->vcpu);
@@ -264,7 +264,7 @@ Test(vcpu, a_kick_after_stop_ends_a_spinning_guest_without_an_exit_reason)
 	tvm_load(&t, code, sizeof(code));
 	sigset_t kick;
 	sigemptyset(&kick);
-	sigaddset(&kick, SIGUSR1);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &kick, NULL);
 	cr_assert_eq(vcpu_start(&t.vcpu), 0);
 	usleep(20000);
@@ -286,7 +286,7 @@ Test(vcpu, a_paused_vcpu_parks_outside_kvm_run_and_runs_on_after_resume)
 	tvm_load(&t, code, sizeof(code));
 	sigset_t kick;
 	sigemptyset(&kick);
-	sigaddset(&kick, SIGUSR1);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &kick, NULL);
 	cr_assert_eq(vcpu_start(&t.vcpu), 0);
 	wait_port_writes_above(&t, 0);

@@ -207,6 +207,37 @@ static int vm_reclaim_discard(struct vm_reclaim *rec)
 	return r ? r : rec->discard_err;
 }
 
+/* With the vCPUs paused: select and discard (or keep), then DONE. 0 or
+ * -errno with res.msg. */
+static int vm_reclaim_paused(struct vm_reclaim *rec)
+{
+	uint64_t td = clock_now_ns();
+	int r = vm_reclaim_discard(rec);
+	rec->res.discard_us = (clock_now_ns() - td) / 1000;
+	/* The guest owns its hinted pages again; every discard completed. */
+	int dr = balloon_hint_done(rec->vm->balloon);
+	if (!r && !dr)
+		return 0;
+	int e = r ? r : dr;
+	return err_set(rec->res.msg, sizeof(rec->res.msg), e, "%s: %s",
+		       r ? "discard" : "writing DONE", strerror(-e));
+}
+
+static void vm_reclaim_log_done(const struct vm_reclaim *rec)
+{
+	log_info("reclaim: run %u: %llu pages hinted, %llu discarded, %llu "
+		 "dirty, %llu device (%s log); hint %llu ms, pause %llu us",
+		 rec->res.cmd_id, (unsigned long long)rec->res.pages.hinted,
+		 (unsigned long long)rec->res.pages.discard,
+		 (unsigned long long)rec->res.pages.dirty,
+		 (unsigned long long)rec->res.pages.device,
+		 dirty_log_mode(&rec->vm->dirty),
+		 (unsigned long long)rec->res.hint_us / 1000,
+		 (unsigned long long)rec->res.pause_us);
+}
+
+/* The run stopped: pause, discard or keep, DONE, resume (not for a kept
+ * run: the snapshot needs the vCPUs paused). */
 static void vm_reclaim_finish(struct vm_reclaim *rec)
 {
 	struct vm *vm = rec->vm;
@@ -223,37 +254,20 @@ static void vm_reclaim_finish(struct vm_reclaim *rec)
 					     strerror(-r)));
 		return;
 	}
-	uint64_t td = clock_now_ns();
-	r = vm_reclaim_discard(rec);
-	rec->res.discard_us = (clock_now_ns() - td) / 1000;
-	/* The guest owns its hinted pages again; every discard completed. */
-	int dr = balloon_hint_done(vm->balloon);
+	r = vm_reclaim_paused(rec);
 	if (pause_here && !rec->keep)
 		vm_resume(vm);
 	rec->res.pause_us = (clock_now_ns() - t0) / 1000;
 	vm_reclaim_logging_off(rec);
-	if (r || dr) {
-		int e = r ? r : dr;
-		vm_reclaim_fail(rec, err_set(rec->res.msg, sizeof(rec->res.msg),
-					     e, "%s: %s",
-					     r ? "discard" : "writing DONE",
-					     strerror(-e)));
+	if (r) {
+		vm_reclaim_fail(rec, r);
 		return;
 	}
 	rec->res.state = VM_RECLAIM_DONE;
-	if (rec->keep) {
+	if (rec->keep)
 		vm_reclaim_hand_over(rec, rec->sel);
-		return;
-	}
-	log_info("reclaim: run %u: %llu pages hinted, %llu discarded, %llu "
-		 "dirty, %llu device (%s log); hint %llu ms, pause %llu us",
-		 rec->res.cmd_id, (unsigned long long)rec->res.pages.hinted,
-		 (unsigned long long)rec->res.pages.discard,
-		 (unsigned long long)rec->res.pages.dirty,
-		 (unsigned long long)rec->res.pages.device,
-		 dirty_log_mode(&vm->dirty),
-		 (unsigned long long)rec->res.hint_us / 1000,
-		 (unsigned long long)rec->res.pause_us);
+	else
+		vm_reclaim_log_done(rec);
 }
 
 static void vm_reclaim_on_timer(void *opaque, uint32_t events)

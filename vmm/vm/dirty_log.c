@@ -127,6 +127,29 @@ static int dirty_log_ring_cap(int vm_fd, uint32_t *entries)
 	return r;
 }
 
+/* The ring where KVM offers it and MVMM_DIRTY_LOG does not say bitmap;
+ * the bitmap otherwise. Logs the choice. */
+static void dirty_log_choose_ring(struct dirty_log *dl, int vm_fd)
+{
+	const char *env = getenv("MVMM_DIRTY_LOG");
+	if (env && strcmp(env, "bitmap") == 0) {
+		log_info("dirty log: bitmap (MVMM_DIRTY_LOG=bitmap)");
+		return;
+	}
+	if (env && *env && strcmp(env, "ring") != 0)
+		log_warn("MVMM_DIRTY_LOG=%s: expected ring or bitmap; using the ring where KVM offers it",
+			 env);
+	int r = dirty_log_ring_cap(vm_fd, &dl->ring_entries);
+	if (r) {
+		log_info("dirty log: bitmap (no KVM dirty ring: %s)",
+			 strerror(-r));
+		return;
+	}
+	dl->ring = true;
+	log_info("dirty log: KVM dirty ring, %u entries per vCPU",
+		 dl->ring_entries);
+}
+
 int dirty_log_init(struct dirty_log *dl, int vm_fd, const struct gmem *mem,
 		   unsigned nr_vcpus, bool want_ring)
 {
@@ -155,25 +178,8 @@ int dirty_log_init(struct dirty_log *dl, int vm_fd, const struct gmem *mem,
 	}
 	/* Only hint runs log dirty pages: other VMs keep KVM's bitmap
 	 * interface (nothing to map, no ring-full exits, no 64 KiB per vCPU). */
-	if (!want_ring)
-		return 0;
-	const char *env = getenv("MVMM_DIRTY_LOG");
-	if (env && strcmp(env, "bitmap") == 0) {
-		log_info("dirty log: bitmap (MVMM_DIRTY_LOG=bitmap)");
-		return 0;
-	}
-	if (env && *env && strcmp(env, "ring") != 0)
-		log_warn("MVMM_DIRTY_LOG=%s: expected ring or bitmap; using the ring where KVM offers it",
-			 env);
-	r = dirty_log_ring_cap(vm_fd, &dl->ring_entries);
-	if (r) {
-		log_info("dirty log: bitmap (no KVM dirty ring: %s)",
-			 strerror(-r));
-		return 0;
-	}
-	dl->ring = true;
-	log_info("dirty log: KVM dirty ring, %u entries per vCPU",
-		 dl->ring_entries);
+	if (want_ring)
+		dirty_log_choose_ring(dl, vm_fd);
 	return 0;
 }
 
@@ -320,6 +326,15 @@ int dirty_log_enable(struct dirty_log *dl, bool on)
 	return r;
 }
 
+/* Every page of a slot of pages, none past its end. */
+static void dirty_log_set_all(uint64_t *bits, uint64_t pages)
+{
+	size_t words = (size_t)((pages + 63) / 64);
+	for (size_t w = 0; w < words; w++)
+		bits[w] |= (w + 1) * 64 <= pages ? ~0ULL
+						 : (1ULL << (pages % 64)) - 1;
+}
+
 int dirty_log_fetch(struct dirty_log *dl, unsigned slot, uint64_t *bits)
 {
 	if (!dl->initialized)
@@ -348,11 +363,7 @@ int dirty_log_fetch(struct dirty_log *dl, unsigned slot, uint64_t *bits)
 		bits[w] |= dl->pending[slot][w];
 	memset(dl->pending[slot], 0, words * 8);
 	if (dl->overflow[slot]) {
-		uint64_t pages = dl->slot_pages[slot];
-		for (size_t w = 0; w < words; w++)
-			bits[w] |= (w + 1) * 64 <= pages
-					   ? ~0ULL
-					   : (1ULL << (pages % 64)) - 1;
+		dirty_log_set_all(bits, dl->slot_pages[slot]);
 		dl->overflow[slot] = false;
 	}
 out:

@@ -14,8 +14,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define VCPU_KICK_SIGNAL SIGUSR1
-
 static void vcpu_kick_handler(int sig) { (void)sig; }
 
 int vcpu_signal_setup(void)

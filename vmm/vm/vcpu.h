@@ -12,6 +12,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,6 +21,10 @@
 struct bus;
 struct pause_gate;
 struct vcpu;
+
+/* Kicks a vCPU out of KVM_RUN: blocked by the thread that starts the
+ * vCPUs, unblocked by each vCPU thread. */
+#define VCPU_KICK_SIGNAL SIGUSR1
 
 /* Why a vCPU ends the VM. */
 enum vcpu_exit_reason {

@@ -186,6 +186,17 @@ static int vm_setup_legacy_devices(struct vm *vm)
 			  &acpi_pm_bus_ops, &vm->acpi_pm);
 }
 
+/* The balloon, when configured; its virtio_mmio.device= argument goes to
+ * cl. */
+static int vm_add_configured_balloon(struct vm *vm, struct cmdline *cl,
+				     char *err, size_t errlen)
+{
+	int r = vm->cfg->balloon.enabled ? vm_add_balloon(vm, cl) : 0;
+	if (r)
+		return err_set(err, errlen, r, "balloon: %s", strerror(-r));
+	return 0;
+}
+
 static int vm_load_guest(struct vm *vm, char *err, size_t errlen)
 {
 	size_t max;
@@ -194,30 +205,26 @@ static int vm_load_guest(struct vm *vm, char *err, size_t errlen)
 		return r;
 	struct cmdline cl;
 	cmdline_init(&cl, max);
-	if (vm->cfg->boot_args && cmdline_append(&cl, "%s", vm->cfg->boot_args)) {
-		snprintf(err, errlen, "boot-source.boot_args: longer than the kernel's %zu bytes", max);
-		return -E2BIG;
-	}
-	if (vm->cfg->balloon.enabled && (r = vm_add_balloon(vm, &cl))) {
-		snprintf(err, errlen, "balloon: %s", strerror(-r));
+	if (vm->cfg->boot_args && cmdline_append(&cl, "%s", vm->cfg->boot_args))
+		return err_set(err, errlen, -E2BIG,
+			       "boot-source.boot_args: longer than the kernel's %zu bytes",
+			       max);
+	if ((r = vm_add_configured_balloon(vm, &cl, err, errlen)))
 		return r;
-	}
 	r = x86_load_kernel(&vm->mem, vm->cfg->kernel_path, vm->cfg->initrd_path,
 			    cmdline_str(&cl), &vm->boot, err, errlen);
 	if (r)
 		return r;
 	r = x86_mptable_write(&vm->mem, vm->nr_vcpus);
-	if (r) {
-		snprintf(err, errlen, "MP table: %s", strerror(-r));
-		return r;
-	}
+	if (r)
+		return err_set(err, errlen, r, "MP table: %s", strerror(-r));
 	uint64_t rsdp;
 	r = x86_acpi_write(&vm->mem, vm->nr_vcpus, &rsdp);
 	if (!r)
 		r = x86_boot_set_rsdp(&vm->mem, &vm->boot, rsdp);
 	if (r)
-		snprintf(err, errlen, "ACPI tables: %s", strerror(-r));
-	return r;
+		return err_set(err, errlen, r, "ACPI tables: %s", strerror(-r));
+	return 0;
 }
 
 static int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
@@ -271,37 +278,29 @@ static int vm_create_base(struct vm *vm, const struct vm_config *cfg,
 	vm->stdin_fd = vm->stats_timer_fd = -1;
 	vm->nr_vcpus = cfg->vcpu_count;
 	atomic_init(&vm->exit_kind, VM_EXIT_NONE);
-	if ((r = pause_gate_init(&vm->pause, 0))) {
-		snprintf(err, errlen, "pause gate: %s", strerror(-r));
-		return r;
-	}
+	if ((r = pause_gate_init(&vm->pause, 0)))
+		return err_set(err, errlen, r, "pause gate: %s", strerror(-r));
 	bus_init(&vm->mmio_bus);
 	bus_init(&vm->pio_bus);
-	if ((r = event_loop_init(&vm->loop))) {
-		snprintf(err, errlen, "event loop: %s", strerror(-r));
-		return r;
-	}
+	if ((r = event_loop_init(&vm->loop)))
+		return err_set(err, errlen, r, "event loop: %s", strerror(-r));
 	if ((r = vm_open_kvm(vm, err, errlen)))
 		return r;
-	if ((r = vm_setup_memory(vm))) {
-		snprintf(err, errlen, "guest memory (%llu MiB): %s",
-			 (unsigned long long)cfg->mem_size_mib, strerror(-r));
-		return r;
-	}
+	if ((r = vm_setup_memory(vm)))
+		return err_set(err, errlen, r, "guest memory (%llu MiB): %s",
+			       (unsigned long long)cfg->mem_size_mib,
+			       strerror(-r));
 	/* KVM takes the dirty ring only before the first vCPU exists; only
 	 * hint runs read the log. */
 	bool hinting = cfg->balloon.enabled && cfg->balloon.free_page_hinting;
 	if ((r = dirty_log_init(&vm->dirty, vm->vm_fd, &vm->mem, vm->nr_vcpus,
-				hinting))) {
-		snprintf(err, errlen, "dirty log: %s", strerror(-r));
-		return r;
-	}
+				hinting)))
+		return err_set(err, errlen, r, "dirty log: %s", strerror(-r));
 	if (!hinting)
 		log_debug("dirty log: bitmap (free_page_hinting is off)");
-	if ((r = vm_setup_legacy_devices(vm))) {
-		snprintf(err, errlen, "legacy devices: %s", strerror(-r));
-		return r;
-	}
+	if ((r = vm_setup_legacy_devices(vm)))
+		return err_set(err, errlen, r, "legacy devices: %s",
+			       strerror(-r));
 	return 0;
 }
 
@@ -363,16 +362,11 @@ int vm_create_for_restore(struct vm *vm, const struct vm_config *cfg,
 	int r;
 	if ((r = vm_create_base(vm, cfg, err, errlen)))
 		return r;
-	if (cfg->balloon.enabled) {
-		/* The guest learnt its devices at boot; the line is unused. */
-		struct cmdline cl;
-		cmdline_init(&cl, 4096);
-		r = vm_add_balloon(vm, &cl);
-		if (r) {
-			snprintf(err, errlen, "balloon: %s", strerror(-r));
-			return r;
-		}
-	}
+	/* The guest learnt its devices at boot; the line is unused. */
+	struct cmdline cl;
+	cmdline_init(&cl, 4096);
+	if ((r = vm_add_configured_balloon(vm, &cl, err, errlen)))
+		return r;
 	return vm_create_vcpus(vm, false, err, errlen);
 }
 
@@ -456,6 +450,21 @@ static int vm_setup_host_events(struct vm *vm)
 	return 0;
 }
 
+/* The process exit status for why the VM ended, logged. */
+static int vm_exit_status(const struct vm *vm)
+{
+	switch ((enum vm_exit_kind)atomic_load(&vm->exit_kind)) {
+	case VM_EXIT_POWEROFF:
+	case VM_EXIT_RESET:
+	case VM_EXIT_SIGNAL:
+		log_info("%s", vm->exit_msg);
+		return 0;
+	default:
+		log_error("%s", vm->exit_msg);
+		return 1;
+	}
+}
+
 int vm_run(struct vm *vm)
 {
 	int r = vcpu_signal_setup();
@@ -468,7 +477,7 @@ int vm_run(struct vm *vm)
 	/* The kick signal stays blocked here; vCPU threads unblock it. */
 	sigset_t kick;
 	sigemptyset(&kick);
-	sigaddset(&kick, SIGUSR1);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &kick, NULL);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		if ((r = vcpu_start(&vm->vcpus[i]))) {
@@ -482,18 +491,7 @@ int vm_run(struct vm *vm)
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
 	terminal_restore(vm);
-
-	enum vm_exit_kind kind = atomic_load(&vm->exit_kind);
-	switch (kind) {
-	case VM_EXIT_POWEROFF:
-	case VM_EXIT_RESET:
-	case VM_EXIT_SIGNAL:
-		log_info("%s", vm->exit_msg);
-		return 0;
-	default:
-		log_error("%s", vm->exit_msg);
-		return 1;
-	}
+	return vm_exit_status(vm);
 }
 
 void vm_destroy(struct vm *vm)
