@@ -1,6 +1,7 @@
 /* Dirty page logging: the ring walk on crafted rings, then both modes
  * against /dev/kvm with a tiny flat 32-bit guest that writes chosen pages
  * (skipped where /dev/kvm cannot be opened). */
+#include "fakes/kvm_guest.h"
 #include "vm/dirty_log.h"
 #include "vm/vcpu.h"
 
@@ -194,8 +195,7 @@ Test(dirty_log, a_hole_before_dirty_entries_is_skipped_as_overrun)
 
 /* What the dirty log works on: a VM fd, guest memory, a vCPU's fd. */
 struct tvm {
-	int kvm_fd, vm_fd;
-	struct gmem mem;
+	struct kvm_guest g;
 	struct dirty_log dirty;
 	struct vcpu_env env;
 	struct vcpu vcpu;
@@ -207,41 +207,18 @@ static bool tvm_want_ring = true;
 static void tvm_open(struct tvm *vm, const char *mode)
 {
 	memset(vm, 0, sizeof(*vm));
-	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0)
-		cr_skip_test("/dev/kvm cannot be opened: %s", strerror(errno));
-	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-		cr_skip_test("/dev/kvm is not a KVM of API version %d",
-			     KVM_API_VERSION);
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
-	cr_assert_geq(vm->vm_fd, 0, "KVM_CREATE_VM: %s", strerror(errno));
-	int mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	cr_assert_gt(mmap_size, 0);
-	vm->env = (struct vcpu_env){.vm_fd = vm->vm_fd,
-				    .mmap_size = (size_t)mmap_size};
-	cr_assert_eq(ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000UL), 0);
-
 	/* Slot 1 ends mid-word: 515 pages. */
 	const uint64_t ranges[2][2] = {{0, 24 * MIB},
 				       {SLOT1_GPA, 2 * MIB + 3 * 4096}};
-	struct gmem_opts opts = {.backend = GMEM_ANON_PRIVATE};
-	cr_assert_eq(gmem_init(&vm->mem, ranges, 2, &opts), 0);
-	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
-		const struct gmem_region *g = &vm->mem.regions[i];
-		struct kvm_userspace_memory_region kr = {
-			.slot = i,
-			.guest_phys_addr = g->gpa,
-			.memory_size = g->len,
-			.userspace_addr = (uint64_t)(uintptr_t)g->hva,
-		};
-		cr_assert_eq(ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr), 0);
-	}
+	kvm_guest_open(&vm->g, ranges, 2);
+	vm->env = (struct vcpu_env){.vm_fd = vm->g.vm_fd,
+				    .mmap_size = vm->g.vcpu_mmap_size};
 	if (mode)
 		setenv("MVMM_DIRTY_LOG", mode, 1);
 	else
 		unsetenv("MVMM_DIRTY_LOG");
 	log_set_level(LOG_WARN);
-	cr_assert_eq(dirty_log_init(&vm->dirty, vm->vm_fd, &vm->mem, 1,
+	cr_assert_eq(dirty_log_init(&vm->dirty, vm->g.vm_fd, &vm->g.mem, 1,
 				    tvm_want_ring), 0);
 	cr_assert_eq(vcpu_create(&vm->vcpu, &vm->env, 0), 0);
 	cr_assert_eq(dirty_log_map_ring(&vm->dirty, 0, vm->vcpu.fd), 0);
@@ -252,9 +229,7 @@ static void tvm_close(struct tvm *vm)
 	dirty_log_unmap_ring(&vm->dirty, 0);
 	vcpu_destroy(&vm->vcpu);
 	dirty_log_destroy(&vm->dirty);
-	gmem_destroy(&vm->mem);
-	close(vm->vm_fd);
-	close(vm->kvm_fd);
+	kvm_guest_close(&vm->g);
 }
 
 static void require_ring(struct tvm *vm)
@@ -276,7 +251,7 @@ static uint8_t *emit32(uint8_t *p, uint32_t v)
  * between writes as it does for a real guest; then HLT. */
 static void tvm_load(struct tvm *vm, const uint32_t (*runs)[2], unsigned nr)
 {
-	uint8_t *p = gmem_ptr(&vm->mem, CODE_GPA, 4096), *start = p;
+	uint8_t *p = gmem_ptr(&vm->g.mem, CODE_GPA, 4096), *start = p;
 	cr_assert_not_null(p);
 	for (unsigned i = 0; i < nr; i++) {
 		*p++ = 0xbf; /* mov edi, gpa */
@@ -296,19 +271,7 @@ static void tvm_load(struct tvm *vm, const uint32_t (*runs)[2], unsigned nr)
 	}
 	*p = 0xf4; /* hlt */
 
-	int fd = vm->vcpu.fd;
-	struct kvm_sregs s;
-	cr_assert_eq(ioctl(fd, KVM_GET_SREGS, &s), 0);
-	struct kvm_segment seg = {.base = 0, .limit = 0xffffffff, .selector = 0x10,
-				  .type = 3, .present = 1, .db = 1, .s = 1, .g = 1};
-	s.ds = s.es = s.fs = s.gs = s.ss = seg;
-	seg.type = 11;
-	seg.selector = 0x8;
-	s.cs = seg;
-	s.cr0 |= 1; /* protected mode, no paging */
-	cr_assert_eq(ioctl(fd, KVM_SET_SREGS, &s), 0);
-	struct kvm_regs r = {.rip = CODE_GPA, .rflags = 2};
-	cr_assert_eq(ioctl(fd, KVM_SET_REGS, &r), 0);
+	kvm_guest_enter_flat32(vm->vcpu.fd, CODE_GPA);
 }
 
 /* Runs to HLT; a full ring is handled the way the VM's vCPUs do. */
@@ -483,7 +446,7 @@ Test(dirty_log, ring_mode_maps_a_ring_per_vcpu_and_env_forces_bitmap)
 	cr_assert_str_eq(dirty_log_mode(&vm.dirty), "bitmap");
 	cr_assert_null(vm.dirty.rings[0].gfns);
 	cr_assert_eq(dirty_log_ring_bytes(&vm.dirty), 0);
-	int max = ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING);
+	int max = ioctl(vm.g.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING);
 	tvm_close(&vm);
 
 	tvm_open(&vm, NULL);

@@ -1,20 +1,18 @@
 /* The generic vCPU loop with the x86 exits, against /dev/kvm: a tiny flat
  * 32-bit guest, a vcpu_env of test doubles, no struct vm (skipped where
  * /dev/kvm cannot be opened). */
+#include "fakes/kvm_guest.h"
 #include "vm/pause_gate.h"
 #include "vm/vcpu.h"
 #include "vm/vcpu_x86.h"
 
-#include <core/gmem.h>
 #include <devices/bus.h>
 
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 TestSuite(vcpu);
@@ -24,8 +22,7 @@ TestSuite(vcpu);
 #define PORT 0x80u
 
 struct tvm {
-	int kvm_fd, vm_fd;
-	struct gmem mem;
+	struct kvm_guest g;
 	struct bus pio, mmio;
 	struct pause_gate pause;
 	atomic_int stop;
@@ -110,30 +107,8 @@ static void kick_vcpu(void *opaque)
 static void tvm_open(struct tvm *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (t->kvm_fd < 0)
-		cr_skip_test("/dev/kvm cannot be opened: %s", strerror(errno));
-	if (ioctl(t->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-		cr_skip_test("/dev/kvm is not a KVM of API version %d",
-			     KVM_API_VERSION);
-	t->vm_fd = ioctl(t->kvm_fd, KVM_CREATE_VM, 0);
-	cr_assert_geq(t->vm_fd, 0, "KVM_CREATE_VM: %s", strerror(errno));
-	cr_assert_eq(ioctl(t->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000UL), 0);
-	int mmap_size = ioctl(t->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	cr_assert_gt(mmap_size, 0);
-
 	const uint64_t ranges[1][2] = {{0, 2ULL << 20}};
-	struct gmem_opts opts = {.backend = GMEM_ANON_PRIVATE};
-	cr_assert_eq(gmem_init(&t->mem, ranges, 1, &opts), 0);
-	const struct gmem_region *g = &t->mem.regions[0];
-	struct kvm_userspace_memory_region kr = {
-		.slot = 0,
-		.guest_phys_addr = g->gpa,
-		.memory_size = g->len,
-		.userspace_addr = (uint64_t)(uintptr_t)g->hva,
-	};
-	cr_assert_eq(ioctl(t->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr), 0);
-
+	kvm_guest_open(&t->g, ranges, 1);
 	bus_init(&t->pio);
 	bus_init(&t->mmio);
 	cr_assert_eq(bus_insert(&t->pio, PORT, 1, &pio_ops, t), 0);
@@ -141,8 +116,8 @@ static void tvm_open(struct tvm *t)
 	cr_assert_eq(pause_gate_init(&t->pause, 0), 0);
 	atomic_init(&t->stop, 0);
 	t->env = (struct vcpu_env){
-		.vm_fd = t->vm_fd,
-		.mmap_size = (size_t)mmap_size,
+		.vm_fd = t->g.vm_fd,
+		.mmap_size = t->g.vcpu_mmap_size,
 		.pio_bus = &t->pio,
 		.mmio_bus = &t->mmio,
 		.pause = &t->pause,
@@ -161,31 +136,27 @@ static void tvm_close(struct tvm *t)
 {
 	vcpu_destroy(&t->vcpu);
 	pause_gate_destroy(&t->pause);
-	gmem_destroy(&t->mem);
-	close(t->vm_fd);
-	close(t->kvm_fd);
+	kvm_guest_close(&t->g);
 }
 
-/* Loads code at CODE_GPA and points the vCPU at it: flat 32-bit protected
- * mode, paging off. */
+/* Copies code to CODE_GPA and points the vCPU at it. */
 static void tvm_load(struct tvm *t, const uint8_t *code, size_t len)
 {
-	uint8_t *p = gmem_ptr(&t->mem, CODE_GPA, len);
+	uint8_t *p = gmem_ptr(&t->g.mem, CODE_GPA, len);
 	cr_assert_not_null(p);
 	memcpy(p, code, len);
-	int fd = t->vcpu.fd;
-	struct kvm_sregs s;
-	cr_assert_eq(ioctl(fd, KVM_GET_SREGS, &s), 0);
-	struct kvm_segment seg = {.base = 0, .limit = 0xffffffff, .selector = 0x10,
-				  .type = 3, .present = 1, .db = 1, .s = 1, .g = 1};
-	s.ds = s.es = s.fs = s.gs = s.ss = seg;
-	seg.type = 11;
-	seg.selector = 0x8;
-	s.cs = seg;
-	s.cr0 |= 1;
-	cr_assert_eq(ioctl(fd, KVM_SET_SREGS, &s), 0);
-	struct kvm_regs r = {.rip = CODE_GPA, .rflags = 2};
-	cr_assert_eq(ioctl(fd, KVM_SET_REGS, &r), 0);
+	kvm_guest_enter_flat32(t->vcpu.fd, CODE_GPA);
+}
+
+/* Starts the vCPU thread; this thread keeps the kick signal blocked, as
+ * vm_run does. */
+static void tvm_start(struct tvm *t)
+{
+	sigset_t kick;
+	sigemptyset(&kick);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &kick, NULL);
+	cr_assert_eq(vcpu_start(&t->vcpu), 0);
 }
 
 /* Waits up to 5 s for the guest to write the port more than `than` times. */
@@ -202,11 +173,7 @@ static void wait_port_writes_above(struct tvm *t, unsigned than)
 /* Runs the vCPU thread until it ends by itself. */
 static void tvm_run(struct tvm *t)
 {
-	sigset_t kick;
-	sigemptyset(&kick);
-	sigaddset(&kick, VCPU_KICK_SIGNAL);
-	pthread_sigmask(SIG_BLOCK, &kick, NULL);
-	cr_assert_eq(vcpu_start(&t->vcpu), 0);
+	tvm_start(t);
 	vcpu_join(&t->vcpu);
 }
 
@@ -262,11 +229,7 @@ Test(vcpu, a_kick_after_stop_ends_a_spinning_guest_without_an_exit_reason)
 	tvm_open(&t);
 	static const uint8_t code[] = {0xeb, 0xfe}; /* jmp $ */
 	tvm_load(&t, code, sizeof(code));
-	sigset_t kick;
-	sigemptyset(&kick);
-	sigaddset(&kick, VCPU_KICK_SIGNAL);
-	pthread_sigmask(SIG_BLOCK, &kick, NULL);
-	cr_assert_eq(vcpu_start(&t.vcpu), 0);
+	tvm_start(&t);
 	usleep(20000);
 	atomic_store(&t.stop, 1);
 	vcpu_kick(&t.vcpu);
@@ -284,11 +247,7 @@ Test(vcpu, a_paused_vcpu_parks_outside_kvm_run_and_runs_on_after_resume)
 		0xeb, 0xfc, /*    jmp l */
 	};
 	tvm_load(&t, code, sizeof(code));
-	sigset_t kick;
-	sigemptyset(&kick);
-	sigaddset(&kick, VCPU_KICK_SIGNAL);
-	pthread_sigmask(SIG_BLOCK, &kick, NULL);
-	cr_assert_eq(vcpu_start(&t.vcpu), 0);
+	tvm_start(&t);
 	wait_port_writes_above(&t, 0);
 	cr_assert_eq(pause_gate_pause(&t.pause, kick_vcpu, &t.vcpu, 1000), 0);
 	unsigned parked = __atomic_load_n(&t.port_writes, __ATOMIC_RELAXED);
