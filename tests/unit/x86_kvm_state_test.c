@@ -1,5 +1,6 @@
 /* vCPU and VM KVM state blobs: round trips through /dev/kvm (skipped where
  * it cannot be opened) and the checks, which need no KVM. */
+#include <arch/cpuid.h>
 #include <arch/kvm_state.h>
 
 #include <criterion/criterion.h>
@@ -302,17 +303,9 @@ static void bed_open(struct bed *b)
 	b->vcpu = ioctl(b->vm, KVM_CREATE_VCPU, 0);
 	cr_assert_geq(b->vcpu, 0, "KVM_CREATE_VCPU: %s", strerror(errno));
 
-	uint32_t n = 256;
-	struct kvm_cpuid2 *c = NULL;
-	for (;;) {
-		c = realloc(c, sizeof(*c) + n * sizeof(c->entries[0]));
-		c->nent = n;
-		if (ioctl(b->kvm, KVM_GET_SUPPORTED_CPUID, c) == 0)
-			break;
-		cr_assert_eq(errno, E2BIG, "KVM_GET_SUPPORTED_CPUID: %s",
-			     strerror(errno));
-		n *= 2;
-	}
+	struct kvm_cpuid2 *c;
+	int r = x86_cpuid_fetch(b->kvm, KVM_GET_SUPPORTED_CPUID, &c);
+	cr_assert_eq(r, 0, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-r));
 	cr_assert_eq(ioctl(b->vcpu, KVM_SET_CPUID2, c), 0, "KVM_SET_CPUID2: %s",
 		     strerror(errno));
 	free(c);

@@ -8,6 +8,7 @@
 #include "vm/vm.h"
 #include "reclaim/vm_reclaim.h"
 
+#include <arch/cpuid.h>
 #include <arch/kvm_state.h>
 #include <core/clock.h>
 #include <core/log.h>
@@ -76,25 +77,14 @@ static int snapshot_quiesce(struct vm *vm)
 
 static int snapshot_put_cpuid(struct snap_writer *w, struct vcpu *v)
 {
-	for (uint32_t nent = 64; nent <= 4096; nent *= 2) {
-		size_t sz = sizeof(struct kvm_cpuid2) +
-			    nent * sizeof(struct kvm_cpuid_entry2);
-		struct kvm_cpuid2 *c = calloc(1, sz);
-		if (!c)
-			return -ENOMEM;
-		c->nent = nent;
-		if (ioctl(v->fd, KVM_GET_CPUID2, c) == 0) {
-			snap_put(w, SNAP_TAG_CPUID, v->id, c,
-				 sizeof(*c) + c->nent * sizeof(c->entries[0]));
-			free(c);
-			return 0;
-		}
-		int e = errno;
-		free(c);
-		if (e != E2BIG)
-			return -e;
-	}
-	return -E2BIG;
+	struct kvm_cpuid2 *c;
+	int r = x86_cpuid_fetch(v->fd, KVM_GET_CPUID2, &c);
+	if (r)
+		return r;
+	snap_put(w, SNAP_TAG_CPUID, v->id, c,
+		 sizeof(*c) + c->nent * sizeof(c->entries[0]));
+	free(c);
+	return 0;
 }
 
 static int snapshot_put_kvm(struct snapshot_job *j, struct snap_writer *w)

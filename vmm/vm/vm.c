@@ -4,6 +4,7 @@
 #include "reclaim/vm_reclaim.h"
 
 #include <arch/acpi.h>
+#include <arch/cpuid.h>
 #include <arch/layout.h>
 #include <arch/mptable.h>
 #include <core/clock.h>
@@ -106,26 +107,6 @@ static void acpi_poweroff(void *opaque)
 static void acpi_reset(void *opaque)
 {
 	vm_request_exit(opaque, VM_EXIT_RESET, "guest reset (ACPI)");
-}
-
-static int vm_get_supported_cpuid(struct vm *vm)
-{
-	for (unsigned nent = 128; nent <= 4096; nent *= 2) {
-		struct kvm_cpuid2 *c =
-			calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
-		if (!c)
-			return -ENOMEM;
-		c->nent = nent;
-		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
-			vm->supported_cpuid = c;
-			return 0;
-		}
-		int e = errno;
-		free(c);
-		if (e != E2BIG)
-			return -e;
-	}
-	return -E2BIG;
 }
 
 static int vm_setup_memory(struct vm *vm)
@@ -251,7 +232,7 @@ static int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
 			 strerror(errno));
 		return -errno;
 	}
-	int r = vm_get_supported_cpuid(vm);
+	int r = x86_cpuid_fetch(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, &vm->supported_cpuid);
 	if (r) {
 		snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-r));
 		return r;
