@@ -280,6 +280,30 @@ Test(x86_kvm_state, vm_check_refuses_an_irqchip_part_naming_another_chip)
 	free(w.b);
 }
 
+Test(x86_kvm_state, save_and_restore_name_the_ioctl_that_failed)
+{
+	char err[256] = "";
+	void *blob = NULL;
+	size_t len = 0;
+
+	/* No fd at all: the first ioctl of each path fails, no KVM needed. */
+	cr_assert_eq(x86_vm_state_save(-1, &blob, &len, err, sizeof(err)), -EBADF);
+	cr_assert_str_eq(err, "vm state: KVM_GET_IRQCHIP: Bad file descriptor");
+	cr_assert_eq(x86_vcpu_state_save(-1, -1, &blob, &len, err, sizeof(err)),
+		     -EBADF);
+	cr_assert_str_eq(err, "vcpu state: KVM_GET_MP_STATE: Bad file descriptor");
+	cr_assert_null(blob, "nothing handed out on failure");
+
+	struct wblob v = crafted_vcpu(1, 0), m = crafted_vm();
+	cr_assert_eq(x86_vm_state_restore(-1, m.b, m.len, err, sizeof(err)), -EBADF);
+	cr_assert_str_eq(err, "vm state: KVM_SET_IRQCHIP: Bad file descriptor");
+	cr_assert_eq(x86_vcpu_state_restore(-1, -1, v.b, v.len, err, sizeof(err)),
+		     -EBADF);
+	cr_assert_str_eq(err, "vcpu state: KVM_SET_MP_STATE: Bad file descriptor");
+	free(v.b);
+	free(m.b);
+}
+
 /* ---- round trips through /dev/kvm ---- */
 
 struct bed {
