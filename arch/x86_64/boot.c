@@ -163,18 +163,13 @@ int x86_load_kernel(const struct gmem *mem, const char *kernel_path,
 		return err_set(err, errlen, -EINVAL,
 			       "memory: guest RAM must start at 0 and its first region end between 1 MiB and 0x%llx",
 			       (unsigned long long)X86_RAM_HOLE_START);
-	ret = kernel_load(mem, &k, kernel_path, err, errlen);
-	if (ret)
+	if ((ret = kernel_load(mem, &k, kernel_path, err, errlen)) ||
+	    (ret = write_cmdline(mem, &k, cmdline ? cmdline : "", err, errlen)))
 		return ret;
-	ret = write_cmdline(mem, &k, cmdline ? cmdline : "", err, errlen);
-	if (ret)
+	if (initrd_path && (ret = load_initrd(mem, &k, initrd_path, &initrd_gpa,
+					      &initrd_len, err, errlen)))
 		return ret;
-	if (initrd_path) {
-		ret = load_initrd(mem, &k, initrd_path, &initrd_gpa,
-				  &initrd_len, err, errlen);
-		if (ret)
-			return ret;
-	}
+	/* The format's boot parameters, once the initrd's place is known. */
 	if (k.pvh)
 		ret = x86_pvh_write_start_info(mem, initrd_gpa, initrd_len, err,
 					       errlen);

@@ -21,7 +21,7 @@
 #define X86_ACPI_RSDP_GPA 0xe0000ULL
 #define X86_ACPI_AREA_END 0x100000ULL
 
-/* Port-I/O registers the FADT points at; devices/acpi_pm.h implements them
+/* Port-I/O registers the FADT points at; <devices/acpi_pm.h> implements them
  * (its ACPI_PM_* constants must equal these; a unit test checks). */
 #define X86_ACPI_PM_PORT_BASE 0x600
 #define X86_ACPI_PM1A_EVT_PORT (X86_ACPI_PM_PORT_BASE + 0) /* status, enable */
