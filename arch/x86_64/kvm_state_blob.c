@@ -33,6 +33,12 @@ int kvm_state_blob_fail(struct kvm_state_blob *w, int code, const char *fmt,
 	return w->err;
 }
 
+/* An allocation or size failure: "what: strerror". */
+static void fail_code(struct kvm_state_blob *w, int code)
+{
+	kvm_state_blob_fail(w, code, "%s: %s", w->fmt->what, strerror(-code));
+}
+
 static bool blob_grow(struct kvm_state_blob *w, size_t extra)
 {
 	size_t need;
@@ -40,8 +46,7 @@ static bool blob_grow(struct kvm_state_blob *w, size_t extra)
 	if (w->err)
 		return false;
 	if (__builtin_add_overflow(w->len, extra, &need)) {
-		kvm_state_blob_fail(w, -E2BIG, "%s: %s", w->fmt->what,
-				    strerror(E2BIG));
+		fail_code(w, -E2BIG);
 		return false;
 	}
 	if (need <= w->cap)
@@ -51,8 +56,7 @@ static bool blob_grow(struct kvm_state_blob *w, size_t extra)
 		cap *= 2;
 	uint8_t *p = realloc(w->data, cap);
 	if (!p) {
-		kvm_state_blob_fail(w, -ENOMEM, "%s: %s", w->fmt->what,
-				    strerror(ENOMEM));
+		fail_code(w, -ENOMEM);
 		return false;
 	}
 	w->data = p;
@@ -77,8 +81,7 @@ void *kvm_state_blob_reserve(struct kvm_state_blob *w, unsigned part,
 			     size_t len_bytes)
 {
 	if (len_bytes > UINT32_MAX)
-		kvm_state_blob_fail(w, -E2BIG, "%s: %s", w->fmt->what,
-				    strerror(E2BIG));
+		fail_code(w, -E2BIG);
 	if (!blob_grow(w, KVM_STATE_PART_HDR_BYTES + len_bytes))
 		return NULL;
 	uint8_t *p = w->data + w->len;
@@ -109,12 +112,10 @@ int kvm_state_blob_ioctl(struct kvm_state_blob *w, unsigned part,
 		return w->err;
 	if (init)
 		memcpy(p, init, len_bytes);
-	if (ioctl(fd, req, p) < 0) {
-		int e = errno;
-		return kvm_state_blob_fail(w, -e, "%s: %s: %s", w->fmt->what,
-					   req_name, strerror(e));
-	}
-	return 0;
+	if (ioctl(fd, req, p) < 0) /* no failure yet, or p would be NULL */
+		w->err = kvm_state_ioctl_err(w->fmt->what, req_name, w->msg,
+					     w->msglen);
+	return w->err;
 }
 
 static void blob_free(struct kvm_state_blob *w)
