@@ -77,12 +77,8 @@ static int check_parts(const struct kvm_state_part *p, char *err,
 }
 
 static const struct kvm_state_format vcpu_format = {
-	.what = WHAT,
-	.magic = VCPU_MAGIC,
-	.version = VCPU_VERSION,
-	.specs = vcpu_specs,
-	.nspecs = P_COUNT,
-	.check = check_parts,
+	.what = WHAT, .magic = VCPU_MAGIC, .version = VCPU_VERSION,
+	.specs = vcpu_specs, .nspecs = P_COUNT, .check = check_parts,
 };
 
 int x86_vcpu_state_check(const void *blob, size_t len, char *err,

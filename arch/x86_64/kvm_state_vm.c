@@ -56,12 +56,8 @@ static int check_parts(const struct kvm_state_part *p, char *err,
 }
 
 static const struct kvm_state_format vm_format = {
-	.what = WHAT,
-	.magic = VM_MAGIC,
-	.version = VM_VERSION,
-	.specs = vm_specs,
-	.nspecs = P_COUNT,
-	.check = check_parts,
+	.what = WHAT, .magic = VM_MAGIC, .version = VM_VERSION,
+	.specs = vm_specs, .nspecs = P_COUNT, .check = check_parts,
 };
 
 int x86_vm_state_check(const void *blob, size_t len, char *err, size_t errlen)
