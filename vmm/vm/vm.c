@@ -193,8 +193,16 @@ static int vm_load_guest(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "MP table: %s", strerror(-r));
 		return r;
 	}
+	struct x86_acpi_virtio virtio[VM_MAX_VIRTIO];
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		virtio[i] = (struct x86_acpi_virtio){
+			.base = (uint32_t)vm->virtio[i].base,
+			.size = X86_MMIO_SLOT_SIZE,
+			.gsi = vm->virtio[i].gsi,
+		};
 	uint64_t rsdp;
-	r = x86_acpi_write(&vm->mem, vm->nr_vcpus, &rsdp);
+	r = x86_acpi_write(&vm->mem, vm->nr_vcpus, virtio, vm->nr_virtio,
+			   &rsdp);
 	if (!r)
 		r = x86_boot_set_rsdp(&vm->mem, &vm->boot, rsdp);
 	if (r)
