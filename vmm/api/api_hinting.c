@@ -133,7 +133,7 @@ void api_get_hint_status(struct api_ctx *c, json_t *body,
 	api_respond_object(r, hint_status_json(&st));
 }
 
-/* ---- mvmm's safe reclaim from hints (vm_reclaim.h) ---- */
+/* ---- mvmm's safe reclaim from hints (reclaim/vm_reclaim.h) ---- */
 
 /* Default and largest wait for the guest's STOP. */
 #define API_RECLAIM_TIMEOUT_MS 5000

@@ -373,6 +373,17 @@ static int listen_unix(const char *path)
 	return fd;
 }
 
+/* The lock and the condition stop's deadline waits on (monotonic). */
+static void server_sync_init(struct api_server *s)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
 /* Undoes what start did, in reverse; leaves s zeroed and OFF. */
 static void server_release(struct api_server *s)
 {
@@ -425,12 +436,7 @@ int api_server_start(struct api_server *s, const char *sock_path,
 	s->ctx = ctx;
 	if (!sock_path || !handler)
 		return -EINVAL;
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	server_sync_init(s);
 	s->sock_path = strdup(sock_path);
 	s->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!s->sock_path || s->event_fd < 0) {
