@@ -2,13 +2,17 @@
  * the ACPI 6.4 spec, sections 5.2.5 (RSDP), 5.2.6 (header), 5.2.8 (XSDT),
  * 5.2.9 (FADT), 5.2.10 (FACS), 5.2.12 (MADT), 5.2.3.2 (Generic Address
  * Structure). */
+#include "aml.h"
+
 #include <arch/acpi.h>
 #include <arch/layout.h>
 
 #include <core/checked.h>
 
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #define ACPI_OEM_ID "MVMM  "
@@ -155,18 +159,12 @@ struct madt_lapic_nmi {
 #define MADT_TYPE_LAPIC_NMI 4
 #define MADT_ALL_PROCESSORS 0xff
 
-/* DSDT body: Name (_S5, Package () { 5, 0, 0, 0 }) at the root scope.
- * AML (ACPI 6.4 section 20.2): a small integer other than 0/1 needs BytePrefix;
- * PkgLength counts itself, NumElements and the elements (1 + 1 + 5 = 7). */
-static const uint8_t acpi_dsdt_aml[] = {
-	0x08,                            /* NameOp */
-	'_', 'S', '5', '_',              /* NameSeg */
-	0x12,                            /* PackageOp */
-	0x07,                            /* PkgLength, one byte */
-	0x04,                            /* NumElements */
-	0x0a, X86_ACPI_S5_SLP_TYP,       /* BytePrefix 5: SLP_TYPa */
-	0x00, 0x00, 0x00,                /* ZeroOp: SLP_TYPb, two reserved */
-};
+/* The DSDT: Name (_S5, Package () { 5, 0, 0, 0 }) at the root, then one
+ * Device per virtio-mmio transport under \_SB, so that a kernel without
+ * command-line virtio-mmio devices binds them through ACPI (Linux's
+ * virtio_mmio driver matches _HID "LNRO0005"). A device takes at most 64
+ * bytes of AML; the scope and _S5 fit in 64 more. */
+#define ACPI_DSDT_MAX_AML (64 + X86_ACPI_MAX_VIRTIO * 64)
 
 #define ACPI_MADT_MAX_BYTES                                                  \
 	(sizeof(struct acpi_madt) +                                          \
@@ -177,7 +175,7 @@ static const uint8_t acpi_dsdt_aml[] = {
 _Static_assert(4 * 16 + ACPI_FACS_ALIGN + sizeof(struct acpi_rsdp) +
 		       sizeof(struct acpi_header) + 2 * sizeof(uint64_t) +
 		       sizeof(struct acpi_facs) + sizeof(struct acpi_fadt) +
-		       sizeof(struct acpi_header) + sizeof(acpi_dsdt_aml) +
+		       sizeof(struct acpi_header) + ACPI_DSDT_MAX_AML +
 		       ACPI_MADT_MAX_BYTES <=
 	       ACPI_IMAGE_MAX, "ACPI image buffer too small");
 _Static_assert(X86_ACPI_RSDP_GPA + ACPI_IMAGE_MAX <= X86_ACPI_AREA_END,
@@ -275,14 +273,41 @@ static size_t acpi_put_fadt(uint8_t *img, size_t off, uint64_t facs_gpa,
 	return sizeof(f);
 }
 
-static size_t acpi_put_dsdt(uint8_t *img, size_t off)
+static void acpi_dsdt_body(struct aml *a, const struct x86_acpi_virtio *virtio,
+			   unsigned nr_virtio)
+{
+	static const uint64_t s5[] = {X86_ACPI_S5_SLP_TYP, 0, 0, 0};
+	aml_name_package(a, "_S5_", s5, ARRAY_SIZE(s5));
+	if (!nr_virtio)
+		return;
+	size_t sb = aml_scope_open(a, "\\_SB_");
+	for (unsigned i = 0; i < nr_virtio; i++) {
+		char name[5];
+		snprintf(name, sizeof(name), "VR%02X", i);
+		size_t dev = aml_device_open(a, name);
+		aml_name_string(a, "_HID", "LNRO0005");
+		aml_name_int(a, "_UID", i);
+		aml_name_crs_mmio_irq(a, virtio[i].base, virtio[i].size,
+				      virtio[i].gsi);
+		aml_close(a, dev);
+	}
+	aml_close(a, sb);
+}
+
+static size_t acpi_put_dsdt(uint8_t *img, size_t off,
+			    const struct x86_acpi_virtio *virtio,
+			    unsigned nr_virtio)
 {
 	struct acpi_header h;
-	uint32_t len = sizeof(h) + sizeof(acpi_dsdt_aml);
+	struct aml a;
+	aml_init(&a, img + off + sizeof(h), ACPI_DSDT_MAX_AML);
+	acpi_dsdt_body(&a, virtio, nr_virtio);
+	/* The bound above holds for every valid device count. */
+	assert(!a.overflow);
+	uint32_t len = (uint32_t)(sizeof(h) + a.len);
 	/* Revision 2: AML integers are 64-bit. */
 	acpi_header_fill(&h, "DSDT", len, 2);
 	memcpy(img + off, &h, sizeof(h));
-	memcpy(img + off + sizeof(h), acpi_dsdt_aml, sizeof(acpi_dsdt_aml));
 	acpi_table_seal(img, off);
 	return len;
 }
@@ -364,6 +389,7 @@ static void acpi_put_rsdp(uint8_t *img, size_t off, uint64_t xsdt_gpa)
 }
 
 int x86_acpi_write(const struct gmem *mem, unsigned nr_vcpus,
+		   const struct x86_acpi_virtio *virtio, unsigned nr_virtio,
 		   uint64_t *rsdp_gpa_out)
 {
 	static const uint64_t base = X86_ACPI_RSDP_GPA;
@@ -372,7 +398,8 @@ int x86_acpi_write(const struct gmem *mem, unsigned nr_vcpus,
 	size_t xsdt_off, facs_off, fadt_off, dsdt_off, madt_off, end;
 	int ret;
 
-	if (nr_vcpus == 0 || nr_vcpus > X86_MAX_VCPUS)
+	if (nr_vcpus == 0 || nr_vcpus > X86_MAX_VCPUS ||
+	    nr_virtio > X86_ACPI_MAX_VIRTIO)
 		return -EINVAL;
 	memset(img, 0, sizeof(img));
 
@@ -383,7 +410,8 @@ int x86_acpi_write(const struct gmem *mem, unsigned nr_vcpus,
 				    sizeof(tables), ACPI_FACS_ALIGN);
 	fadt_off = ALIGN_UP(facs_off + acpi_put_facs(img, facs_off), 16);
 	dsdt_off = ALIGN_UP(fadt_off + sizeof(struct acpi_fadt), 16);
-	madt_off = ALIGN_UP(dsdt_off + acpi_put_dsdt(img, dsdt_off), 16);
+	madt_off = ALIGN_UP(dsdt_off + acpi_put_dsdt(img, dsdt_off, virtio,
+						       nr_virtio), 16);
 	acpi_put_fadt(img, fadt_off, base + facs_off, base + dsdt_off);
 	end = madt_off + acpi_put_madt(img, madt_off, nr_vcpus);
 

@@ -1,50 +1,20 @@
-/* x86_load_kernel(): format detection, then the steps every format shares:
- * command line, initrd at the top of low RAM, boot parameters. */
+/* x86_load_kernel(): the dispatcher. It tells the format apart and hands the
+ * kernel to that format's handlers (bzimage.c, elf_pvh.c), and does the steps
+ * every format shares: command line, initrd at the top of low RAM. */
 #include "loader.h"
 
 #include <arch/boot.h>
 #include <arch/layout.h>
 #include <arch/pvh.h>
 #include <core/checked.h>
+#include <core/err.h>
+#include <core/io.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-int x86_fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
-int x86_pread_full(int fd, void *dst, size_t len, uint64_t off)
-{
-	uint8_t *p = dst;
-
-	while (len) {
-		ssize_t r = pread(fd, p, len, (off_t)off);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
-			return -EIO;
-		p += r;
-		len -= (size_t)r;
-		off += (uint64_t)r;
-	}
-	return 0;
-}
 
 /* Opens a regular, non-empty file; returns the fd or -errno. */
 static int open_file(const char *what, const char *path, uint64_t *size,
@@ -54,31 +24,50 @@ static int open_file(const char *what, const char *path, uint64_t *size,
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return x86_fail(err, errlen, -errno, "%s: cannot open %s: %s",
-				what, path, strerror(errno));
+		return err_set(err, errlen, -errno, "%s: cannot open %s: %s",
+			       what, path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
 		close(fd);
-		return x86_fail(err, errlen, -EINVAL,
-				"%s: %s is not a regular non-empty file", what,
-				path);
+		return err_set(err, errlen, -EINVAL,
+			       "%s: %s is not a regular non-empty file", what,
+			       path);
 	}
 	*size = (uint64_t)st.st_size;
 	return fd;
 }
 
+/* Tells the format from the head bytes; its handler parses the limits. */
+static int kernel_parse(struct x86_kernel *k, char *err, size_t errlen)
+{
+	if (x86_bzimage_probe(k))
+		return x86_bzimage_parse(k, err, errlen);
+	if (x86_elf_probe(k)) {
+		x86_elf_pvh_parse(k);
+		return 0;
+	}
+	return err_set(err, errlen, -ENOEXEC,
+		       "kernel: not a bzImage or PVH ELF");
+}
+
+/* Opens and parses the kernel; k->fd stays open only on success. */
 static int kernel_open(struct x86_kernel *k, const char *path, char *err,
 		       size_t errlen)
 {
 	int fd = open_file("kernel", path, &k->file_size, err, errlen);
 	if (fd < 0)
 		return fd;
-	k->fd = fd;
 	k->head_len = (size_t)MIN(k->file_size, (uint64_t)X86_KERNEL_HEAD_LEN);
-	if (x86_pread_full(fd, k->head, k->head_len, 0) < 0) {
+	int ret = io_pread_full(fd, k->head, k->head_len, 0);
+
+	if (ret)
+		ret = err_set(err, errlen, -EIO, "kernel: cannot read %s", path);
+	else
+		ret = kernel_parse(k, err, errlen);
+	if (ret) {
 		close(fd);
-		return x86_fail(err, errlen, -EIO, "kernel: cannot read %s",
-				path);
+		return ret;
 	}
+	k->fd = fd;
 	return 0;
 }
 
@@ -90,16 +79,24 @@ int x86_kernel_cmdline_max(const char *kernel_path, size_t *max, char *err,
 
 	if (ret)
 		return ret;
-	if (x86_bzimage_probe(&k)) {
-		ret = x86_bzimage_parse(&k, err, errlen);
-		*max = k.cmdline_max;
-	} else if (x86_elf_probe(&k)) {
-		*max = X86_PVH_CMDLINE_MAX;
-	} else {
-		ret = x86_fail(err, errlen, -ENOEXEC,
-			       "kernel: not a bzImage or PVH ELF");
-	}
+	*max = k.cmdline_max;
 	close(k.fd);
+	return 0;
+}
+
+/* Copies the kernel into guest RAM with its format's loader. */
+static int kernel_load(const struct gmem *mem, struct x86_kernel *k,
+		       const char *path, char *err, size_t errlen)
+{
+	int ret = kernel_open(k, path, err, errlen);
+
+	if (ret)
+		return ret;
+	if (k->pvh)
+		ret = x86_elf_pvh_load(mem, k, err, errlen);
+	else
+		ret = x86_bzimage_load(mem, k, err, errlen);
+	close(k->fd);
 	return ret;
 }
 
@@ -109,14 +106,14 @@ static int write_cmdline(const struct gmem *mem, const struct x86_kernel *k,
 	size_t len = strlen(cmdline);
 
 	if (len > k->cmdline_max || len >= X86_CMDLINE_SIZE)
-		return x86_fail(err, errlen, -E2BIG,
-				"cmdline: %zu bytes, the kernel accepts at most %zu",
-				len, MIN(k->cmdline_max,
-					 (size_t)X86_CMDLINE_SIZE - 1));
+		return err_set(err, errlen, -E2BIG,
+			       "cmdline: %zu bytes, the kernel accepts at most %zu",
+			       len, MIN(k->cmdline_max,
+					(size_t)X86_CMDLINE_SIZE - 1));
 	if (gmem_write(mem, X86_CMDLINE_GPA, cmdline, len + 1))
-		return x86_fail(err, errlen, -EFAULT,
-				"cmdline: 0x%llx is not guest RAM",
-				(unsigned long long)X86_CMDLINE_GPA);
+		return err_set(err, errlen, -EFAULT,
+			       "cmdline: 0x%llx is not guest RAM",
+			       (unsigned long long)X86_CMDLINE_GPA);
 	return 0;
 }
 
@@ -133,19 +130,19 @@ static int load_initrd(const struct gmem *mem, const struct x86_kernel *k,
 		return fd;
 	if (size > top || ALIGN_DOWN(top - size, GMEM_PAGE_SIZE) < k->end) {
 		close(fd);
-		return x86_fail(err, errlen, -ENOMEM,
-				"initrd: does not fit below 0x%llx (%llu bytes, kernel ends at 0x%llx)",
-				(unsigned long long)top,
-				(unsigned long long)size,
-				(unsigned long long)k->end);
+		return err_set(err, errlen, -ENOMEM,
+			       "initrd: does not fit below 0x%llx (%llu bytes, kernel ends at 0x%llx)",
+			       (unsigned long long)top,
+			       (unsigned long long)size,
+			       (unsigned long long)k->end);
 	}
 	uint64_t at = ALIGN_DOWN(top - size, GMEM_PAGE_SIZE);
 	void *dst = gmem_ptr(mem, at, size);
-	int ret = dst ? x86_pread_full(fd, dst, size, 0) : -EFAULT;
+	int ret = dst ? io_pread_full(fd, dst, size, 0) : -EFAULT;
 	close(fd);
 	if (ret)
-		return x86_fail(err, errlen, ret, "initrd: cannot read %s: %s",
-				path, strerror(-ret));
+		return err_set(err, errlen, ret, "initrd: cannot read %s: %s",
+			       path, strerror(-ret));
 	*gpa = at;
 	*len = size;
 	return 0;
@@ -163,36 +160,16 @@ int x86_load_kernel(const struct gmem *mem, const char *kernel_path,
 	k.low_ram_end = x86_low_ram_end(mem);
 	if (k.low_ram_end <= X86_HIGH_MEM_START ||
 	    k.low_ram_end > X86_RAM_HOLE_START)
-		return x86_fail(err, errlen, -EINVAL,
-				"memory: guest RAM must start at 0 and its first region end between 1 MiB and 0x%llx",
-				(unsigned long long)X86_RAM_HOLE_START);
-	ret = kernel_open(&k, kernel_path, err, errlen);
-	if (ret)
+		return err_set(err, errlen, -EINVAL,
+			       "memory: guest RAM must start at 0 and its first region end between 1 MiB and 0x%llx",
+			       (unsigned long long)X86_RAM_HOLE_START);
+	if ((ret = kernel_load(mem, &k, kernel_path, err, errlen)) ||
+	    (ret = write_cmdline(mem, &k, cmdline ? cmdline : "", err, errlen)))
 		return ret;
-
-	if (x86_bzimage_probe(&k)) {
-		ret = x86_bzimage_parse(&k, err, errlen);
-		if (!ret)
-			ret = x86_bzimage_load(mem, &k, err, errlen);
-	} else if (x86_elf_probe(&k)) {
-		ret = x86_elf_pvh_load(mem, &k, err, errlen);
-	} else {
-		ret = x86_fail(err, errlen, -ENOEXEC,
-			       "kernel: not a bzImage or PVH ELF");
-	}
-	close(k.fd);
-	if (ret)
+	if (initrd_path && (ret = load_initrd(mem, &k, initrd_path, &initrd_gpa,
+					      &initrd_len, err, errlen)))
 		return ret;
-
-	ret = write_cmdline(mem, &k, cmdline ? cmdline : "", err, errlen);
-	if (ret)
-		return ret;
-	if (initrd_path) {
-		ret = load_initrd(mem, &k, initrd_path, &initrd_gpa,
-				  &initrd_len, err, errlen);
-		if (ret)
-			return ret;
-	}
+	/* The format's boot parameters, once the initrd's place is known. */
 	if (k.pvh)
 		ret = x86_pvh_write_start_info(mem, initrd_gpa, initrd_len, err,
 					       errlen);

@@ -5,6 +5,8 @@
 
 #include <arch/layout.h>
 #include <core/checked.h>
+#include <core/err.h>
+#include <core/io.h>
 
 #include <asm/e820.h>
 #include <errno.h>
@@ -39,29 +41,30 @@ int x86_bzimage_parse(struct x86_kernel *k, char *err, size_t errlen)
 	struct setup_header *h = &k->hdr;
 
 	if (end > k->head_len)
-		return x86_fail(err, errlen, -ENOEXEC,
-				"kernel: truncated bzImage setup header");
+		return err_set(err, errlen, -ENOEXEC,
+			       "kernel: truncated bzImage setup header");
 	memset(h, 0, sizeof(*h));
 	k->hdr_len = MIN(end - SETUP_HDR_OFF, sizeof(*h));
 	memcpy(h, k->head + SETUP_HDR_OFF, k->hdr_len);
 	if (h->boot_flag != BOOT_FLAG)
-		return x86_fail(err, errlen, -ENOEXEC,
-				"kernel: bzImage boot_flag is 0x%x, not 0xaa55",
-				h->boot_flag);
+		return err_set(err, errlen, -ENOEXEC,
+			       "kernel: bzImage boot_flag is 0x%x, not 0xaa55",
+			       h->boot_flag);
 	if (h->version < MIN_PROTOCOL)
-		return x86_fail(err, errlen, -ENOEXEC,
-				"kernel: boot protocol %u.%02u too old, need 2.12",
-				h->version >> 8, h->version & 0xff);
+		return err_set(err, errlen, -ENOEXEC,
+			       "kernel: boot protocol %u.%02u too old, need 2.12",
+			       h->version >> 8, h->version & 0xff);
 	/* 2.12 defines every field up to cmdline_size. */
 	if (k->hdr_len < offsetof(struct setup_header, cmdline_size) + 4)
-		return x86_fail(err, errlen, -ENOEXEC,
-				"kernel: setup header too short for its protocol");
+		return err_set(err, errlen, -ENOEXEC,
+			       "kernel: setup header too short for its protocol");
 	if (!(h->loadflags & LOADED_HIGH))
-		return x86_fail(err, errlen, -ENOEXEC,
-				"kernel: zImage (not loaded high) unsupported");
+		return err_set(err, errlen, -ENOEXEC,
+			       "kernel: zImage (not loaded high) unsupported");
 	if (!(h->xloadflags & XLF_KERNEL_64))
-		return x86_fail(err, errlen, -ENOEXEC,
-				"kernel: bzImage has no 64-bit entry (XLF_KERNEL_64)");
+		return err_set(err, errlen, -ENOEXEC,
+			       "kernel: bzImage has no 64-bit entry (XLF_KERNEL_64)");
+	k->pvh = false;
 	k->cmdline_max = h->cmdline_size;
 	/* initrd_addr_max is the highest address the initrd may occupy. */
 	k->initrd_limit = (uint64_t)h->initrd_addr_max + 1;
@@ -75,17 +78,17 @@ int x86_bzimage_load(const struct gmem *mem, struct x86_kernel *k, char *err,
 	uint64_t setup_bytes = ((uint64_t)(h->setup_sects ? h->setup_sects : 4) + 1) * 512;
 
 	if (k->file_size <= setup_bytes + ENTRY64_OFF)
-		return x86_fail(err, errlen, -ENOEXEC,
-				"kernel: truncated bzImage (%llu bytes, setup alone is %llu)",
-				(unsigned long long)k->file_size,
-				(unsigned long long)setup_bytes);
+		return err_set(err, errlen, -ENOEXEC,
+			       "kernel: truncated bzImage (%llu bytes, setup alone is %llu)",
+			       (unsigned long long)k->file_size,
+			       (unsigned long long)setup_bytes);
 	uint64_t pm_bytes = k->file_size - setup_bytes;
 	/* syssize counts 16-byte paragraphs, rounded up by the kernel build. */
 	if ((uint64_t)h->syssize * 16 > pm_bytes + 15)
-		return x86_fail(err, errlen, -ENOEXEC,
-				"kernel: truncated bzImage (%llu kernel bytes, header says %llu)",
-				(unsigned long long)pm_bytes,
-				(unsigned long long)h->syssize * 16);
+		return err_set(err, errlen, -ENOEXEC,
+			       "kernel: truncated bzImage (%llu kernel bytes, header says %llu)",
+			       (unsigned long long)pm_bytes,
+			       (unsigned long long)h->syssize * 16);
 
 	/* The kernel decompresses itself to pref_address (or its load address)
 	 * and needs init_size bytes there before it reads the e820 map. */
@@ -95,17 +98,16 @@ int x86_bzimage_load(const struct gmem *mem, struct x86_kernel *k, char *err,
 		run_end = UINT64_MAX;
 	end = MAX(end, run_end);
 	if (end > k->low_ram_end)
-		return x86_fail(err, errlen, -ENOMEM,
-				"kernel: needs RAM up to 0x%llx, low RAM ends at 0x%llx",
-				(unsigned long long)end,
-				(unsigned long long)k->low_ram_end);
+		return err_set(err, errlen, -ENOMEM,
+			       "kernel: needs RAM up to 0x%llx, low RAM ends at 0x%llx",
+			       (unsigned long long)end,
+			       (unsigned long long)k->low_ram_end);
 
 	void *dst = gmem_ptr(mem, X86_KERNEL_LOAD_GPA, pm_bytes);
-	int ret = dst ? x86_pread_full(k->fd, dst, pm_bytes, setup_bytes) : -EFAULT;
+	int ret = dst ? io_pread_full(k->fd, dst, pm_bytes, setup_bytes) : -EFAULT;
 	if (ret)
-		return x86_fail(err, errlen, ret, "kernel: cannot read bzImage: %s",
-				strerror(-ret));
-	k->pvh = false;
+		return err_set(err, errlen, ret, "kernel: cannot read bzImage: %s",
+			       strerror(-ret));
 	k->entry = X86_KERNEL_LOAD_GPA + ENTRY64_OFF;
 	k->start = X86_KERNEL_LOAD_GPA;
 	k->end = end;
@@ -121,7 +123,7 @@ int x86_bzimage_write_params(const struct gmem *mem,
 	int n = x86_memmap(mem, map, X86_MEMMAP_MAX);
 
 	if (n < 0)
-		return x86_fail(err, errlen, n, "memory: cannot build the e820 map");
+		return err_set(err, errlen, n, "memory: cannot build the e820 map");
 	memset(&bp, 0, sizeof(bp));
 	/* Only the bytes the file defines; the rest stays zero (boot.rst). */
 	memcpy(&bp.hdr, &k->hdr, k->hdr_len);
@@ -141,8 +143,8 @@ int x86_bzimage_write_params(const struct gmem *mem,
 	}
 	bp.e820_entries = (uint8_t)n;
 	if (gmem_write(mem, X86_ZERO_PAGE_GPA, &bp, sizeof(bp)))
-		return x86_fail(err, errlen, -EFAULT,
-				"boot_params: 0x%llx is not guest RAM",
-				(unsigned long long)X86_ZERO_PAGE_GPA);
+		return err_set(err, errlen, -EFAULT,
+			       "boot_params: 0x%llx is not guest RAM",
+			       (unsigned long long)X86_ZERO_PAGE_GPA);
 	return 0;
 }

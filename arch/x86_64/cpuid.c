@@ -1,3 +1,5 @@
+/* The vCPU's CPUID: the list KVM supports, edited per vCPU for topology,
+ * the hypervisor leaves and what cannot be emulated. */
 #include <arch/cpuid.h>
 #include <arch/layout.h>
 #include <core/checked.h>
@@ -5,6 +7,8 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 
 /* Leaf 0xb/0x1f level types (ECX[15:8]). */
 #define LEVEL_INVALID 0
@@ -119,4 +123,33 @@ int x86_cpuid_setup(struct kvm_cpuid2 *cpuid, unsigned vcpu_id,
 	set_ext_topology(cpuid, 0xb, vcpu_id, nr_vcpus, shift);
 	set_ext_topology(cpuid, 0x1f, vcpu_id, nr_vcpus, shift);
 	return 0;
+}
+
+/* A first guess that fits most hosts' lists in one call. */
+#define FETCH_FIRST_ENTRIES 128
+
+int x86_cpuid_fetch(int fd, unsigned long request, struct kvm_cpuid2 **out)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (request != KVM_GET_SUPPORTED_CPUID && request != KVM_GET_CPUID2)
+		return -EINVAL;
+	for (uint32_t nent = FETCH_FIRST_ENTRIES; nent <= X86_CPUID_MAX_ENTRIES;
+	     nent *= 2) {
+		struct kvm_cpuid2 *c =
+			calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
+		if (!c)
+			return -ENOMEM;
+		c->nent = nent;
+		if (ioctl(fd, request, c) == 0) {
+			*out = c;
+			return 0;
+		}
+		int e = errno;
+		free(c);
+		if (e != E2BIG)
+			return -e;
+	}
+	return -E2BIG;
 }

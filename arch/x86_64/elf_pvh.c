@@ -5,9 +5,10 @@
 #include "loader.h"
 
 #include <arch/layout.h>
-#include <arch/boot.h>
 #include <arch/pvh.h>
 #include <core/checked.h>
+#include <core/err.h>
+#include <core/io.h>
 
 #include <elf.h>
 #include <errno.h>
@@ -20,6 +21,13 @@
 bool x86_elf_probe(const struct x86_kernel *k)
 {
 	return k->head_len >= SELFMAG && !memcmp(k->head, ELFMAG, SELFMAG);
+}
+
+void x86_elf_pvh_parse(struct x86_kernel *k)
+{
+	k->pvh = true;
+	k->cmdline_max = X86_PVH_CMDLINE_MAX;
+	k->initrd_limit = k->low_ram_end; /* below the hole, so below 4 GiB */
 }
 
 /* Finds the PVH entry in one PT_NOTE segment's bytes; 0 if absent. */
@@ -63,42 +71,42 @@ static int read_pvh_entry(const struct x86_kernel *k, const Elf64_Phdr *ph,
 			continue;
 		if (ph[i].p_filesz > MAX_NOTE_BYTES ||
 		    !range_within(ph[i].p_offset, ph[i].p_filesz, 0, k->file_size))
-			return x86_fail(err, errlen, -ENOEXEC,
-					"kernel: ELF note segment %u out of bounds", i);
+			return err_set(err, errlen, -ENOEXEC,
+				       "kernel: ELF note segment %u out of bounds", i);
 		uint8_t *buf = malloc(ph[i].p_filesz);
 		if (!buf)
-			return x86_fail(err, errlen, -ENOMEM, "kernel: out of memory");
-		int ret = x86_pread_full(k->fd, buf, ph[i].p_filesz, ph[i].p_offset);
+			return err_set(err, errlen, -ENOMEM, "kernel: out of memory");
+		int ret = io_pread_full(k->fd, buf, ph[i].p_filesz, ph[i].p_offset);
 		if (!ret)
 			ret = find_pvh_note(buf, ph[i].p_filesz, entry);
 		free(buf);
 		if (ret < 0)
-			return x86_fail(err, errlen, -ENOEXEC,
-					"kernel: malformed ELF note segment %u", i);
+			return err_set(err, errlen, -ENOEXEC,
+				       "kernel: malformed ELF note segment %u", i);
 		if (ret == 1)
 			return 0;
 	}
-	return x86_fail(err, errlen, -ENOEXEC,
-			"kernel: ELF has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)");
+	return err_set(err, errlen, -ENOEXEC,
+		       "kernel: ELF has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)");
 }
 
 static int check_ehdr(const struct x86_kernel *k, Elf64_Ehdr *eh, char *err,
 		      size_t errlen)
 {
 	if (k->head_len < sizeof(*eh))
-		return x86_fail(err, errlen, -ENOEXEC, "kernel: truncated ELF header");
+		return err_set(err, errlen, -ENOEXEC, "kernel: truncated ELF header");
 	memcpy(eh, k->head, sizeof(*eh));
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_machine != EM_X86_64 ||
 	    eh->e_type != ET_EXEC)
-		return x86_fail(err, errlen, -ENOEXEC,
-				"kernel: ELF is not a 64-bit little-endian x86-64 executable");
+		return err_set(err, errlen, -ENOEXEC,
+			       "kernel: ELF is not a 64-bit little-endian x86-64 executable");
 	if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 ||
 	    eh->e_phnum > MAX_PHDRS ||
 	    !range_within(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr),
 			  0, k->file_size))
-		return x86_fail(err, errlen, -ENOEXEC,
-				"kernel: ELF program headers out of bounds");
+		return err_set(err, errlen, -ENOEXEC,
+			       "kernel: ELF program headers out of bounds");
 	return 0;
 }
 
@@ -108,24 +116,24 @@ static int load_segment(const struct gmem *mem, const struct x86_kernel *k,
 {
 	if (ph->p_filesz > ph->p_memsz ||
 	    !range_within(ph->p_offset, ph->p_filesz, 0, k->file_size))
-		return x86_fail(err, errlen, -ENOEXEC,
-				"kernel: ELF segment %u out of file bounds", i);
+		return err_set(err, errlen, -ENOEXEC,
+			       "kernel: ELF segment %u out of file bounds", i);
 	/* Below 1 MiB would overwrite the boot structures (arch/layout.h). */
 	if (ph->p_memsz == 0 ||
 	    !range_within(ph->p_paddr, ph->p_memsz, X86_HIGH_MEM_START,
 			  k->low_ram_end - X86_HIGH_MEM_START))
-		return x86_fail(err, errlen, -ENOEXEC,
-				"kernel: ELF segment %u at 0x%llx+0x%llx lies outside low RAM [1 MiB, 0x%llx)",
-				i, (unsigned long long)ph->p_paddr,
-				(unsigned long long)ph->p_memsz,
-				(unsigned long long)k->low_ram_end);
+		return err_set(err, errlen, -ENOEXEC,
+			       "kernel: ELF segment %u at 0x%llx+0x%llx lies outside low RAM [1 MiB, 0x%llx)",
+			       i, (unsigned long long)ph->p_paddr,
+			       (unsigned long long)ph->p_memsz,
+			       (unsigned long long)k->low_ram_end);
 	uint8_t *dst = gmem_ptr(mem, ph->p_paddr, ph->p_memsz);
 	if (!dst)
-		return x86_fail(err, errlen, -EFAULT,
-				"kernel: ELF segment %u is not guest RAM", i);
-	int ret = x86_pread_full(k->fd, dst, ph->p_filesz, ph->p_offset);
+		return err_set(err, errlen, -EFAULT,
+			       "kernel: ELF segment %u is not guest RAM", i);
+	int ret = io_pread_full(k->fd, dst, ph->p_filesz, ph->p_offset);
 	if (ret)
-		return x86_fail(err, errlen, ret, "kernel: cannot read ELF segment %u", i);
+		return err_set(err, errlen, ret, "kernel: cannot read ELF segment %u", i);
 	memset(dst + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
 	return 0;
 }
@@ -140,8 +148,8 @@ int x86_elf_pvh_load(const struct gmem *mem, struct x86_kernel *k, char *err,
 
 	if (ret)
 		return ret;
-	if (x86_pread_full(k->fd, ph, eh.e_phnum * sizeof(ph[0]), eh.e_phoff))
-		return x86_fail(err, errlen, -EIO, "kernel: cannot read ELF program headers");
+	if (io_pread_full(k->fd, ph, eh.e_phnum * sizeof(ph[0]), eh.e_phoff))
+		return err_set(err, errlen, -EIO, "kernel: cannot read ELF program headers");
 	ret = read_pvh_entry(k, ph, eh.e_phnum, &entry, err, errlen);
 	if (ret)
 		return ret;
@@ -155,18 +163,15 @@ int x86_elf_pvh_load(const struct gmem *mem, struct x86_kernel *k, char *err,
 		end = MAX(end, ph[i].p_paddr + ph[i].p_memsz);
 	}
 	if (end == 0)
-		return x86_fail(err, errlen, -ENOEXEC, "kernel: ELF has no PT_LOAD segment");
+		return err_set(err, errlen, -ENOEXEC, "kernel: ELF has no PT_LOAD segment");
 	if (entry < start || entry >= end)
-		return x86_fail(err, errlen, -ENOEXEC,
-				"kernel: PVH entry 0x%llx outside the loaded kernel [0x%llx, 0x%llx)",
-				(unsigned long long)entry, (unsigned long long)start,
-				(unsigned long long)end);
-	k->pvh = true;
+		return err_set(err, errlen, -ENOEXEC,
+			       "kernel: PVH entry 0x%llx outside the loaded kernel [0x%llx, 0x%llx)",
+			       (unsigned long long)entry, (unsigned long long)start,
+			       (unsigned long long)end);
 	k->entry = entry;
 	k->start = start;
 	k->end = end;
-	k->cmdline_max = X86_PVH_CMDLINE_MAX;
-	k->initrd_limit = k->low_ram_end; /* below the hole, so below 4 GiB */
 	return 0;
 }
 
@@ -178,7 +183,7 @@ int x86_pvh_write_start_info(const struct gmem *mem, uint64_t initrd_gpa,
 	int n = x86_memmap(mem, map, X86_MEMMAP_MAX);
 
 	if (n < 0)
-		return x86_fail(err, errlen, n, "memory: cannot build the PVH memmap");
+		return err_set(err, errlen, n, "memory: cannot build the PVH memmap");
 	_Static_assert(X86_PVH_MEMMAP_GPA + sizeof(mm) <= X86_ZERO_PAGE_GPA,
 		       "PVH memmap overlaps the zero page");
 	for (int i = 0; i < n; i++)
@@ -202,6 +207,6 @@ int x86_pvh_write_start_info(const struct gmem *mem, uint64_t initrd_gpa,
 	}
 	bad |= gmem_write(mem, X86_PVH_INFO_GPA, &si, sizeof(si));
 	if (bad)
-		return x86_fail(err, errlen, -EFAULT, "start_info: low memory is not guest RAM");
+		return err_set(err, errlen, -EFAULT, "start_info: low memory is not guest RAM");
 	return 0;
 }

@@ -15,9 +15,9 @@
 
 int kvm_state_msrs_check(const uint8_t *data, uint32_t len, char *err,
 			 size_t errlen);
-/* Saves every MSR of KVM_GET_MSR_INDEX_LIST that reads back, as part_id. */
-int kvm_state_msrs_save(struct kvm_state_blob *w, uint32_t part_id,
-			int kvm_fd, int vcpu_fd, char *err, size_t errlen);
+/* Saves every MSR of KVM_GET_MSR_INDEX_LIST that reads back, as part. */
+int kvm_state_msrs_save(struct kvm_state_blob *w, unsigned part, int kvm_fd,
+			int vcpu_fd);
 /* Data already checked; every MSR must be accepted. */
 int kvm_state_msrs_restore(int vcpu_fd, const uint8_t *data, uint32_t len,
 			   char *err, size_t errlen);

@@ -2,6 +2,7 @@
  * part is in kvm_state_msrs.c. */
 #include <arch/kvm_state.h>
 #include <core/checked.h>
+#include <core/err.h>
 #include <core/log.h>
 
 #include "kvm_state_blob.h"
@@ -9,7 +10,6 @@
 
 #include <errno.h>
 #include <linux/kvm.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -59,43 +59,47 @@ static const struct kvm_state_part_spec vcpu_specs[P_COUNT] = {
 	[P_EVENTS] = FIXED(11, "vcpu_events", struct kvm_vcpu_events, true),
 };
 
-static int parse(const void *blob, size_t len, struct kvm_state_part *p,
-		 char *err, size_t errlen)
+/* Every fixed part but tsc_khz is restored through one buffer. */
+_Static_assert(sizeof(struct kvm_lapic_state) <= KVM_STATE_FIXED_PART_MAX &&
+		       sizeof(struct kvm_sregs) <= KVM_STATE_FIXED_PART_MAX &&
+		       sizeof(struct kvm_fpu) <= KVM_STATE_FIXED_PART_MAX &&
+		       sizeof(struct kvm_xcrs) <= KVM_STATE_FIXED_PART_MAX &&
+		       sizeof(struct kvm_vcpu_events) <= KVM_STATE_FIXED_PART_MAX,
+	       "fixed vCPU parts fit KVM_STATE_FIXED_PART_MAX");
+
+static int check_parts(const struct kvm_state_part *p, char *err,
+		       size_t errlen)
 {
-	int r = kvm_state_blob_parse(blob, len, WHAT, VCPU_MAGIC, VCPU_VERSION,
-				     vcpu_specs, P_COUNT, p, err, errlen);
-	if (r)
-		return r;
-	if (p[P_XSAVE].present == p[P_FPU].present) {
-		snprintf(err, errlen, WHAT ": needs exactly one of xsave, fpu");
-		return -EINVAL;
-	}
+	if (p[P_XSAVE].present == p[P_FPU].present)
+		return err_set(err, errlen, -EINVAL,
+			       WHAT ": needs exactly one of xsave, fpu");
 	return kvm_state_msrs_check(p[P_MSRS].data, p[P_MSRS].len, err, errlen);
 }
+
+static const struct kvm_state_format vcpu_format = {
+	.what = WHAT, .magic = VCPU_MAGIC, .version = VCPU_VERSION,
+	.specs = vcpu_specs, .nspecs = P_COUNT, .check = check_parts,
+};
 
 int x86_vcpu_state_check(const void *blob, size_t len, char *err,
 			 size_t errlen)
 {
 	struct kvm_state_part p[P_COUNT];
-	return parse(blob, len, p, err, errlen);
+	return kvm_state_blob_parse(&vcpu_format, blob, len, p, err, errlen);
 }
 
-/* Reads a fixed-size struct with req straight into a new part. */
-static int save_part(struct kvm_state_blob *w, int fd, unsigned long req,
-		     const char *name, unsigned part, char *err, size_t errlen)
+/* A fixed-size part straight from KVM. */
+static void save_part(struct kvm_state_blob *w, int vcpu_fd, unsigned part,
+		      unsigned long req, const char *req_name)
 {
-	void *p = kvm_state_blob_reserve(w, vcpu_specs[part].id,
-					 vcpu_specs[part].min_len);
-	if (!p) {
-		snprintf(err, errlen, WHAT ": %s", strerror(-w->err));
-		return w->err;
-	}
-	return ioctl(fd, req, p) < 0 ? kvm_state_ioctl_err(WHAT, name, err, errlen) : 0;
+	kvm_state_blob_ioctl(w, part, vcpu_specs[part].min_len, NULL, vcpu_fd,
+			     req, req_name);
 }
 
-static int save_xsave(struct kvm_state_blob *w, int kvm_fd, int vcpu_fd,
-		      char *err, size_t errlen)
+static void save_xsave(struct kvm_state_blob *w, int kvm_fd, int vcpu_fd)
 {
+	if (w->err)
+		return;
 	/* KVM_CAP_XSAVE2 gives the buffer size KVM_GET_XSAVE2 fills, larger
 	 * than struct kvm_xsave once dynamic features (AMX) are enabled. */
 	int size = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
@@ -103,94 +107,65 @@ static int save_xsave(struct kvm_state_blob *w, int kvm_fd, int vcpu_fd,
 	const char *name = "KVM_GET_XSAVE2";
 
 	if (size <= (int)sizeof(struct kvm_xsave)) {
-		if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) <= 0)
-			return save_part(w, vcpu_fd, KVM_GET_FPU, "KVM_GET_FPU",
-					 P_FPU, err, errlen);
+		if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) <= 0) {
+			save_part(w, vcpu_fd, P_FPU, KVM_GET_FPU, "KVM_GET_FPU");
+			return;
+		}
 		size = sizeof(struct kvm_xsave);
 		req = KVM_GET_XSAVE;
 		name = "KVM_GET_XSAVE";
 	}
 	if ((unsigned)size > VCPU_XSAVE_MAX_BYTES) {
-		snprintf(err, errlen, WHAT ": XSAVE area of %d bytes, over %u",
-			 size, VCPU_XSAVE_MAX_BYTES);
-		return -E2BIG;
+		kvm_state_blob_fail(w, -E2BIG,
+				    WHAT ": XSAVE area of %d bytes, over %u",
+				    size, VCPU_XSAVE_MAX_BYTES);
+		return;
 	}
-	void *p = kvm_state_blob_reserve(w, vcpu_specs[P_XSAVE].id, size);
-	if (!p) {
-		snprintf(err, errlen, WHAT ": %s", strerror(-w->err));
-		return w->err;
-	}
-	return ioctl(vcpu_fd, req, p) < 0 ? kvm_state_ioctl_err(WHAT, name, err, errlen) : 0;
+	kvm_state_blob_ioctl(w, P_XSAVE, (size_t)size, NULL, vcpu_fd, req, name);
+}
+
+/* 0 when KVM cannot tell: the restore then leaves the rate alone. */
+static void save_tsc_khz(struct kvm_state_blob *w, int vcpu_fd)
+{
+	if (w->err)
+		return;
+	int khz = ioctl(vcpu_fd, KVM_GET_TSC_KHZ, 0);
+	uint32_t tsc_khz = khz > 0 ? (uint32_t)khz : 0;
+	kvm_state_blob_put(w, P_TSC_KHZ, &tsc_khz, sizeof(tsc_khz));
 }
 
 int x86_vcpu_state_save(int kvm_fd, int vcpu_fd, void **blob, size_t *len,
 			char *err, size_t errlen)
 {
 	struct kvm_state_blob w;
-	int r;
 
-	kvm_state_blob_init(&w, VCPU_MAGIC, VCPU_VERSION);
-	/* KVM's order: KVM_GET_MP_STATE first (it runs pending APIC events,
-	 * INIT/SIPI, into the state the rest then reads), events last. */
-	if ((r = save_part(&w, vcpu_fd, KVM_GET_MP_STATE, "KVM_GET_MP_STATE",
-			   P_MP_STATE, err, errlen)) ||
-	    (r = save_part(&w, vcpu_fd, KVM_GET_REGS, "KVM_GET_REGS", P_REGS,
-			   err, errlen)) ||
-	    (r = save_part(&w, vcpu_fd, KVM_GET_SREGS, "KVM_GET_SREGS",
-			   P_SREGS, err, errlen)) ||
-	    (r = save_xsave(&w, kvm_fd, vcpu_fd, err, errlen)))
-		goto fail;
-	if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0 &&
-	    (r = save_part(&w, vcpu_fd, KVM_GET_XCRS, "KVM_GET_XCRS", P_XCRS,
-			   err, errlen)))
-		goto fail;
-	if ((r = save_part(&w, vcpu_fd, KVM_GET_DEBUGREGS, "KVM_GET_DEBUGREGS",
-			   P_DEBUGREGS, err, errlen)) ||
-	    (r = save_part(&w, vcpu_fd, KVM_GET_LAPIC, "KVM_GET_LAPIC", P_LAPIC,
-			   err, errlen)))
-		goto fail;
-	/* 0 when KVM cannot tell: the restore then leaves the rate alone. */
-	int khz = ioctl(vcpu_fd, KVM_GET_TSC_KHZ, 0);
-	uint32_t tsc_khz = khz > 0 ? (uint32_t)khz : 0;
-	if ((r = kvm_state_blob_put(&w, vcpu_specs[P_TSC_KHZ].id, &tsc_khz,
-				    sizeof(tsc_khz)))) {
-		snprintf(err, errlen, WHAT ": %s", strerror(-r));
-		goto fail;
-	}
-	if ((r = kvm_state_msrs_save(&w, vcpu_specs[P_MSRS].id, kvm_fd, vcpu_fd,
-				     err, errlen)) ||
-	    (r = save_part(&w, vcpu_fd, KVM_GET_VCPU_EVENTS,
-			   "KVM_GET_VCPU_EVENTS", P_EVENTS, err, errlen)))
-		goto fail;
-	if ((r = kvm_state_blob_finish(&w, blob, len)))
-		snprintf(err, errlen, WHAT ": %s", strerror(-r));
-	return r;
-fail:
-	kvm_state_blob_free(&w);
-	return r;
+	/* Each step does nothing once one has failed (the writer's sticky
+	 * error), so this is KVM's order: KVM_GET_MP_STATE first (it runs
+	 * pending APIC events, INIT/SIPI, into the state the rest then
+	 * reads), events last. */
+	kvm_state_blob_init(&w, &vcpu_format, err, errlen);
+	save_part(&w, vcpu_fd, P_MP_STATE, KVM_GET_MP_STATE, "KVM_GET_MP_STATE");
+	save_part(&w, vcpu_fd, P_REGS, KVM_GET_REGS, "KVM_GET_REGS");
+	save_part(&w, vcpu_fd, P_SREGS, KVM_GET_SREGS, "KVM_GET_SREGS");
+	save_xsave(&w, kvm_fd, vcpu_fd);
+	if (!w.err && ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0)
+		save_part(&w, vcpu_fd, P_XCRS, KVM_GET_XCRS, "KVM_GET_XCRS");
+	save_part(&w, vcpu_fd, P_DEBUGREGS, KVM_GET_DEBUGREGS,
+		  "KVM_GET_DEBUGREGS");
+	save_part(&w, vcpu_fd, P_LAPIC, KVM_GET_LAPIC, "KVM_GET_LAPIC");
+	save_tsc_khz(&w, vcpu_fd);
+	kvm_state_msrs_save(&w, P_MSRS, kvm_fd, vcpu_fd);
+	save_part(&w, vcpu_fd, P_EVENTS, KVM_GET_VCPU_EVENTS,
+		  "KVM_GET_VCPU_EVENTS");
+	return kvm_state_blob_finish(&w, blob, len);
 }
 
-/* Copies a checked fixed-size part out of the (unaligned) blob for req. */
-static int restore_part(int fd, unsigned long req, const char *name,
+static int restore_part(int vcpu_fd, unsigned long req, const char *req_name,
 			const struct kvm_state_part *p, char *err,
 			size_t errlen)
 {
-	union {
-		struct kvm_lapic_state largest;
-		uint64_t align;
-	} buf;
-
-	_Static_assert(sizeof(struct kvm_sregs) <= sizeof(buf) &&
-			       sizeof(struct kvm_xcrs) <= sizeof(buf) &&
-			       sizeof(struct kvm_fpu) <= sizeof(buf),
-		       "restore buffer holds every fixed-size vCPU part");
-	if (p->len > sizeof(buf)) {
-		snprintf(err, errlen, WHAT ": %s: part of %u bytes", name,
-			 p->len);
-		return -EINVAL;
-	}
-	memcpy(&buf, p->data, p->len);
-	return ioctl(fd, req, &buf) < 0 ? kvm_state_ioctl_err(WHAT, name, err, errlen) : 0;
+	return kvm_state_part_ioctl(WHAT, vcpu_fd, req, req_name, p, err,
+				    errlen);
 }
 
 static int restore_xsave(int kvm_fd, int vcpu_fd,
@@ -203,10 +178,9 @@ static int restore_xsave(int kvm_fd, int vcpu_fd,
 	size_t size = MAX((size_t)p->len, (size_t)MAX(cap, 0));
 	void *buf = calloc(1, size);
 
-	if (!buf) {
-		snprintf(err, errlen, WHAT ": xsave: %s", strerror(ENOMEM));
-		return -ENOMEM;
-	}
+	if (!buf)
+		return err_set(err, errlen, -ENOMEM, WHAT ": xsave: %s",
+			       strerror(ENOMEM));
 	memcpy(buf, p->data, p->len);
 	int r = ioctl(vcpu_fd, KVM_SET_XSAVE, buf) < 0 ?
 			kvm_state_ioctl_err(WHAT, "KVM_SET_XSAVE", err, errlen) :
@@ -214,7 +188,6 @@ static int restore_xsave(int kvm_fd, int vcpu_fd,
 	free(buf);
 	return r;
 }
-
 /* Before the MSRs: IA32_TSC is written at the rate then in force. */
 static void restore_tsc_khz(int vcpu_fd, const struct kvm_state_part *p)
 {
@@ -236,7 +209,7 @@ int x86_vcpu_state_restore(int kvm_fd, int vcpu_fd, const void *blob,
 			   size_t len, char *err, size_t errlen)
 {
 	struct kvm_state_part p[P_COUNT];
-	int r = parse(blob, len, p, err, errlen);
+	int r = kvm_state_blob_parse(&vcpu_format, blob, len, p, err, errlen);
 	if (r)
 		return r;
 

@@ -4,9 +4,10 @@
 
 #include "kvm_state_blob.h"
 
+#include <core/err.h>
+
 #include <errno.h>
 #include <linux/kvm.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -33,92 +34,75 @@ static const unsigned chip_part[] = {
 	[KVM_IRQCHIP_IOAPIC] = P_IOAPIC,
 };
 
-static int parse(const void *blob, size_t len, struct kvm_state_part *p,
-		 char *err, size_t errlen)
+/* The irqchips and the PIT are restored through one buffer. */
+_Static_assert(sizeof(struct kvm_irqchip) <= KVM_STATE_FIXED_PART_MAX &&
+		       sizeof(struct kvm_pit_state2) <= KVM_STATE_FIXED_PART_MAX,
+	       "fixed VM parts fit KVM_STATE_FIXED_PART_MAX");
+
+/* Each irqchip part must name its own chip, or a restore would load one
+ * chip's state twice and leave another as it was. */
+static int check_parts(const struct kvm_state_part *p, char *err,
+		       size_t errlen)
 {
-	int r = kvm_state_blob_parse(blob, len, WHAT, VM_MAGIC, VM_VERSION,
-				     vm_specs, P_COUNT, p, err, errlen);
-	if (r)
-		return r;
-	/* Each irqchip part must name its own chip, or a restore would load
-	 * one chip's state twice and leave another as it was. */
 	for (uint32_t chip = 0; chip < 3; chip++) {
 		struct kvm_irqchip c;
 		memcpy(&c, p[chip_part[chip]].data, sizeof(c));
-		if (c.chip_id != chip) {
-			snprintf(err, errlen, WHAT ": part %s holds chip id %u",
-				 vm_specs[chip_part[chip]].name, c.chip_id);
-			return -EINVAL;
-		}
+		if (c.chip_id != chip)
+			return err_set(err, errlen, -EINVAL,
+				       WHAT ": part %s holds chip id %u",
+				       vm_specs[chip_part[chip]].name, c.chip_id);
 	}
 	return 0;
 }
 
+static const struct kvm_state_format vm_format = {
+	.what = WHAT, .magic = VM_MAGIC, .version = VM_VERSION,
+	.specs = vm_specs, .nspecs = P_COUNT, .check = check_parts,
+};
+
 int x86_vm_state_check(const void *blob, size_t len, char *err, size_t errlen)
 {
 	struct kvm_state_part p[P_COUNT];
-	return parse(blob, len, p, err, errlen);
+	return kvm_state_blob_parse(&vm_format, blob, len, p, err, errlen);
 }
 
 int x86_vm_state_save(int vm_fd, void **blob, size_t *len, char *err,
 		      size_t errlen)
 {
 	struct kvm_state_blob w;
-	struct kvm_irqchip chip;
-	struct kvm_pit_state2 pit;
-	struct kvm_clock_data clock;
-	int r;
 
-	kvm_state_blob_init(&w, VM_MAGIC, VM_VERSION);
+	/* Each step does nothing once one has failed (the writer's sticky
+	 * error). KVM_GET_IRQCHIP reads the chip the buffer names. */
+	kvm_state_blob_init(&w, &vm_format, err, errlen);
 	for (uint32_t id = 0; id < 3; id++) {
-		memset(&chip, 0, sizeof(chip));
-		chip.chip_id = id;
-		if (ioctl(vm_fd, KVM_GET_IRQCHIP, &chip) < 0) {
-			r = kvm_state_ioctl_err(WHAT, "KVM_GET_IRQCHIP", err, errlen);
-			goto fail;
-		}
-		kvm_state_blob_put(&w, vm_specs[chip_part[id]].id, &chip,
-				   sizeof(chip));
+		struct kvm_irqchip chip = { .chip_id = id };
+		kvm_state_blob_ioctl(&w, chip_part[id], sizeof(chip), &chip,
+				     vm_fd, KVM_GET_IRQCHIP, "KVM_GET_IRQCHIP");
 	}
-	memset(&pit, 0, sizeof(pit));
-	if (ioctl(vm_fd, KVM_GET_PIT2, &pit) < 0) {
-		r = kvm_state_ioctl_err(WHAT, "KVM_GET_PIT2", err, errlen);
-		goto fail;
-	}
-	kvm_state_blob_put(&w, vm_specs[P_PIT].id, &pit, sizeof(pit));
-	memset(&clock, 0, sizeof(clock));
-	if (ioctl(vm_fd, KVM_GET_CLOCK, &clock) < 0) {
-		r = kvm_state_ioctl_err(WHAT, "KVM_GET_CLOCK", err, errlen);
-		goto fail;
-	}
-	kvm_state_blob_put(&w, vm_specs[P_CLOCK].id, &clock, sizeof(clock));
-	if ((r = kvm_state_blob_finish(&w, blob, len)))
-		snprintf(err, errlen, WHAT ": %s", strerror(-r));
-	return r;
-fail:
-	kvm_state_blob_free(&w);
-	return r;
+	kvm_state_blob_ioctl(&w, P_PIT, sizeof(struct kvm_pit_state2), NULL,
+			     vm_fd, KVM_GET_PIT2, "KVM_GET_PIT2");
+	kvm_state_blob_ioctl(&w, P_CLOCK, sizeof(struct kvm_clock_data), NULL,
+			     vm_fd, KVM_GET_CLOCK, "KVM_GET_CLOCK");
+	return kvm_state_blob_finish(&w, blob, len);
 }
 
 int x86_vm_state_restore(int vm_fd, const void *blob, size_t len, char *err,
 			 size_t errlen)
 {
 	struct kvm_state_part p[P_COUNT];
-	struct kvm_irqchip chip;
-	struct kvm_pit_state2 pit;
 	struct kvm_clock_data clock;
-	int r = parse(blob, len, p, err, errlen);
+	int r = kvm_state_blob_parse(&vm_format, blob, len, p, err, errlen);
 	if (r)
 		return r;
 
-	for (uint32_t id = 0; id < 3; id++) {
-		memcpy(&chip, p[chip_part[id]].data, sizeof(chip));
-		if (ioctl(vm_fd, KVM_SET_IRQCHIP, &chip) < 0)
-			return kvm_state_ioctl_err(WHAT, "KVM_SET_IRQCHIP", err, errlen);
-	}
-	memcpy(&pit, p[P_PIT].data, sizeof(pit));
-	if (ioctl(vm_fd, KVM_SET_PIT2, &pit) < 0)
-		return kvm_state_ioctl_err(WHAT, "KVM_SET_PIT2", err, errlen);
+	for (uint32_t id = 0; id < 3; id++)
+		if ((r = kvm_state_part_ioctl(WHAT, vm_fd, KVM_SET_IRQCHIP,
+					      "KVM_SET_IRQCHIP",
+					      &p[chip_part[id]], err, errlen)))
+			return r;
+	if ((r = kvm_state_part_ioctl(WHAT, vm_fd, KVM_SET_PIT2, "KVM_SET_PIT2",
+				      &p[P_PIT], err, errlen)))
+		return r;
 	/* Flags 0: kvmclock resumes at the saved value, so the guest sees no
 	 * time pass while it was stopped (as Firecracker does). Kernels
 	 * before 5.16 refuse any flag, and KVM_CLOCK_REALTIME would jump the

@@ -1,18 +1,11 @@
+/* LVT programming on a KVM_GET_LAPIC image, before KVM_SET_LAPIC. */
 #include <arch/lapic.h>
 
 #include <stdint.h>
 #include <string.h>
 
-#define DM_SHIFT 8
+#define DM_SHIFT 8 /* delivery mode, LVT bits 8-10 */
 #define DM_MASK (7U << DM_SHIFT)
-
-unsigned x86_lapic_delivery_mode(const struct kvm_lapic_state *lapic,
-				 unsigned reg)
-{
-	uint32_t v;
-	memcpy(&v, &lapic->regs[reg], sizeof(v));
-	return (v & DM_MASK) >> DM_SHIFT;
-}
 
 static void set_delivery_mode(struct kvm_lapic_state *lapic, unsigned reg,
 			      unsigned mode)

@@ -1,7 +1,10 @@
-/* Private to the x86 loaders: the state shared by boot.c, bzimage.c, elf_pvh.c
- * and e820.c while one kernel is loaded. */
+/* Private to the x86 loaders: the kernel being loaded, which boot.c (the
+ * dispatcher) hands to one format's handlers, bzimage.c or elf_pvh.c. Calls
+ * point one way: boot.c calls the handlers, they call nothing in boot.c. */
 #ifndef X86_LOADER_H
 #define X86_LOADER_H
+
+#include "memmap.h"
 
 #include <core/gmem.h>
 
@@ -21,36 +24,21 @@ struct x86_kernel {
 	size_t head_len;
 	uint64_t low_ram_end; /* end of the RAM region at gpa 0 */
 
-	/* Filled by the format's load function. */
+	/* Filled by the format's parse function. */
 	bool pvh;
-	uint64_t entry, start, end;
 	uint64_t initrd_limit; /* initrd must end at or below this */
 	size_t cmdline_max;    /* without the NUL */
+	/* Filled by the format's load function. */
+	uint64_t entry, start, end;
 	struct setup_header hdr; /* bzImage: as read from the file */
 	size_t hdr_len;          /* bytes of it the file defines */
 };
 
-struct x86_mem_entry {
-	uint64_t addr, size;
-	uint32_t type; /* E820_RAM / E820_RESERVED (same values as PVH's) */
-};
-#define X86_MEMMAP_MAX (GMEM_MAX_REGIONS + 2)
-
-/* RAM map of mem: [0,EBDA) RAM, [EBDA,1MiB) reserved, [1MiB,..) RAM, then each
- * further region. Returns the count, or -EINVAL when RAM does not start at 0
- * and reach past 1 MiB. */
-int x86_memmap(const struct gmem *mem, struct x86_mem_entry *map, unsigned max);
-/* End of the RAM region starting at gpa 0, or 0 if there is none. */
-uint64_t x86_low_ram_end(const struct gmem *mem);
-
-/* pread() exactly len bytes; -EIO on a short file. */
-int x86_pread_full(int fd, void *dst, size_t len, uint64_t off);
-/* Formats a message into err (may be NULL) and returns code. */
-int x86_fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
+/* Each format: probe (head bytes only), parse (what the command line and
+ * initrd placement need: cmdline_max, initrd_limit, pvh), load (entry, start,
+ * end), then its boot parameters once command line and initrd are placed. */
 bool x86_bzimage_probe(const struct x86_kernel *k);
-/* Validates the setup header; fills hdr, cmdline_max, initrd_limit. */
+/* Validates the setup header; fills pvh, hdr, cmdline_max, initrd_limit. */
 int x86_bzimage_parse(struct x86_kernel *k, char *err, size_t errlen);
 /* Copies the protected-mode kernel to 1 MiB; fills entry, start, end. */
 int x86_bzimage_load(const struct gmem *mem, struct x86_kernel *k, char *err,
@@ -60,6 +48,9 @@ int x86_bzimage_write_params(const struct gmem *mem,
 			     uint64_t initrd_len, char *err, size_t errlen);
 
 bool x86_elf_probe(const struct x86_kernel *k);
+/* Fills pvh and the limits, which the PVH ABI fixes: X86_PVH_CMDLINE_MAX,
+ * initrd below low RAM's end. The ELF itself is checked by the load. */
+void x86_elf_pvh_parse(struct x86_kernel *k);
 int x86_elf_pvh_load(const struct gmem *mem, struct x86_kernel *k, char *err,
 		     size_t errlen);
 int x86_pvh_write_start_info(const struct gmem *mem, uint64_t initrd_gpa,

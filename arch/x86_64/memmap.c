@@ -1,7 +1,7 @@
 /* The guest's RAM map, shared by the e820 table (zero page) and the PVH
  * memmap: legacy PCs keep [EBDA, 1 MiB) for the EBDA, VGA and BIOS, and our MP
  * table lives in the EBDA, so that range is reserved. */
-#include "loader.h"
+#include "memmap.h"
 
 #include <arch/layout.h>
 #include <asm/e820.h>

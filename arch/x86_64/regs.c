@@ -63,6 +63,33 @@ static int write_page_tables(const struct gmem *mem)
 	return bad ? -EFAULT : 0;
 }
 
+/* PVH: 32-bit flat protected mode, paging off, EBX = start_info. */
+static void enter_pvh(const struct x86_boot_info *bi, struct kvm_regs *regs,
+		      struct kvm_sregs *sregs)
+{
+	sregs->cr0 = X86_CR0_PE | X86_CR0_ET;
+	sregs->cr3 = 0;
+	sregs->cr4 = 0;
+	sregs->efer = 0;
+	regs->rbx = bi->start_info_gpa;
+}
+
+/* 64-bit boot protocol: long mode on the identity map, RSI = zero page. */
+static int enter_long_mode(const struct gmem *mem,
+			   const struct x86_boot_info *bi,
+			   struct kvm_regs *regs, struct kvm_sregs *sregs)
+{
+	int ret = write_page_tables(mem);
+	if (ret)
+		return ret;
+	sregs->cr0 = X86_CR0_PE | X86_CR0_ET | X86_CR0_PG;
+	sregs->cr3 = X86_PML4_GPA;
+	sregs->cr4 = X86_CR4_PAE;
+	sregs->efer = X86_EFER_LME | X86_EFER_LMA;
+	regs->rsi = bi->boot_params_gpa;
+	return 0;
+}
+
 int x86_setup_boot_regs(const struct gmem *mem, const struct x86_boot_info *bi,
 			struct kvm_regs *regs, struct kvm_sregs *sregs)
 {
@@ -94,21 +121,8 @@ int x86_setup_boot_regs(const struct gmem *mem, const struct x86_boot_info *bi,
 	regs->rsp = regs->rbp = X86_BOOT_STACK_GPA;
 
 	if (bi->pvh) {
-		/* PVH: 32-bit flat protected mode, paging off. */
-		sregs->cr0 = X86_CR0_PE | X86_CR0_ET;
-		sregs->cr3 = 0;
-		sregs->cr4 = 0;
-		sregs->efer = 0;
-		regs->rbx = bi->start_info_gpa;
+		enter_pvh(bi, regs, sregs);
 		return 0;
 	}
-	int ret = write_page_tables(mem);
-	if (ret)
-		return ret;
-	sregs->cr0 = X86_CR0_PE | X86_CR0_ET | X86_CR0_PG;
-	sregs->cr3 = X86_PML4_GPA;
-	sregs->cr4 = X86_CR4_PAE;
-	sregs->efer = X86_EFER_LME | X86_EFER_LMA;
-	regs->rsi = bi->boot_params_gpa;
-	return 0;
+	return enter_long_mode(mem, bi, regs, sregs);
 }

@@ -60,7 +60,7 @@ static bool sig_is(uint64_t gpa, const char *sig)
 static uint64_t write_tables(unsigned nr_vcpus)
 {
 	uint64_t rsdp = 0;
-	cr_assert_eq(x86_acpi_write(&mem, nr_vcpus, &rsdp), 0);
+	cr_assert_eq(x86_acpi_write(&mem, nr_vcpus, NULL, 0, &rsdp), 0);
 	return rsdp;
 }
 
@@ -331,8 +331,8 @@ Test(x86_acpi, madt_fits_the_largest_vcpu_count)
 Test(x86_acpi, rejects_bad_vcpu_counts)
 {
 	uint64_t rsdp = 0;
-	cr_assert_eq(x86_acpi_write(&mem, 0, &rsdp), -EINVAL);
-	cr_assert_eq(x86_acpi_write(&mem, X86_MAX_VCPUS + 1, &rsdp), -EINVAL);
+	cr_assert_eq(x86_acpi_write(&mem, 0, NULL, 0, &rsdp), -EINVAL);
+	cr_assert_eq(x86_acpi_write(&mem, X86_MAX_VCPUS + 1, NULL, 0, &rsdp), -EINVAL);
 	cr_assert_eq(rsdp, 0);
 }
 
@@ -341,7 +341,7 @@ Test(x86_acpi, fails_when_the_bios_area_is_not_ram)
 	struct gmem small;
 	uint64_t rsdp = 0;
 	cr_assert_eq(gmem_init_external(&small, 0, ram, 0xe0000), 0);
-	cr_assert_eq(x86_acpi_write(&small, 1, &rsdp), -EFAULT);
+	cr_assert_eq(x86_acpi_write(&small, 1, NULL, 0, &rsdp), -EFAULT);
 	cr_assert_eq(rsdp, 0);
 	gmem_destroy(&small);
 }

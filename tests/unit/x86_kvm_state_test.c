@@ -1,5 +1,6 @@
 /* vCPU and VM KVM state blobs: round trips through /dev/kvm (skipped where
  * it cannot be opened) and the checks, which need no KVM. */
+#include <arch/cpuid.h>
 #include <arch/kvm_state.h>
 
 #include <criterion/criterion.h>
@@ -134,12 +135,15 @@ static size_t find_part(const uint8_t *b, size_t len, uint32_t id)
 	return 0;
 }
 
-static void refuses_vcpu(const struct wblob *w, const char *what)
+/* The check refuses w with a message containing want. */
+static void refuses_vcpu(const struct wblob *w, const char *what,
+			 const char *want)
 {
 	char err[256] = "";
 	cr_assert_eq(x86_vcpu_state_check(w->b, w->len, err, sizeof(err)),
 		     -EINVAL, "%s", what);
-	cr_assert_neq(err[0], 0, "%s: error text", what);
+	cr_assert(strstr(err, want), "%s: error text \"%s\" lacks \"%s\"",
+		  what, err, want);
 }
 
 /* ---- checks, no KVM ---- */
@@ -173,15 +177,15 @@ Test(x86_kvm_state, check_refuses_bad_magic_version_and_trailing_bytes)
 {
 	struct wblob w = crafted_vcpu(1, 0);
 	w.b[0] ^= 1;
-	refuses_vcpu(&w, "magic");
+	refuses_vcpu(&w, "magic", "vcpu state: bad magic 0x50435659");
 	w.b[0] ^= 1;
 	w.b[4] = 2;
-	refuses_vcpu(&w, "version");
+	refuses_vcpu(&w, "version", "vcpu state: version 2, this build reads 1");
 	w.b[4] = 1;
 	w.b = realloc(w.b, w.len + 1);
 	w.b[w.len] = 0;
 	w.len++;
-	refuses_vcpu(&w, "trailing byte");
+	refuses_vcpu(&w, "trailing byte", "vcpu state: 1 bytes after the last part");
 	/* A vCPU blob is not a VM blob. */
 	cr_assert_eq(x86_vm_state_check(w.b, w.len - 1, NULL, 0), -EINVAL);
 	free(w.b);
@@ -194,10 +198,10 @@ Test(x86_kvm_state, check_refuses_a_part_of_the_wrong_length)
 	cr_assert_neq(off, 0);
 	uint32_t bad = sizeof(struct kvm_regs) - 8;
 	memcpy(w.b + off + 4, &bad, 4);
-	refuses_vcpu(&w, "short regs");
+	refuses_vcpu(&w, "short regs", "vcpu state: part regs is 136 bytes, expected 144");
 	bad = sizeof(struct kvm_regs) + 8;
 	memcpy(w.b + off + 4, &bad, 4);
-	refuses_vcpu(&w, "long regs");
+	refuses_vcpu(&w, "long regs", "vcpu state: part regs is 152 bytes, expected 144");
 	free(w.b);
 }
 
@@ -205,19 +209,19 @@ Test(x86_kvm_state, check_refuses_unknown_duplicate_and_missing_parts)
 {
 	struct wblob w = crafted_vcpu(1, 0);
 	w_part(&w, 99, NULL, 0);
-	refuses_vcpu(&w, "unknown id");
+	refuses_vcpu(&w, "unknown id", "vcpu state: unknown part id 99");
 	free(w.b);
 
 	w = crafted_vcpu(1, 0);
 	w_part(&w, V_REGS, NULL, sizeof(struct kvm_regs));
-	refuses_vcpu(&w, "regs twice");
+	refuses_vcpu(&w, "regs twice", "vcpu state: part regs appears twice");
 	free(w.b);
 
 	const uint32_t required[] = { V_MP, V_REGS, V_SREGS, V_DEBUGREGS,
 				      V_LAPIC, V_TSC, V_MSRS, V_EVENTS };
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
 		w = crafted_vcpu(1, required[i]);
-		refuses_vcpu(&w, "a required part missing");
+		refuses_vcpu(&w, "a required part missing", " missing");
 		free(w.b);
 	}
 	w = crafted_vcpu(1, V_XCRS);
@@ -229,13 +233,13 @@ Test(x86_kvm_state, check_refuses_unknown_duplicate_and_missing_parts)
 Test(x86_kvm_state, check_wants_exactly_one_of_xsave_and_fpu)
 {
 	struct wblob w = crafted_vcpu(1, V_XSAVE);
-	refuses_vcpu(&w, "neither");
+	refuses_vcpu(&w, "neither", "vcpu state: needs exactly one of xsave, fpu");
 	w_part(&w, V_FPU, NULL, sizeof(struct kvm_fpu));
 	cr_assert_eq(x86_vcpu_state_check(w.b, w.len, NULL, 0), 0, "fpu only");
 	free(w.b);
 	w = crafted_vcpu(1, 0);
 	w_part(&w, V_FPU, NULL, sizeof(struct kvm_fpu));
-	refuses_vcpu(&w, "both");
+	refuses_vcpu(&w, "both", "vcpu state: needs exactly one of xsave, fpu");
 	free(w.b);
 }
 
@@ -247,19 +251,19 @@ Test(x86_kvm_state, check_refuses_msr_count_overflow_and_mismatch)
 	free(w.b);
 
 	w = crafted_vcpu(1025, 0);
-	refuses_vcpu(&w, "1025 MSRs");
+	refuses_vcpu(&w, "1025 MSRs", "vcpu state: part msrs is 16408 bytes, expected 8..16392");
 	free(w.b);
 
 	/* A huge count behind a short part must not be believed. */
 	w = crafted_vcpu(0, V_MSRS);
 	uint32_t hdr[2] = { 0xffffffffu, 0 };
 	w_part(&w, V_MSRS, hdr, sizeof(hdr));
-	refuses_vcpu(&w, "count 2^32-1");
+	refuses_vcpu(&w, "count 2^32-1", "vcpu state: msrs: count 4294967295 over 1024");
 	free(w.b);
 
 	w = crafted_vcpu(0, V_MSRS);
 	w_msrs(&w, 2, 1);
-	refuses_vcpu(&w, "count 2, one entry");
+	refuses_vcpu(&w, "count 2, one entry", "vcpu state: msrs: 24 bytes for 2 entries");
 	free(w.b);
 }
 
@@ -270,8 +274,34 @@ Test(x86_kvm_state, vm_check_refuses_an_irqchip_part_naming_another_chip)
 	cr_assert_neq(off, 0);
 	uint32_t chip = KVM_IRQCHIP_IOAPIC;
 	memcpy(w.b + off + 8 + offsetof(struct kvm_irqchip, chip_id), &chip, 4);
-	cr_assert_eq(x86_vm_state_check(w.b, w.len, NULL, 0), -EINVAL);
+	char err[256] = "";
+	cr_assert_eq(x86_vm_state_check(w.b, w.len, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "vm state: part pic_slave holds chip id 2");
 	free(w.b);
+}
+
+Test(x86_kvm_state, save_and_restore_name_the_ioctl_that_failed)
+{
+	char err[256] = "";
+	void *blob = NULL;
+	size_t len = 0;
+
+	/* No fd at all: the first ioctl of each path fails, no KVM needed. */
+	cr_assert_eq(x86_vm_state_save(-1, &blob, &len, err, sizeof(err)), -EBADF);
+	cr_assert_str_eq(err, "vm state: KVM_GET_IRQCHIP: Bad file descriptor");
+	cr_assert_eq(x86_vcpu_state_save(-1, -1, &blob, &len, err, sizeof(err)),
+		     -EBADF);
+	cr_assert_str_eq(err, "vcpu state: KVM_GET_MP_STATE: Bad file descriptor");
+	cr_assert_null(blob, "nothing handed out on failure");
+
+	struct wblob v = crafted_vcpu(1, 0), m = crafted_vm();
+	cr_assert_eq(x86_vm_state_restore(-1, m.b, m.len, err, sizeof(err)), -EBADF);
+	cr_assert_str_eq(err, "vm state: KVM_SET_IRQCHIP: Bad file descriptor");
+	cr_assert_eq(x86_vcpu_state_restore(-1, -1, v.b, v.len, err, sizeof(err)),
+		     -EBADF);
+	cr_assert_str_eq(err, "vcpu state: KVM_SET_MP_STATE: Bad file descriptor");
+	free(v.b);
+	free(m.b);
 }
 
 /* ---- round trips through /dev/kvm ---- */
@@ -302,17 +332,9 @@ static void bed_open(struct bed *b)
 	b->vcpu = ioctl(b->vm, KVM_CREATE_VCPU, 0);
 	cr_assert_geq(b->vcpu, 0, "KVM_CREATE_VCPU: %s", strerror(errno));
 
-	uint32_t n = 256;
-	struct kvm_cpuid2 *c = NULL;
-	for (;;) {
-		c = realloc(c, sizeof(*c) + n * sizeof(c->entries[0]));
-		c->nent = n;
-		if (ioctl(b->kvm, KVM_GET_SUPPORTED_CPUID, c) == 0)
-			break;
-		cr_assert_eq(errno, E2BIG, "KVM_GET_SUPPORTED_CPUID: %s",
-			     strerror(errno));
-		n *= 2;
-	}
+	struct kvm_cpuid2 *c;
+	int r = x86_cpuid_fetch(b->kvm, KVM_GET_SUPPORTED_CPUID, &c);
+	cr_assert_eq(r, 0, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-r));
 	cr_assert_eq(ioctl(b->vcpu, KVM_SET_CPUID2, c), 0, "KVM_SET_CPUID2: %s",
 		     strerror(errno));
 	free(c);

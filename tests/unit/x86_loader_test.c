@@ -42,6 +42,17 @@ Test(x86_loader, garbage_is_neither_bzimage_nor_elf)
 	cr_assert_str_eq(err, "kernel: not a bzImage or PVH ELF");
 }
 
+Test(x86_loader, cmdline_max_of_garbage_is_refused)
+{
+	uint8_t junk[4096];
+	size_t max = 77;
+	memset(junk, 0x5a, sizeof(junk));
+	x86img_save_bytes(&kernel, junk, sizeof(junk));
+	cr_assert_eq(x86_kernel_cmdline_max(kernel.path, &max, err, sizeof(err)), -ENOEXEC);
+	cr_assert_str_eq(err, "kernel: not a bzImage or PVH ELF");
+	cr_assert_eq(max, 77, "max untouched on failure");
+}
+
 Test(x86_loader, file_too_short_for_a_setup_header_is_rejected)
 {
 	cr_assert_eq(load_bytes("MZ", 2), -ENOEXEC);

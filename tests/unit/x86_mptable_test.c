@@ -2,6 +2,7 @@
  * entries in type order, one processor per vCPU, IOAPIC and IRQ routing. */
 #include "fakes/x86_images.h"
 
+#include <arch/acpi.h>
 #include <arch/layout.h>
 #include <arch/mptable.h>
 
@@ -110,6 +111,8 @@ static void check_table(unsigned nr)
 		cr_assert(irq_seen[i], "IRQ %u routed", i);
 	cr_assert_eq(lints, 2);
 	cr_assert_eq(x86_mptable_size(nr), sizeof(mpf) + hdr.length);
+	cr_assert_leq(X86_MPTABLE_GPA + x86_mptable_size(nr), X86_ACPI_RSDP_GPA,
+		      "below the ACPI tables");
 }
 
 Test(x86_mptable, one_vcpu_table_is_valid)
@@ -124,7 +127,7 @@ Test(x86_mptable, two_vcpu_table_lists_both_processors)
 	check_table(2);
 }
 
-Test(x86_mptable, largest_table_still_fits_below_1mib)
+Test(x86_mptable, largest_table_still_fits_below_the_acpi_tables)
 {
 	cr_assert_eq(x86_mptable_write(&mem, X86_MAX_VCPUS), 0);
 	check_table(X86_MAX_VCPUS);

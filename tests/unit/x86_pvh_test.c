@@ -200,6 +200,15 @@ Test(x86_pvh, elf32_is_rejected)
 	cr_assert(strstr(err, "not a 64-bit"), "%s", err);
 }
 
+Test(x86_pvh, cmdline_max_is_the_pvh_limit)
+{
+	size_t max = 0;
+	x86img_pvh_elf(&kernel, PADDR, FILESZ, MEMSZ, ENTRY, 8);
+	x86img_save(&kernel);
+	cr_assert_eq(x86_kernel_cmdline_max(kernel.path, &max, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(max, X86_PVH_CMDLINE_MAX);
+}
+
 Test(x86_pvh, cmdline_beyond_linux_limit_is_rejected)
 {
 	char line[X86_PVH_CMDLINE_MAX + 2];

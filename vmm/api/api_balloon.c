@@ -1,7 +1,7 @@
 /* /balloon and /balloon/statistics (Firecracker's fields, plus mvmm's). */
 #include "api/api_routes_priv.h"
 
-#include <core/log.h>
+#include "config/fields.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -39,23 +39,18 @@ static const char *const stat_names[BALLOON_STATS_NR] = {
 };
 
 /* mvmm's "mvmm_inhibit_reasons": why the balloon discards nothing now. */
-static json_t *with_inhibit_reasons(struct api_ctx *c, json_t *o)
+static json_t *inhibit_reasons_json(struct api_ctx *c)
 {
 	json_t *arr = json_array();
-	if (!o || !arr) {
-		json_decref(arr);
-		return o;
-	}
-	if (c->vm && c->vm->balloon) {
-		struct inhibit inh;
-		const char *names[INHIBIT_MAX_REASONS];
-		balloon_get_inhibit(c->vm->balloon, &inh);
-		unsigned n = inhibit_reasons(&inh, names, INHIBIT_MAX_REASONS);
-		for (unsigned i = 0; i < n && i < INHIBIT_MAX_REASONS; i++)
-			json_array_append_new(arr, json_string(names[i]));
-	}
-	json_object_set_new(o, "mvmm_inhibit_reasons", arr);
-	return o;
+	if (!arr || !c->vm || !c->vm->balloon)
+		return arr;
+	struct inhibit inh;
+	const char *names[INHIBIT_MAX_REASONS];
+	balloon_get_inhibit(c->vm->balloon, &inh);
+	unsigned n = inhibit_reasons(&inh, names, INHIBIT_MAX_REASONS);
+	for (unsigned i = 0; i < n && i < INHIBIT_MAX_REASONS; i++)
+		json_array_append_new(arr, json_string(names[i]));
+	return arr;
 }
 
 /* The operator's inhibit is a flag: setting it twice holds one reason. */
@@ -71,8 +66,43 @@ static int operator_inhibit(struct balloon *b, bool on)
 		  : balloon_inhibit_remove(b, API_INHIBIT_REASON);
 }
 
-void api_get_balloon(struct api_ctx *c, json_t *body,
-			struct api_response *r)
+/* ---- /balloon ---- */
+
+/* The sizes GET /balloon and GET /balloon/statistics both start with. */
+static json_t *sizes_json(const struct balloon_info *info)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "target_pages", json_integer(info->target_pages));
+	json_object_set_new(o, "actual_pages", json_integer(info->actual_pages));
+	json_object_set_new(o, "target_mib", json_integer(info->target_mib));
+	json_object_set_new(o, "actual_mib", json_integer(info->actual_mib));
+	return o;
+}
+
+/* free_page_reporting is what was offered; whether the guest took it (and
+ * with which poison) shows only in the mvmm fields. */
+static json_t *balloon_json(const struct config_balloon *cb,
+			    const struct balloon_info *info,
+			    uint32_t interval_s, json_t *inhibit)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "amount_mib", json_integer(info->target_mib));
+	json_object_set_new(o, "deflate_on_oom", json_boolean(cb->deflate_on_oom));
+	json_object_set_new(o, "stats_polling_interval_s", json_integer(interval_s));
+	json_object_set_new(o, "free_page_reporting",
+			    json_boolean(cb->free_page_reporting));
+	json_object_set_new(o, "free_page_hinting",
+			    json_boolean(cb->free_page_hinting));
+	json_object_update_new(o, sizes_json(info));
+	json_object_set_new(o, "free_page_reporting_active",
+			    json_boolean(info->free_page_reporting));
+	json_object_set_new(o, "page_poison", json_boolean(info->page_poison));
+	json_object_set_new(o, "poison_val", json_integer(info->poison_val));
+	json_object_set_new(o, "mvmm_inhibit_reasons", inhibit);
+	return o;
+}
+
+void api_get_balloon(struct api_ctx *c, json_t *body, struct api_response *r)
 {
 	const struct config_balloon *cb = &c->cfg->balloon;
 	struct balloon_info info = {0};
@@ -91,113 +121,89 @@ void api_get_balloon(struct api_ctx *c, json_t *body,
 		balloon_get_info(b, &info);
 		interval_s = balloon_get_stats_interval(b);
 	}
-	/* free_page_reporting is what was offered; whether the guest took it
-	 * (and with which poison) shows only in the mvmm fields. */
-	api_respond_json(
-		r, 200,
-		with_inhibit_reasons(c, json_pack("{sIsbsIsbsbsIsIsIsIsbsbsI}", "amount_mib",
-			  (json_int_t)info.target_mib, "deflate_on_oom",
-			  cb->deflate_on_oom, "stats_polling_interval_s",
-			  (json_int_t)interval_s, "free_page_reporting",
-			  cb->free_page_reporting, "free_page_hinting",
-			  cb->free_page_hinting, "target_pages",
-			  (json_int_t)info.target_pages, "actual_pages",
-			  (json_int_t)info.actual_pages, "target_mib",
-			  (json_int_t)info.target_mib, "actual_mib",
-			  (json_int_t)info.actual_mib,
-			  "free_page_reporting_active",
-			  info.free_page_reporting, "page_poison",
-			  info.page_poison, "poison_val",
-			  (json_int_t)info.poison_val)));
+	api_respond_object(r, balloon_json(cb, &info, interval_s,
+					   inhibit_reasons_json(c)));
 }
 
-void api_put_balloon(struct api_ctx *c, json_t *body,
-			struct api_response *r)
+void api_put_balloon(struct api_ctx *c, json_t *body, struct api_response *r)
 {
 	static const char *const required[] = {"amount_mib", "deflate_on_oom",
 						NULL};
 	struct vm_config tmp;
 
-	if (!api_pre_boot_only(c, "the balloon", r) ||
-	    api_require_fields(body, "balloon", required, r))
+	if (!api_pre_boot_only(c, "the balloon", r))
 		return;
 	config_defaults(&tmp);
-	if (!api_parse_section(&tmp, "balloon", body, r)) {
+	if (!api_parse_section(&tmp, "balloon", body, required, r)) {
 		c->cfg->balloon = tmp.balloon;
 		api_respond_no_content(r);
 	}
 	config_free(&tmp);
 }
 
-void api_patch_balloon(struct api_ctx *c, json_t *body,
-			  struct api_response *r)
-{
-	static const char *const fields[] = {"amount_mib", "mvmm_inhibit",
-					     NULL};
-	json_t *inh = json_object_get(body, "mvmm_inhibit");
-	bool has_mib = json_object_get(body, "amount_mib") != NULL;
-	uint32_t mib = 0;
+/* PATCH /balloon: a new target, mvmm's operator inhibit, or both. */
+struct balloon_patch {
+	bool has_mib;
+	uint32_t mib;
+	bool has_inhibit;
+	bool inhibit;
+};
 
-	const char *key;
-	json_t *v;
-	json_object_foreach(body, key, v) {
-		if (strcmp(key, fields[0]) && strcmp(key, fields[1])) {
-			api_respond_error(r, HTTP_BAD_REQUEST,
-					  "balloon.%s: unknown field", key);
-			return;
-		}
-	}
-	if (inh && !json_is_boolean(inh)) {
-		api_respond_error(r, HTTP_BAD_REQUEST,
-				  "balloon.mvmm_inhibit: must be true or false");
-		return;
-	}
+static int parse_balloon_patch(json_t *body, struct balloon_patch *p,
+			       char *err, size_t errlen)
+{
+	static const char *const fields[] = {"amount_mib", "mvmm_inhibit", NULL};
+	struct fields f = FIELDS(body, "balloon", err, errlen);
+
+	*p = (struct balloon_patch){
+		.has_mib = fields_has(&f, "amount_mib"),
+		.has_inhibit = fields_has(&f, "mvmm_inhibit"),
+	};
+	if (fields_check(&f, fields) ||
+	    fields_bool(&f, "mvmm_inhibit", &p->inhibit))
+		return -EINVAL;
 	/* amount_mib may be left out only when mvmm_inhibit is given. */
-	if ((has_mib || !inh) &&
-	    api_get_u32(body, "balloon", "amount_mib", CONFIG_MAX_MEM_MIB, &mib, r))
+	if (!p->has_mib && !p->has_inhibit)
+		return fields_fail(&f, "amount_mib", "must be an integer");
+	return fields_u32(&f, "amount_mib", 0, CONFIG_MAX_MEM_MIB, &p->mib);
+}
+
+static void patch_configured_balloon(struct api_ctx *c,
+				     const struct balloon_patch *p,
+				     struct api_response *r)
+{
+	struct config_balloon *cb = api_configured_balloon(c, r);
+	if (!cb)
 		return;
-	if (!c->vm && inh) {
-		if (api_configured_balloon(c, r))
-			api_respond_error(r, HTTP_BAD_REQUEST,
-					  "balloon.mvmm_inhibit: available once the microVM runs");
-		return;
-	}
-	if (c->vm && !has_mib) {
-		struct balloon *b = api_running_balloon(c, r);
-		if (!b)
-			return;
-		int e = operator_inhibit(b, json_is_true(inh));
-		if (e)
-			api_respond_error(r, HTTP_BAD_REQUEST,
-					  "balloon.mvmm_inhibit: %s", strerror(-e));
-		else
-			api_respond_no_content(r);
+	if (p->has_inhibit) {
+		api_respond_bad_request(r, "balloon.mvmm_inhibit: available once the microVM runs");
 		return;
 	}
-	if (!c->vm) {
-		struct config_balloon *cb = api_configured_balloon(c, r);
-		if (cb) {
-			cb->amount_mib = mib;
-			api_respond_no_content(r);
-		}
-		return;
-	}
+	cb->amount_mib = p->mib;
+	api_respond_no_content(r);
+}
+
+static void patch_running_balloon(struct api_ctx *c,
+				  const struct balloon_patch *p,
+				  struct api_response *r)
+{
 	struct balloon *b = api_running_balloon(c, r);
+	int e;
+
 	if (!b)
 		return;
-	if (mib > c->cfg->mem_size_mib) {
+	if (p->has_mib && p->mib > c->cfg->mem_size_mib) {
 		api_respond_error(r, HTTP_BAD_REQUEST,
 				  "balloon.amount_mib: %u MiB exceeds the guest's %llu MiB of RAM",
-				  mib, (unsigned long long)c->cfg->mem_size_mib);
+				  p->mib, (unsigned long long)c->cfg->mem_size_mib);
 		return;
 	}
-	int e = balloon_set_target_mib(b, mib);
-	if (e) {
+	if (p->has_mib && (e = balloon_set_target_mib(b, p->mib))) {
 		api_respond_error(r, HTTP_BAD_REQUEST, "balloon.amount_mib: %s",
 				  strerror(-e));
 		return;
 	}
-	if (inh && (e = operator_inhibit(b, json_is_true(inh)))) {
+	if (p->has_inhibit && (e = operator_inhibit(b, p->inhibit))) {
 		api_respond_error(r, HTTP_BAD_REQUEST, "balloon.mvmm_inhibit: %s",
 				  strerror(-e));
 		return;
@@ -205,14 +211,25 @@ void api_patch_balloon(struct api_ctx *c, json_t *body,
 	api_respond_no_content(r);
 }
 
+void api_patch_balloon(struct api_ctx *c, json_t *body, struct api_response *r)
+{
+	char err[API_ERR_LEN];
+	struct balloon_patch p;
+
+	if (parse_balloon_patch(body, &p, err, sizeof(err)))
+		api_respond_bad_request(r, err);
+	else if (c->vm)
+		patch_running_balloon(c, &p, r);
+	else
+		patch_configured_balloon(c, &p, r);
+}
+
+/* ---- /balloon/statistics ---- */
+
 json_t *api_balloon_stats_json(const struct balloon_info *info,
 			       const struct balloon_stats *stats)
 {
-	json_t *o = json_pack("{sIsIsIsI}", "target_pages",
-			      (json_int_t)info->target_pages, "actual_pages",
-			      (json_int_t)info->actual_pages, "target_mib",
-			      (json_int_t)info->target_mib, "actual_mib",
-			      (json_int_t)info->actual_mib);
+	json_t *o = sizes_json(info);
 	if (!o || !stats)
 		return o;
 	for (unsigned t = 0; t < BALLOON_STATS_NR; t++) {
@@ -227,21 +244,15 @@ json_t *api_balloon_stats_json(const struct balloon_info *info,
 }
 
 void api_get_balloon_stats(struct api_ctx *c, json_t *body,
-			      struct api_response *r)
+			   struct api_response *r)
 {
 	(void)body;
-	if (!c->vm) {
-		if (api_configured_balloon(c, r))
-			api_respond_error(r, HTTP_BAD_REQUEST,
-					  "balloon statistics are available once the microVM runs");
-		return;
-	}
-	struct balloon *b = api_running_balloon(c, r);
+	struct balloon *b = api_runtime_balloon(
+		c, "balloon statistics are available once the microVM runs", r);
 	if (!b)
 		return;
 	if (!c->cfg->balloon.stats_polling_interval_s) {
-		api_respond_error(r, HTTP_BAD_REQUEST,
-				  "balloon statistics are disabled (stats_polling_interval_s was 0 at boot)");
+		api_respond_bad_request(r, "balloon statistics are disabled (stats_polling_interval_s was 0 at boot)");
 		return;
 	}
 	struct balloon_info info;
@@ -251,40 +262,33 @@ void api_get_balloon_stats(struct api_ctx *c, json_t *body,
 	api_respond_json(r, 200, api_balloon_stats_json(&info, have ? &stats : NULL));
 }
 
-void api_patch_balloon_stats(struct api_ctx *c, json_t *body,
-				struct api_response *r)
+static int parse_stats_interval(json_t *body, uint32_t *interval_s, char *err,
+				size_t errlen)
 {
 	static const char *const fields[] = {"stats_polling_interval_s", NULL};
-	uint32_t s;
+	struct fields f = FIELDS(body, "balloon", err, errlen);
 
-	if (api_only_fields(body, "balloon", fields, r) ||
-	    api_get_u32(body, "balloon", "stats_polling_interval_s",
-		    API_MAX_STATS_INTERVAL_S, &s, r))
-		return;
-	if (!c->vm) {
-		struct config_balloon *cb = api_configured_balloon(c, r);
-		if (cb) {
-			cb->stats_polling_interval_s = s;
-			api_respond_no_content(r);
-		}
-		return;
-	}
+	if (fields_check(&f, fields) || fields_require(&f, fields) ||
+	    fields_u32(&f, "stats_polling_interval_s", 0,
+		       CONFIG_MAX_STATS_INTERVAL_S, interval_s))
+		return -EINVAL;
+	return 0;
+}
+
+/* As in Firecracker: the statsq exists or not from boot on. */
+static void set_running_stats_interval(struct api_ctx *c, uint32_t s,
+				       struct api_response *r)
+{
+	uint32_t at_boot = c->cfg->balloon.stats_polling_interval_s;
+	int e;
+
 	if (!api_running_balloon(c, r))
 		return;
-	/* As in Firecracker: the statsq exists or not from boot on. */
-	uint32_t at_boot = c->cfg->balloon.stats_polling_interval_s;
-	if (!at_boot && s) {
-		api_respond_error(r, HTTP_BAD_REQUEST,
-				  "balloon.stats_polling_interval_s: statistics were disabled at boot and cannot be enabled");
-		return;
-	}
-	if (at_boot && !s) {
-		api_respond_error(r, HTTP_BAD_REQUEST,
-				  "balloon.stats_polling_interval_s: statistics were enabled at boot and cannot be disabled");
-		return;
-	}
-	int e = vm_balloon_set_stats_interval(c->vm, s);
-	if (e)
+	if (!at_boot && s)
+		api_respond_bad_request(r, "balloon.stats_polling_interval_s: statistics were disabled at boot and cannot be enabled");
+	else if (at_boot && !s)
+		api_respond_bad_request(r, "balloon.stats_polling_interval_s: statistics were enabled at boot and cannot be disabled");
+	else if ((e = vm_balloon_set_stats_interval(c->vm, s)))
 		api_respond_error(r, HTTP_BAD_REQUEST,
 				  "balloon.stats_polling_interval_s: %s",
 				  strerror(-e));
@@ -292,4 +296,19 @@ void api_patch_balloon_stats(struct api_ctx *c, json_t *body,
 		api_respond_no_content(r);
 }
 
-/* ---- balloon/hinting (Firecracker's free page hinting API) ---- */
+void api_patch_balloon_stats(struct api_ctx *c, json_t *body,
+			     struct api_response *r)
+{
+	char err[API_ERR_LEN];
+	uint32_t s = 0;
+	struct config_balloon *cb;
+
+	if (parse_stats_interval(body, &s, err, sizeof(err)))
+		api_respond_bad_request(r, err);
+	else if (c->vm)
+		set_running_stats_interval(c, s, r);
+	else if ((cb = api_configured_balloon(c, r))) {
+		cb->stats_polling_interval_s = s;
+		api_respond_no_content(r);
+	}
+}

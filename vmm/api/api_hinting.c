@@ -1,6 +1,7 @@
 /* /balloon/hinting/...: Firecracker's hint runs and mvmm's reclaim. */
 #include "api/api_routes_priv.h"
 
+#include "config/fields.h"
 #include "reclaim/vm_reclaim.h"
 
 #include <core/log.h>
@@ -9,20 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char not_configured[] =
+	"balloon free page hinting was not enabled when the device was configured (free_page_hinting)";
+
 /* The running balloon with hinting configured, or NULL after a 400. */
 static struct balloon *hinting_balloon(struct api_ctx *c,
 				       struct api_response *r)
 {
-	if (!c->vm) {
-		if (api_configured_balloon(c, r))
-			api_respond_error(r, HTTP_BAD_REQUEST,
-					  "balloon free page hinting is available once the microVM runs");
-		return NULL;
-	}
-	struct balloon *b = api_running_balloon(c, r);
+	struct balloon *b = api_runtime_balloon(
+		c, "balloon free page hinting is available once the microVM runs", r);
 	if (b && !c->cfg->balloon.free_page_hinting) {
-		api_respond_error(r, HTTP_BAD_REQUEST,
-				  "balloon free page hinting was not enabled when the device was configured (free_page_hinting)");
+		api_respond_bad_request(r, not_configured);
 		return NULL;
 	}
 	return b;
@@ -33,32 +31,42 @@ static void hint_result(struct api_response *r, int e)
 	if (!e)
 		api_respond_no_content(r);
 	else if (e == -ENODEV)
-		api_respond_error(r, HTTP_BAD_REQUEST,
-				  "balloon free page hinting is not active: the guest driver has not negotiated VIRTIO_BALLOON_F_FREE_PAGE_HINT");
+		api_respond_bad_request(r, "balloon free page hinting is not active: the guest driver has not negotiated VIRTIO_BALLOON_F_FREE_PAGE_HINT");
 	else if (e == -EOPNOTSUPP)
-		api_respond_error(r, HTTP_BAD_REQUEST,
-				  "balloon free page hinting was not enabled when the device was configured (free_page_hinting)");
+		api_respond_bad_request(r, not_configured);
 	else
 		api_respond_error(r, HTTP_BAD_REQUEST,
 				  "balloon free page hinting: %s", strerror(-e));
 }
 
-void api_patch_hint_start(struct api_ctx *c, json_t *body,
-			     struct api_response *r)
+/* ---- start, stop, status ---- */
+
+static int parse_hint_start(json_t *body, bool *ack_on_stop, char *err,
+			    size_t errlen)
 {
 	static const char *const fields[] = {"acknowledge_on_stop", NULL};
-	json_t *ack = json_object_get(body, "acknowledge_on_stop");
-	if (api_optional_fields(body, fields, r))
-		return;
-	if (ack && !json_is_boolean(ack)) {
-		api_respond_error(r, HTTP_BAD_REQUEST,
-				  "balloon.acknowledge_on_stop: must be true or false");
+	struct fields f = FIELDS(body, "balloon", err, errlen);
+
+	*ack_on_stop = true;
+	if (fields_check(&f, fields) ||
+	    fields_bool(&f, "acknowledge_on_stop", ack_on_stop))
+		return -EINVAL;
+	return 0;
+}
+
+void api_patch_hint_start(struct api_ctx *c, json_t *body,
+			  struct api_response *r)
+{
+	char err[API_ERR_LEN];
+	bool ack_on_stop;
+
+	if (parse_hint_start(body, &ack_on_stop, err, sizeof(err))) {
+		api_respond_bad_request(r, err);
 		return;
 	}
 	struct balloon *b = hinting_balloon(c, r);
 	if (!b)
 		return;
-	bool ack_on_stop = !ack || json_is_true(ack);
 	/* With a dirty log from before the run, a later snapshot can leave
 	 * the hinted pages that stayed clean out of its memory file. */
 	char why[160];
@@ -71,11 +79,16 @@ void api_patch_hint_start(struct api_ctx *c, json_t *body,
 }
 
 void api_patch_hint_stop(struct api_ctx *c, json_t *body,
-			    struct api_response *r)
+			 struct api_response *r)
 {
 	static const char *const none[] = {NULL};
-	if (api_optional_fields(body, none, r))
+	char err[API_ERR_LEN];
+	struct fields f = FIELDS(body, "balloon", err, sizeof(err));
+
+	if (fields_check(&f, none)) {
+		api_respond_bad_request(r, err);
 		return;
+	}
 	struct balloon *b = hinting_balloon(c, r);
 	/* As Firecracker's: the run ends with DONE, the guest gets its hinted
 	 * pages back. */
@@ -89,8 +102,27 @@ static const char *const hint_state_names[] = {
 	[BALLOON_HINT_DONE] = "done",
 };
 
+static json_t *hint_status_json(const struct balloon_hint_status *st)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "host_cmd", json_integer(st->host_cmd));
+	json_object_set_new(o, "mvmm_state", json_string(hint_state_names[st->state]));
+	json_object_set_new(o, "mvmm_run_id", json_integer(st->run_id));
+	json_object_set_new(o, "mvmm_negotiated", json_boolean(st->negotiated));
+	json_object_set_new(o, "mvmm_hinted_ranges",
+			    json_integer((json_int_t)st->ranges));
+	json_object_set_new(o, "mvmm_hinted_bytes",
+			    json_integer((json_int_t)st->bytes));
+	json_object_set_new(o, "mvmm_hinted_pages",
+			    json_integer((json_int_t)st->pages));
+	/* guest_cmd only once the guest sent one, as Firecracker's Option. */
+	if (st->guest_cmd_valid)
+		json_object_set_new(o, "guest_cmd", json_integer(st->guest_cmd));
+	return o;
+}
+
 void api_get_hint_status(struct api_ctx *c, json_t *body,
-			    struct api_response *r)
+			 struct api_response *r)
 {
 	(void)body;
 	struct balloon *b = hinting_balloon(c, r);
@@ -98,51 +130,50 @@ void api_get_hint_status(struct api_ctx *c, json_t *body,
 		return;
 	struct balloon_hint_status st;
 	balloon_hint_status(b, &st);
-	json_t *o = json_pack(
-		"{sIsssIsbsIsIsI}", "host_cmd", (json_int_t)st.host_cmd,
-		"mvmm_state", hint_state_names[st.state], "mvmm_run_id",
-		(json_int_t)st.run_id, "mvmm_negotiated", st.negotiated,
-		"mvmm_hinted_ranges", (json_int_t)st.ranges,
-		"mvmm_hinted_bytes", (json_int_t)st.bytes,
-		"mvmm_hinted_pages", (json_int_t)st.pages);
-	/* guest_cmd only once the guest sent one, as Firecracker's Option. */
-	if (o && st.guest_cmd_valid)
-		json_object_set_new(o, "guest_cmd",
-				    json_integer((json_int_t)st.guest_cmd));
-	if (!o)
-		api_respond_error(r, HTTP_INTERNAL_ERROR, "out of memory");
-	else
-		api_respond_json(r, 200, o);
+	api_respond_object(r, hint_status_json(&st));
 }
 
-/* ---- mvmm's safe reclaim from hints (vm_reclaim.h) ---- */
+/* ---- mvmm's safe reclaim from hints (reclaim/vm_reclaim.h) ---- */
 
 /* Default and largest wait for the guest's STOP. */
 #define API_RECLAIM_TIMEOUT_MS 5000
 #define API_RECLAIM_MAX_TIMEOUT_MS 60000
 
-void api_patch_hint_reclaim(struct api_ctx *c, json_t *body,
-			       struct api_response *r)
+static int parse_reclaim(json_t *body, uint32_t *timeout_ms, char *err,
+			 size_t errlen)
 {
 	static const char *const fields[] = {"timeout_ms", NULL};
-	if (api_optional_fields(body, fields, r))
-		return;
-	uint32_t timeout_ms = API_RECLAIM_TIMEOUT_MS;
+	struct fields f = FIELDS(body, "balloon", err, errlen);
+
+	*timeout_ms = API_RECLAIM_TIMEOUT_MS;
+	if (fields_check(&f, fields))
+		return -EINVAL;
 	json_t *t = json_object_get(body, "timeout_ms");
-	if (t && (!json_is_integer(t) || json_integer_value(t) < 1 ||
-		  json_integer_value(t) > API_RECLAIM_MAX_TIMEOUT_MS)) {
-		api_respond_error(r, HTTP_BAD_REQUEST,
-				  "balloon.timeout_ms: must be an integer from 1 to %d",
-				  API_RECLAIM_MAX_TIMEOUT_MS);
+	if (!t)
+		return 0;
+	json_int_t ms = json_is_integer(t) ? json_integer_value(t) : 0;
+	if (ms < 1 || ms > API_RECLAIM_MAX_TIMEOUT_MS)
+		return fields_fail(&f, "timeout_ms",
+				   "must be an integer from 1 to %d",
+				   API_RECLAIM_MAX_TIMEOUT_MS);
+	*timeout_ms = (uint32_t)ms;
+	return 0;
+}
+
+void api_patch_hint_reclaim(struct api_ctx *c, json_t *body,
+			    struct api_response *r)
+{
+	char err[API_ERR_LEN];
+	uint32_t timeout_ms;
+
+	if (parse_reclaim(body, &timeout_ms, err, sizeof(err))) {
+		api_respond_bad_request(r, err);
 		return;
 	}
-	if (t)
-		timeout_ms = (uint32_t)json_integer_value(t);
 	if (!hinting_balloon(c, r))
 		return;
 	char msg[160];
-	int e = vm_reclaim_start_discard(c->vm, timeout_ms, msg, sizeof(msg));
-	if (e)
+	if (vm_reclaim_start_discard(c->vm, timeout_ms, msg, sizeof(msg)))
 		api_respond_error(r, HTTP_BAD_REQUEST, "balloon reclaim: %s", msg);
 	else
 		api_respond_no_content(r);
@@ -153,33 +184,42 @@ static const char *const reclaim_state_names[] = {
 	[VM_RECLAIM_DONE] = "done", [VM_RECLAIM_FAILED] = "failed",
 };
 
+static json_t *reclaim_json(const struct vm_reclaim_result *res)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "state", json_string(reclaim_state_names[res->state]));
+	json_object_set_new(o, "reclaims", json_integer((json_int_t)res->reclaims));
+	json_object_set_new(o, "cmd_id", json_integer(res->cmd_id));
+	json_object_set_new(o, "guest_stopped", json_boolean(res->guest_stopped));
+	json_object_set_new(o, "pages_hinted",
+			    json_integer((json_int_t)res->pages.hinted));
+	json_object_set_new(o, "pages_discarded",
+			    json_integer((json_int_t)res->pages.discard));
+	json_object_set_new(o, "pages_skipped_dirty",
+			    json_integer((json_int_t)res->pages.dirty));
+	json_object_set_new(o, "pages_skipped_device",
+			    json_integer((json_int_t)res->pages.device));
+	json_object_set_new(o, "hint_us", json_integer((json_int_t)res->hint_us));
+	json_object_set_new(o, "pause_us", json_integer((json_int_t)res->pause_us));
+	json_object_set_new(o, "discard_us",
+			    json_integer((json_int_t)res->discard_us));
+	json_object_set_new(o, "pages_dirty_logged",
+			    json_integer((json_int_t)res->pages_logged));
+	json_object_set_new(o, "bytes_discarded",
+			    json_integer((json_int_t)(res->pages.discard *
+						      GMEM_PAGE_SIZE)));
+	if (res->state == VM_RECLAIM_FAILED)
+		json_object_set_new(o, "fault_message", json_string(res->msg));
+	return o;
+}
+
 void api_get_hint_reclaim(struct api_ctx *c, json_t *body,
-			     struct api_response *r)
+			  struct api_response *r)
 {
 	(void)body;
 	if (!hinting_balloon(c, r))
 		return;
 	struct vm_reclaim_result res;
 	vm_reclaim_get(c->vm, &res);
-	json_t *o = json_pack(
-		"{sssIsIsbsIsIsIsIsIsIsIsIsI}", "state",
-		reclaim_state_names[res.state], "reclaims",
-		(json_int_t)res.reclaims, "cmd_id", (json_int_t)res.cmd_id,
-		"guest_stopped", res.guest_stopped, "pages_hinted",
-		(json_int_t)res.pages.hinted, "pages_discarded",
-		(json_int_t)res.pages.discard, "pages_skipped_dirty",
-		(json_int_t)res.pages.dirty, "pages_skipped_device",
-		(json_int_t)res.pages.device, "hint_us",
-		(json_int_t)res.hint_us, "pause_us", (json_int_t)res.pause_us,
-		"discard_us", (json_int_t)res.discard_us, "pages_dirty_logged",
-		(json_int_t)res.pages_logged, "bytes_discarded",
-		(json_int_t)(res.pages.discard * GMEM_PAGE_SIZE));
-	if (o && res.state == VM_RECLAIM_FAILED)
-		json_object_set_new(o, "fault_message", json_string(res.msg));
-	if (!o)
-		api_respond_error(r, HTTP_INTERNAL_ERROR, "out of memory");
-	else
-		api_respond_json(r, 200, o);
+	api_respond_object(r, reclaim_json(&res));
 }
-
-/* ---- vm state (Firecracker's PATCH /vm) ---- */

@@ -7,7 +7,7 @@
  *
  * Threads: api_routes_handle runs on the main loop (api_server's handler).
  *
- * Use:
+ * Use (builder.c does):
  *   struct api_ctx ctx = {.cfg = &cfg, .start = my_start, ...};
  *   api_server_start(&srv, path, loop, api_routes_handle, &ctx);
  * Before boot ctx.vm is NULL and PUTs edit *cfg; InstanceStart validates
@@ -34,12 +34,11 @@ struct api_ctx {
 	const char *instance_id; /* NULL: "anonymous-instance" */
 	const char *vmm_version;
 	/* Pre-boot InstanceStart, after config_validate passed: creates the VM
-	 * from cfg and sets ctx->vm; 0, or -1 with err filled. NULL refuses
+	 * from cfg and sets ctx->vm; 0, or non-zero with err filled. NULL refuses
 	 * InstanceStart (a VM started from the command line). */
 	int (*start)(struct api_ctx *ctx, char *err, size_t errlen);
-	void *start_opaque;
 	/* Pre-boot PUT /snapshot/load: builds the VM from a snapshot and sets
-	 * ctx->vm; 0, or -1 with err. NULL refuses it. */
+	 * ctx->vm; 0, or non-zero with err. NULL refuses it. */
 	int (*load)(struct api_ctx *ctx, const struct snapshot_load_req *req,
 		    char *err, size_t errlen);
 	/* For answers given later (snapshot/create waits for the guest). */

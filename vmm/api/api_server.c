@@ -93,7 +93,8 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status,
 	return ret;
 }
 
-/* Hands req to the main loop and waits for its answer. */
+/* Hands req to the main loop and waits for its answer (IDLE -> QUEUED, then
+ * ANSWERED -> IDLE; api_server.h draws the whole machine). */
 static void dispatch(struct api_server *s, struct api_conn *c,
 		     const struct api_request *req, struct api_response *out)
 {
@@ -103,26 +104,25 @@ static void dispatch(struct api_server *s, struct api_conn *c,
 	c->answering = true;
 	s->answering++;
 	/* One polling thread means one request at a time; keep it so. */
-	while (s->req && !s->stopping)
+	while (s->state != API_REQ_IDLE && s->phase != API_SERVER_STOPPING)
 		pthread_cond_wait(&s->cond, &s->lock);
-	if (!s->stopping) {
+	if (s->phase != API_SERVER_STOPPING) {
 		s->req = req;
-		s->answered = false;
-		s->resp = (struct api_response){0};
+		s->state = API_REQ_QUEUED;
 		if (write(s->event_fd, &one, sizeof(one)) < 0)
 			log_warn("api: eventfd: %s", strerror(errno));
-		while (!s->answered && !s->stopping)
+		while (s->state != API_REQ_ANSWERED &&
+		       s->phase != API_SERVER_STOPPING)
 			pthread_cond_wait(&s->cond, &s->lock);
 	}
-	if (s->answered) {
+	if (s->state == API_REQ_ANSWERED)
 		*out = s->resp;
-		s->resp = (struct api_response){0};
-	} else {
+	else
 		api_respond_error(out, MHD_HTTP_SERVICE_UNAVAILABLE,
 				  "mvmm is shutting down");
-	}
+	s->resp = (struct api_response){0};
 	s->req = NULL;
-	s->answered = false;
+	s->state = API_REQ_IDLE;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -139,51 +139,50 @@ static bool body_too_big(struct MHD_Connection *conn)
 	return errno || end == cl || n > API_MAX_BODY;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
-				  const char *url, const char *method,
-				  const char *version, const char *upload_data,
-				  size_t *upload_data_size, void **con_cls)
+/* A request's first call, headers only: its state, or a 413 before the
+ * body is read when the body announces a size over the cap. */
+static enum MHD_Result conn_begin(struct MHD_Connection *conn, void **con_cls)
 {
-	struct api_server *s = cls;
-	struct api_conn *c = *con_cls;
-	(void)version;
-
-	if (!c) {
-		c = calloc(1, sizeof(*c));
-		if (!c)
-			return MHD_NO;
-		*con_cls = c;
-		/* Refused before the body is read, when it announces its size. */
-		if (body_too_big(conn)) {
-			c->too_big = true;
-			return send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
-					  "request body larger than 65536 bytes");
-		}
+	struct api_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return MHD_NO;
+	*con_cls = c;
+	if (!body_too_big(conn))
 		return MHD_YES;
-	}
+	c->too_big = true;
+	return send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+			  "request body larger than 65536 bytes");
+}
 
-	if (*upload_data_size) {
-		size_t n = *upload_data_size;
-		*upload_data_size = 0;
-		if (!c->too_big && c->len + n > API_MAX_BODY) {
-			c->too_big = true;
-			free(c->body);
-			c->body = NULL;
-		}
-		if (c->too_big) {
-			c->dropped += n;
-			return c->dropped > API_DISCARD_LIMIT ? MHD_NO : MHD_YES;
-		}
-		char *nb = realloc(c->body, c->len + n + 1);
-		if (!nb)
-			return MHD_NO;
-		memcpy(nb + c->len, upload_data, n);
-		c->body = nb;
-		c->len += n;
-		c->body[c->len] = 0;
-		return MHD_YES;
+/* A piece of the body: kept up to API_MAX_BODY, past it counted and
+ * dropped until the connection is closed. */
+static enum MHD_Result conn_take(struct api_conn *c, const char *data,
+				 size_t n)
+{
+	if (!c->too_big && c->len + n > API_MAX_BODY) {
+		c->too_big = true;
+		free(c->body);
+		c->body = NULL;
 	}
+	if (c->too_big) {
+		c->dropped += n;
+		return c->dropped > API_DISCARD_LIMIT ? MHD_NO : MHD_YES;
+	}
+	char *nb = realloc(c->body, c->len + n + 1);
+	if (!nb)
+		return MHD_NO;
+	memcpy(nb + c->len, data, n);
+	c->body = nb;
+	c->len += n;
+	c->body[c->len] = 0;
+	return MHD_YES;
+}
 
+/* The whole request is in: the handler's answer, or the transport's. */
+static enum MHD_Result conn_answer(struct api_server *s, struct api_conn *c,
+				   struct MHD_Connection *conn,
+				   const char *url, const char *method)
+{
 	if (c->too_big)
 		return send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
 				  "request body larger than 65536 bytes");
@@ -202,6 +201,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	enum MHD_Result ret = send_response(conn, &resp);
 	free(resp.body);
 	return ret;
+}
+
+/* MHD calls this once with the headers, once per piece of the body, and
+ * once more when the body is complete. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct api_conn *c = *con_cls;
+	(void)version;
+
+	if (!c)
+		return conn_begin(conn, con_cls);
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		return conn_take(c, upload_data, n);
+	}
+	return conn_answer(cls, c, conn, url, method);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn,
@@ -226,62 +245,74 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 
 /* ---- main loop ---- */
 
+/* The handler returned resp: HANDLING -> ANSWERED or DEFERRED, or EARLY ->
+ * ANSWERED when it answered already. */
+static void handler_returned(struct api_server *s, struct api_response *resp)
+{
+	pthread_mutex_lock(&s->lock);
+	if (resp->status == API_STATUS_DEFERRED) {
+		if (s->state == API_REQ_HANDLING)
+			s->state = API_REQ_DEFERRED;
+		else if (s->state == API_REQ_EARLY)
+			s->state = API_REQ_ANSWERED; /* s->resp holds it */
+	} else if (s->state == API_REQ_HANDLING || s->state == API_REQ_EARLY) {
+		free(s->resp.body); /* an early answer the handler overrode */
+		s->resp = *resp;
+		resp->body = NULL;
+		s->state = API_REQ_ANSWERED;
+	}
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	free(resp->body);
+}
+
 static void on_event(void *opaque, uint32_t events)
 {
 	struct api_server *s = opaque;
+	const struct api_request *req = NULL;
 	uint64_t v;
 	(void)events;
 
 	if (read(s->event_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_warn("api: eventfd: %s", strerror(errno));
 	pthread_mutex_lock(&s->lock);
-	const struct api_request *req = s->answered || s->deferred ? NULL : s->req;
+	if (s->state == API_REQ_QUEUED) {
+		s->state = API_REQ_HANDLING;
+		req = s->req;
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (!req)
 		return;
 
-	/* The API thread is blocked until answered, so req stays valid. */
+	/* The API thread waits until answered (stop runs on this thread, not
+	 * during the handler), so req stays valid. */
 	struct api_response resp = {0};
-	s->in_handler = true;
-	s->early_set = false;
 	s->handler(s->ctx, req, &resp);
-	s->in_handler = false;
-	if (resp.status == API_STATUS_DEFERRED) {
-		if (!s->early_set) {
-			s->deferred = true;
-			return;
-		}
-		/* Deferred, but answered before the handler returned. */
-		resp = s->early;
-		/* The body is resp's now; a later early answer must not free it. */
-		s->early = (struct api_response){0};
-		s->early_set = false;
-	}
-	api_server_answer(s, &resp);
+	handler_returned(s, &resp);
 }
 
 void api_server_answer(struct api_server *s, struct api_response *resp)
 {
-	if (s->in_handler) {
-		free(s->early.body);
-		s->early = *resp;
-		s->early_set = true;
-		resp->body = NULL;
-		return;
-	}
-	s->deferred = false;
 	pthread_mutex_lock(&s->lock);
-	if (s->answered || !s->req) {
+	switch (s->state) {
+	case API_REQ_HANDLING:
+	case API_REQ_EARLY:
+		/* From inside the handler: sent once it returns DEFERRED. */
+		free(s->resp.body);
+		s->resp = *resp;
+		s->state = API_REQ_EARLY;
+		break;
+	case API_REQ_DEFERRED:
+		s->resp = *resp;
+		s->state = API_REQ_ANSWERED;
+		pthread_cond_broadcast(&s->cond);
+		break;
+	default:
 		/* Nobody waits any more (stopping). */
-		pthread_mutex_unlock(&s->lock);
 		free(resp->body);
-		resp->body = NULL;
-		return;
+		break;
 	}
-	s->resp = *resp;
 	resp->body = NULL;
-	s->answered = true;
-	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -342,38 +373,35 @@ static int listen_unix(const char *path)
 	return fd;
 }
 
-int api_server_start(struct api_server *s, const char *sock_path,
-		     struct event_loop *loop, api_handler_fn handler, void *ctx)
+/* The lock and the condition stop's deadline waits on (monotonic). */
+static void server_sync_init(struct api_server *s)
 {
-	int r;
-
-	memset(s, 0, sizeof(*s));
-	s->event_fd = -1;
-	s->handler = handler;
-	s->ctx = ctx;
-	if (!sock_path || !handler)
-		return -EINVAL;
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	s->sock_path = strdup(sock_path);
-	s->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!s->sock_path || s->event_fd < 0) {
-		r = s->sock_path ? -errno : -ENOMEM;
-		goto err_free;
-	}
-	if (loop && (r = api_server_attach(s, loop)))
-		goto err_free;
+}
 
-	int fd = listen_unix(sock_path);
-	if (fd < 0) {
-		r = fd;
-		goto err_detach;
-	}
+/* Undoes what start did, in reverse; leaves s zeroed and OFF. */
+static void server_release(struct api_server *s)
+{
+	if (s->loop)
+		event_loop_del(s->loop, s->event_fd);
+	if (s->event_fd >= 0)
+		close(s->event_fd);
+	free(s->sock_path);
+	free(s->resp.body);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	memset(s, 0, sizeof(*s));
+	s->event_fd = -1;
+}
 
+/* Starts the API thread on the listening socket fd. */
+static struct MHD_Daemon *start_daemon(struct api_server *s, int fd)
+{
 	/* The API thread inherits this mask: asynchronous signals stay with
 	 * the main loop's signalfd and the vCPU threads. Faults are left
 	 * deliverable so a crash is still reported. */
@@ -385,7 +413,7 @@ int api_server_start(struct api_server *s, const char *sock_path,
 	sigdelset(&all, SIGILL);
 	sigdelset(&all, SIGABRT);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	s->mhd = MHD_start_daemon(
+	struct MHD_Daemon *mhd = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC, 0,
 		NULL, NULL, on_request, s,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
@@ -394,26 +422,46 @@ int api_server_start(struct api_server *s, const char *sock_path,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
 		MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return mhd;
+}
+
+int api_server_start(struct api_server *s, const char *sock_path,
+		     struct event_loop *loop, api_handler_fn handler, void *ctx)
+{
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->event_fd = -1;
+	s->handler = handler;
+	s->ctx = ctx;
+	if (!sock_path || !handler)
+		return -EINVAL;
+	server_sync_init(s);
+	s->sock_path = strdup(sock_path);
+	s->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!s->sock_path || s->event_fd < 0) {
+		r = s->sock_path ? -errno : -ENOMEM;
+		goto err;
+	}
+	if (loop && (r = api_server_attach(s, loop)))
+		goto err;
+	int fd = listen_unix(sock_path);
+	if (fd < 0) {
+		r = fd;
+		goto err;
+	}
+	s->mhd = start_daemon(s, fd);
 	if (!s->mhd) {
 		log_error("api: cannot start the HTTP server on %s", sock_path);
 		close(fd);
 		unlink(sock_path);
 		r = -EIO;
-		goto err_detach;
+		goto err;
 	}
-	s->running = true;
+	s->phase = API_SERVER_RUNNING;
 	return 0;
-
-err_detach:
-	if (s->loop)
-		event_loop_del(s->loop, s->event_fd);
-err_free:
-	if (s->event_fd >= 0)
-		close(s->event_fd);
-	free(s->sock_path);
-	pthread_cond_destroy(&s->cond);
-	pthread_mutex_destroy(&s->lock);
-	memset(s, 0, sizeof(*s));
+err:
+	server_release(s);
 	return r;
 }
 
@@ -433,10 +481,10 @@ int api_server_attach(struct api_server *s, struct event_loop *loop)
 
 void api_server_stop(struct api_server *s)
 {
-	if (!s->running)
+	if (s->phase != API_SERVER_RUNNING)
 		return;
 	pthread_mutex_lock(&s->lock);
-	s->stopping = true;
+	s->phase = API_SERVER_STOPPING;
 	pthread_cond_broadcast(&s->cond);
 	/* MHD drops queued responses when it stops: let a client that was
 	 * waiting get its 503 first, within reason. */
@@ -449,13 +497,6 @@ void api_server_stop(struct api_server *s)
 	pthread_mutex_unlock(&s->lock);
 	/* Joins the API thread and closes the listening socket. */
 	MHD_stop_daemon(s->mhd);
-	if (s->loop)
-		event_loop_del(s->loop, s->event_fd);
-	close(s->event_fd);
 	unlink(s->sock_path);
-	free(s->sock_path);
-	pthread_cond_destroy(&s->cond);
-	pthread_mutex_destroy(&s->lock);
-	memset(s, 0, sizeof(*s));
-	s->event_fd = -1;
+	server_release(s);
 }

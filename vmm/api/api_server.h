@@ -47,8 +47,35 @@ typedef void (*api_handler_fn)(void *ctx, const struct api_request *req,
 
 struct MHD_Daemon;
 
+/* The server's life: a zeroed server is OFF. */
+enum api_server_phase {
+	API_SERVER_OFF,
+	API_SERVER_RUNNING,
+	API_SERVER_STOPPING, /* waiting requests get 503, new ones too */
+};
+
+/* The one request in flight, handed between the API thread and the main
+ * loop:
+ *   IDLE -> QUEUED        API thread: a request, the eventfd written
+ *   QUEUED -> HANDLING    main loop: the handler runs
+ *   HANDLING -> ANSWERED  it returned an answer
+ *   HANDLING -> DEFERRED  it returned API_STATUS_DEFERRED
+ *   HANDLING -> EARLY     it called api_server_answer before returning
+ *   EARLY -> ANSWERED     ... and then returned DEFERRED
+ *   DEFERRED -> ANSWERED  api_server_answer, later
+ *   ANSWERED -> IDLE      API thread: the answer taken to send
+ * Stopping sends the API thread back to IDLE from any state with a 503. */
+enum api_req_state {
+	API_REQ_IDLE,
+	API_REQ_QUEUED,
+	API_REQ_HANDLING,
+	API_REQ_EARLY,
+	API_REQ_DEFERRED,
+	API_REQ_ANSWERED,
+};
+
 struct api_server {
-	bool running; /* started and not yet stopped */
+	enum api_server_phase phase; /* written on the main thread, under lock */
 	struct MHD_Daemon *mhd;
 	char *sock_path;
 	int event_fd; /* API thread -> main loop: a request is waiting */
@@ -59,14 +86,9 @@ struct api_server {
 	/* The one request in flight; guarded by lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	enum api_req_state state;
 	const struct api_request *req;
-	struct api_response resp;
-	bool answered;
-	bool deferred; /* the handler will answer through api_server_answer */
-	bool in_handler; /* main loop: an answer now is the handler's own */
-	bool early_set;
-	struct api_response early;
-	bool stopping;
+	struct api_response resp; /* EARLY, ANSWERED: the answer */
 	unsigned answering; /* dispatched requests whose answer is unsent */
 };
 

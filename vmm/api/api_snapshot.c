@@ -2,6 +2,7 @@
  * /snapshot/load, and mvmm's GET /snapshot (the last create's figures). */
 #include "api/api_routes_priv.h"
 
+#include "config/fields.h"
 #include "snapshot/snapshot.h"
 
 #include <errno.h>
@@ -12,75 +13,34 @@
 #define API_SNAPSHOT_HINT_TIMEOUT_MS 10000
 #define API_SNAPSHOT_MAX_HINT_TIMEOUT_MS 600000
 
-/* Field type checks: the message names the field. */
-static int get_str(json_t *body, const char *section, const char *key,
-		   bool required, const char **out, struct api_response *r)
-{
-	json_t *v = json_object_get(body, key);
-	*out = NULL;
-	if (!v) {
-		if (!required)
-			return 0;
-		api_respond_error(r, HTTP_BAD_REQUEST, "%s.%s: required", section, key);
-		return -1;
-	}
-	if (!json_is_string(v) || !*json_string_value(v)) {
-		api_respond_error(r, HTTP_BAD_REQUEST,
-				  "%s.%s: must be a non-empty string", section, key);
-		return -1;
-	}
-	*out = json_string_value(v);
-	return 0;
-}
+/* ---- PUT /snapshot/create ---- */
 
-static int get_bool(json_t *body, const char *section, const char *key,
-		    bool dflt, bool *out, struct api_response *r)
+static int parse_snapshot_create(json_t *body, struct snapshot_create_req *req,
+				 char *err, size_t errlen)
 {
-	json_t *v = json_object_get(body, key);
-	*out = dflt;
-	if (!v)
-		return 0;
-	if (!json_is_boolean(v)) {
-		api_respond_error(r, HTTP_BAD_REQUEST, "%s.%s: must be true or false",
-				  section, key);
-		return -1;
-	}
-	*out = json_is_true(v);
-	return 0;
-}
+	static const char *const fields[] = {
+		"snapshot_type", "snapshot_path", "mem_file_path", "version",
+		"free_page_hinting", "hint_timeout_ms", NULL,
+	};
+	struct fields f = FIELDS(body, "snapshot", err, errlen);
+	const char *type = NULL;
 
-static int only(json_t *body, const char *section, const char *const *allowed,
-		struct api_response *r)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach(body, key, v) {
-		const char *const *a = allowed;
-		while (*a && strcmp(*a, key))
-			a++;
-		if (!*a) {
-			api_respond_error(r, HTTP_BAD_REQUEST, "%s.%s: unknown field",
-					  section, key);
-			return -1;
-		}
-	}
+	*req = (struct snapshot_create_req){
+		.hint_timeout_ms = API_SNAPSHOT_HINT_TIMEOUT_MS,
+		.use_hints = true,
+	};
+	if (fields_check(&f, fields) ||
+	    fields_text(&f, "snapshot_type", false, &type) ||
+	    fields_text(&f, "snapshot_path", true, &req->snapshot_path) ||
+	    fields_text(&f, "mem_file_path", true, &req->mem_file_path) ||
+	    fields_bool(&f, "free_page_hinting", &req->use_hints) ||
+	    fields_u32(&f, "hint_timeout_ms", 0,
+		       API_SNAPSHOT_MAX_HINT_TIMEOUT_MS, &req->hint_timeout_ms))
+		return -EINVAL;
+	if (type && strcmp(type, "Full"))
+		return fields_fail(&f, "snapshot_type",
+				   "only \"Full\" is supported, got \"%s\"", type);
 	return 0;
-}
-
-static json_t *result_json(const struct snapshot_create_result *s)
-{
-	return json_pack("{sbsssbsIsIsIsIsIsIsIsIsIsI}", "ok", !s->err,
-			 "error", s->err ? s->msg : "", "hinted", s->hinted,
-			 "hint_us", (json_int_t)s->hint_us,
-			 "pause_us", (json_int_t)s->pause_us,
-			 "save_us", (json_int_t)s->save_us,
-			 "pages_total", (json_int_t)s->pages_total,
-			 "pages_written", (json_int_t)s->pages_written,
-			 "pages_zero", (json_int_t)s->pages_zero,
-			 "pages_hinted_clean", (json_int_t)s->pages_hinted_clean,
-			 "pages_hinted_dirty", (json_int_t)s->pages_hinted_dirty,
-			 "mem_file_bytes", (json_int_t)s->mem_file_bytes,
-			 "state_bytes", (json_int_t)s->state_bytes);
 }
 
 static void on_created(void *opaque, const struct snapshot_create_result *res)
@@ -101,131 +61,137 @@ static void on_created(void *opaque, const struct snapshot_create_result *res)
 void api_put_snapshot_create(struct api_ctx *c, json_t *body,
 			     struct api_response *r)
 {
-	static const char *const fields[] = {
-		"snapshot_type", "snapshot_path", "mem_file_path", "version",
-		"free_page_hinting", "hint_timeout_ms", NULL,
-	};
-	const char *type, *state, *mem;
-	bool hints;
-	uint32_t timeout_ms = API_SNAPSHOT_HINT_TIMEOUT_MS;
-	if (only(body, "snapshot", fields, r) ||
-	    get_str(body, "snapshot", "snapshot_type", false, &type, r) ||
-	    get_str(body, "snapshot", "snapshot_path", true, &state, r) ||
-	    get_str(body, "snapshot", "mem_file_path", true, &mem, r) ||
-	    get_bool(body, "snapshot", "free_page_hinting", true, &hints, r))
-		return;
-	if (json_object_get(body, "hint_timeout_ms") &&
-	    api_get_u32(body, "snapshot", "hint_timeout_ms",
-			API_SNAPSHOT_MAX_HINT_TIMEOUT_MS, &timeout_ms, r))
-		return;
-	if (type && strcmp(type, "Full")) {
-		api_respond_error(r, HTTP_BAD_REQUEST,
-				  "snapshot.snapshot_type: only \"Full\" is supported, got \"%s\"",
-				  type);
+	char err[API_ERR_LEN];
+	struct snapshot_create_req req;
+
+	if (parse_snapshot_create(body, &req, err, sizeof(err))) {
+		api_respond_bad_request(r, err);
 		return;
 	}
 	if (!c->vm) {
-		api_respond_error(r, HTTP_BAD_REQUEST,
-				  "snapshot/create: the microVM is not running");
+		api_respond_bad_request(r, "snapshot/create: the microVM is not running");
 		return;
 	}
 	if (!c->server) {
 		api_respond_error(r, HTTP_INTERNAL_ERROR, "snapshot/create: no API server");
 		return;
 	}
-	struct snapshot_create_req req = {
-		.snapshot_path = state,
-		.mem_file_path = mem,
-		.hint_timeout_ms = timeout_ms,
-		.use_hints = hints,
-	};
 	char msg[256];
 	/* The answer goes out from on_created, maybe before this returns. */
 	r->status = API_STATUS_DEFERRED;
-	int e = snapshot_create(c->vm, &req, on_created, c, msg, sizeof(msg));
-	if (e) {
+	if (snapshot_create(c->vm, &req, on_created, c, msg, sizeof(msg))) {
 		r->status = 0;
-		api_respond_error(r, HTTP_BAD_REQUEST,
-				  "snapshot/create: %s", msg);
+		api_respond_error(r, HTTP_BAD_REQUEST, "snapshot/create: %s", msg);
 	}
+}
+
+/* ---- GET /snapshot ---- */
+
+static json_t *result_json(const struct snapshot_create_result *s)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "ok", json_boolean(!s->err));
+	json_object_set_new(o, "error", json_string(s->err ? s->msg : ""));
+	json_object_set_new(o, "hinted", json_boolean(s->hinted));
+	json_object_set_new(o, "hint_us", json_integer((json_int_t)s->hint_us));
+	json_object_set_new(o, "pause_us", json_integer((json_int_t)s->pause_us));
+	json_object_set_new(o, "save_us", json_integer((json_int_t)s->save_us));
+	json_object_set_new(o, "pages_total",
+			    json_integer((json_int_t)s->pages_total));
+	json_object_set_new(o, "pages_written",
+			    json_integer((json_int_t)s->pages_written));
+	json_object_set_new(o, "pages_zero", json_integer((json_int_t)s->pages_zero));
+	json_object_set_new(o, "pages_hinted_clean",
+			    json_integer((json_int_t)s->pages_hinted_clean));
+	json_object_set_new(o, "pages_hinted_dirty",
+			    json_integer((json_int_t)s->pages_hinted_dirty));
+	json_object_set_new(o, "mem_file_bytes",
+			    json_integer((json_int_t)s->mem_file_bytes));
+	json_object_set_new(o, "state_bytes",
+			    json_integer((json_int_t)s->state_bytes));
+	return o;
 }
 
 void api_get_snapshot(struct api_ctx *c, json_t *body, struct api_response *r)
 {
 	(void)body;
-	if (!c->has_last_snapshot) {
-		api_respond_error(r, HTTP_BAD_REQUEST, "snapshot: none taken yet");
-		return;
-	}
-	json_t *j = result_json(&c->last_snapshot);
-	if (!j)
-		api_respond_error(r, HTTP_INTERNAL_ERROR, "out of memory");
+	if (!c->has_last_snapshot)
+		api_respond_bad_request(r, "snapshot: none taken yet");
 	else
-		api_respond_json(r, 200, j);
+		api_respond_object(r, result_json(&c->last_snapshot));
 }
 
-void api_put_snapshot_load(struct api_ctx *c, json_t *body,
-			   struct api_response *r)
+/* ---- PUT /snapshot/load ---- */
+
+/* Firecracker's mem_backend: only a file, given here instead of
+ * mem_file_path. */
+static int parse_mem_backend(json_t *be, const char **path, char *err,
+			     size_t errlen)
+{
+	static const char *const fields[] = {"backend_type", "backend_path",
+					     NULL};
+	struct fields f = FIELDS(be, "snapshot.mem_backend", err, errlen);
+	const char *type = NULL;
+
+	if (fields_check(&f, fields) ||
+	    fields_text(&f, "backend_type", true, &type) ||
+	    fields_text(&f, "backend_path", true, path))
+		return -EINVAL;
+	if (strcmp(type, "File"))
+		return fields_fail(&f, "backend_type",
+				   "only \"File\" is supported, got \"%s\"", type);
+	return 0;
+}
+
+static int parse_snapshot_load(json_t *body, struct snapshot_load_req *req,
+			       char *err, size_t errlen)
 {
 	static const char *const fields[] = {
 		"snapshot_path", "mem_file_path", "mem_backend",
 		"enable_diff_snapshots", "track_dirty_pages", "resume_vm", NULL,
 	};
-	static const char *const backend_fields[] = {"backend_type",
-						     "backend_path", NULL};
-	const char *state, *mem = NULL, *type;
-	bool resume, diff, track;
-	if (only(body, "snapshot", fields, r) ||
-	    get_str(body, "snapshot", "snapshot_path", true, &state, r) ||
-	    get_str(body, "snapshot", "mem_file_path", false, &mem, r) ||
-	    get_bool(body, "snapshot", "resume_vm", false, &resume, r) ||
-	    get_bool(body, "snapshot", "enable_diff_snapshots", false, &diff, r) ||
-	    get_bool(body, "snapshot", "track_dirty_pages", false, &track, r))
-		return;
+	struct fields f = FIELDS(body, "snapshot", err, errlen);
+	bool diff = false, track = false;
+
+	*req = (struct snapshot_load_req){0};
+	if (fields_check(&f, fields) ||
+	    fields_text(&f, "snapshot_path", true, &req->snapshot_path) ||
+	    fields_text(&f, "mem_file_path", false, &req->mem_file_path) ||
+	    fields_bool(&f, "resume_vm", &req->resume) ||
+	    fields_bool(&f, "enable_diff_snapshots", &diff) ||
+	    fields_bool(&f, "track_dirty_pages", &track))
+		return -EINVAL;
 	json_t *be = json_object_get(body, "mem_backend");
-	if (be) {
-		const char *path;
-		if (!json_is_object(be)) {
-			api_respond_error(r, HTTP_BAD_REQUEST,
-					  "snapshot.mem_backend: must be an object");
-			return;
-		}
-		if (only(be, "snapshot.mem_backend", backend_fields, r) ||
-		    get_str(be, "snapshot.mem_backend", "backend_type", true, &type, r) ||
-		    get_str(be, "snapshot.mem_backend", "backend_path", true, &path, r))
-			return;
-		if (strcmp(type, "File")) {
-			api_respond_error(r, HTTP_BAD_REQUEST,
-					  "snapshot.mem_backend.backend_type: only \"File\" is supported, got \"%s\"",
-					  type);
-			return;
-		}
-		if (mem) {
-			api_respond_error(r, HTTP_BAD_REQUEST,
-					  "snapshot: give mem_file_path or mem_backend, not both");
-			return;
-		}
-		mem = path;
-	}
-	if (diff || track) {
-		api_respond_error(r, HTTP_BAD_REQUEST, "snapshot.%s: diff snapshots are not supported",
-				  diff ? "enable_diff_snapshots" : "track_dirty_pages");
-		return;
-	}
-	if (c->vm) {
-		api_respond_error(r, HTTP_BAD_REQUEST,
-				  "snapshot/load: a microVM is already running; load into a new mvmm process");
-		return;
-	}
-	if (!c->load) {
-		api_respond_error(r, HTTP_BAD_REQUEST, "snapshot/load: not available");
-		return;
-	}
-	struct snapshot_load_req req = {
-		.snapshot_path = state, .mem_file_path = mem, .resume = resume,
-	};
-	char err[512];
-	if (c->load(c, &req, err, sizeof(err)))
+	if (be && !json_is_object(be))
+		return fields_fail(&f, "mem_backend", "must be an object");
+	const char *backend_path = NULL;
+	if (be && parse_mem_backend(be, &backend_path, err, errlen))
+		return -EINVAL;
+	if (backend_path && req->mem_file_path)
+		return fields_fail(&f, NULL,
+				   "give mem_file_path or mem_backend, not both");
+	if (backend_path)
+		req->mem_file_path = backend_path;
+	if (diff || track)
+		return fields_fail(&f, diff ? "enable_diff_snapshots"
+					    : "track_dirty_pages",
+				   "diff snapshots are not supported");
+	return 0;
+}
+
+void api_put_snapshot_load(struct api_ctx *c, json_t *body,
+			   struct api_response *r)
+{
+	char err[API_ERR_LEN];
+	struct snapshot_load_req req;
+
+	if (parse_snapshot_load(body, &req, err, sizeof(err)))
+		api_respond_bad_request(r, err);
+	else if (c->vm)
+		api_respond_bad_request(r, "snapshot/load: a microVM is already running; load into a new mvmm process");
+	else if (!c->load)
+		api_respond_bad_request(r, "snapshot/load: not available");
+	else if (c->load(c, &req, err, sizeof(err)))
 		api_respond_error(r, HTTP_BAD_REQUEST, "snapshot/load: %s", err);
 	else
 		api_respond_no_content(r);

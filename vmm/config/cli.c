@@ -1,5 +1,6 @@
 #include "config/cli.h"
 
+#include <core/err.h>
 #include <core/log.h>
 
 #include <errno.h>
@@ -70,27 +71,127 @@ static int parse_num(const char *flag, const char *v, uint64_t min,
 	char *end;
 	errno = 0;
 	unsigned long long n = strtoull(v, &end, 10);
-	if (errno || end == v || *end || v[0] == '-' || n < min || n > max) {
-		snprintf(err, CONFIG_ERR_LEN,
-			 "%s: '%s' must be a number between %llu and %llu", flag,
-			 v, (unsigned long long)min, (unsigned long long)max);
-		return -1;
-	}
+	if (errno || end == v || *end || v[0] == '-' || n < min || n > max)
+		return err_set(err, CONFIG_ERR_LEN, -EINVAL,
+			       "%s: '%s' must be a number between %llu and %llu",
+			       flag, v, (unsigned long long)min,
+			       (unsigned long long)max);
 	*out = n;
 	return 0;
 }
 
-static void set_str(char **dst, const char *v)
+static int parse_log_level(const char *v, char *err)
 {
-	free(*dst);
-	*dst = strdup(v);
+	static const struct {
+		const char *name;
+		enum log_level level;
+	} levels[] = {
+		{"error", LOG_ERROR},
+		{"warn", LOG_WARN},
+		{"info", LOG_INFO},
+		{"debug", LOG_DEBUG},
+	};
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		if (!strcmp(v, levels[i].name)) {
+			log_set_level(levels[i].level);
+			return 0;
+		}
+	}
+	return err_set(err, CONFIG_ERR_LEN, -EINVAL,
+		       "--log-level: '%s' is not error, warn, info or debug", v);
+}
+
+/* The setting a flag that takes a path or a string replaces, or NULL. */
+static char **string_setting(struct vm_config *cfg, int opt)
+{
+	switch (opt) {
+	case OPT_KERNEL:
+		return &cfg->kernel_path;
+	case OPT_INITRD:
+		return &cfg->initrd_path;
+	case OPT_CMDLINE:
+		return &cfg->boot_args;
+	case OPT_API_SOCK:
+		return &cfg->api_sock;
+	case OPT_RESTORE:
+		return &cfg->restore_path;
+	case OPT_RESTORE_MEM:
+		return &cfg->restore_mem_path;
+	default:
+		return NULL;
+	}
+}
+
+/* A flag with a number, or one that ends the parse; CLI_RUN to go on. */
+static enum cli_result apply_flag(int opt, char **argv, struct vm_config *cfg,
+				  char *err)
+{
+	uint64_t n;
+
+	switch (opt) {
+	case OPT_CONFIG: /* loaded already */
+		return CLI_RUN;
+	case OPT_CPUS:
+		if (parse_num("--cpus", optarg, 1, CONFIG_MAX_VCPUS, &n, err))
+			return CLI_EXIT_USAGE;
+		cfg->vcpu_count = (unsigned)n;
+		return CLI_RUN;
+	case OPT_MEM:
+		if (parse_num("--mem", optarg, CONFIG_MIN_MEM_MIB,
+			      CONFIG_MAX_MEM_MIB, &n, err))
+			return CLI_EXIT_USAGE;
+		cfg->mem_size_mib = n;
+		return CLI_RUN;
+	case OPT_BALLOON:
+		return config_parse_balloon_opts(&cfg->balloon, optarg, err)
+			       ? CLI_EXIT_USAGE
+			       : CLI_RUN;
+	case OPT_LOG_LEVEL:
+		return parse_log_level(optarg, err) ? CLI_EXIT_USAGE : CLI_RUN;
+	case OPT_RESTORE_PAUSED:
+		cfg->restore_paused = true;
+		return CLI_RUN;
+	case OPT_HELP:
+		cli_usage(stdout);
+		return CLI_EXIT_OK;
+	case OPT_VERSION:
+		printf("mvmm %s\n", MVMM_VERSION);
+		return CLI_EXIT_OK;
+	case ':':
+		return err_set(err, CONFIG_ERR_LEN, CLI_EXIT_USAGE,
+			       "%s: missing value", argv[optind - 1]);
+	default:
+		return err_set(err, CONFIG_ERR_LEN, CLI_EXIT_USAGE,
+			       "unknown option '%s'", argv[optind - 1]);
+	}
+}
+
+/* Which of the three ways to start the flags ask for, and whether they fit
+ * together: a restore, the API's pre-boot mode, or a boot. */
+static enum cli_result check_mode(const struct vm_config *cfg, char *err)
+{
+	if (cfg->restore_path) {
+		/* The snapshot says what the machine is. */
+		if (cfg->kernel_path)
+			return err_set(err, CONFIG_ERR_LEN, CLI_EXIT_USAGE,
+				       "--restore: a snapshot is resumed, not booted; drop --kernel and --config");
+		return CLI_RUN;
+	}
+	if (cfg->restore_mem_path || cfg->restore_paused)
+		return err_set(err, CONFIG_ERR_LEN, CLI_EXIT_USAGE,
+			       "%s needs --restore",
+			       cfg->restore_mem_path ? "--restore-mem"
+						     : "--restore-paused");
+	/* With only an API socket, the configuration arrives over the API. */
+	if (cfg->api_sock && !cfg->kernel_path)
+		return CLI_RUN;
+	return config_validate(cfg, err) ? CLI_EXIT_USAGE : CLI_RUN;
 }
 
 enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg,
 			  char *err)
 {
 	int c;
-	uint64_t n;
 
 	/* The config file goes first so that every flag overrides it. */
 	optind = 1;
@@ -101,98 +202,17 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg,
 	}
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":", long_opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_CONFIG:
-			break;
-		case OPT_KERNEL:
-			set_str(&cfg->kernel_path, optarg);
-			break;
-		case OPT_INITRD:
-			set_str(&cfg->initrd_path, optarg);
-			break;
-		case OPT_CMDLINE:
-			set_str(&cfg->boot_args, optarg);
-			break;
-		case OPT_CPUS:
-			if (parse_num("--cpus", optarg, 1, CONFIG_MAX_VCPUS, &n, err))
-				return CLI_EXIT_USAGE;
-			cfg->vcpu_count = (unsigned)n;
-			break;
-		case OPT_MEM:
-			if (parse_num("--mem", optarg, CONFIG_MIN_MEM_MIB,
-				      CONFIG_MAX_MEM_MIB, &n, err))
-				return CLI_EXIT_USAGE;
-			cfg->mem_size_mib = n;
-			break;
-		case OPT_BALLOON:
-			if (config_parse_balloon_opts(&cfg->balloon, optarg, err))
-				return CLI_EXIT_USAGE;
-			break;
-		case OPT_API_SOCK:
-			set_str(&cfg->api_sock, optarg);
-			break;
-		case OPT_LOG_LEVEL:
-			if (!strcmp(optarg, "error"))
-				log_set_level(LOG_ERROR);
-			else if (!strcmp(optarg, "warn"))
-				log_set_level(LOG_WARN);
-			else if (!strcmp(optarg, "info"))
-				log_set_level(LOG_INFO);
-			else if (!strcmp(optarg, "debug"))
-				log_set_level(LOG_DEBUG);
-			else {
-				snprintf(err, CONFIG_ERR_LEN,
-					 "--log-level: '%s' is not error, warn, info or debug",
-					 optarg);
-				return CLI_EXIT_USAGE;
-			}
-			break;
-		case OPT_RESTORE:
-			set_str(&cfg->restore_path, optarg);
-			break;
-		case OPT_RESTORE_MEM:
-			set_str(&cfg->restore_mem_path, optarg);
-			break;
-		case OPT_RESTORE_PAUSED:
-			cfg->restore_paused = true;
-			break;
-		case OPT_HELP:
-			cli_usage(stdout);
-			return CLI_EXIT_OK;
-		case OPT_VERSION:
-			printf("mvmm %s\n", MVMM_VERSION);
-			return CLI_EXIT_OK;
-		case ':':
-			snprintf(err, CONFIG_ERR_LEN, "%s: missing value",
-				 argv[optind - 1]);
-			return CLI_EXIT_USAGE;
-		default:
-			snprintf(err, CONFIG_ERR_LEN, "unknown option '%s'",
-				 argv[optind - 1]);
-			return CLI_EXIT_USAGE;
-		}
+		char **setting = string_setting(cfg, c);
+		enum cli_result r = CLI_RUN;
+		if (setting)
+			config_set_str(setting, optarg);
+		else
+			r = apply_flag(c, argv, cfg, err);
+		if (r != CLI_RUN)
+			return r;
 	}
-	if (optind < argc) {
-		snprintf(err, CONFIG_ERR_LEN, "unexpected argument '%s'",
-			 argv[optind]);
-		return CLI_EXIT_USAGE;
-	}
-	if (cfg->restore_path) {
-		/* The snapshot says what the machine is. */
-		if (cfg->kernel_path) {
-			snprintf(err, CONFIG_ERR_LEN,
-				 "--restore: a snapshot is resumed, not booted; drop --kernel and --config");
-			return CLI_EXIT_USAGE;
-		}
-		return CLI_RUN;
-	}
-	if (cfg->restore_mem_path || cfg->restore_paused) {
-		snprintf(err, CONFIG_ERR_LEN, "%s needs --restore",
-			 cfg->restore_mem_path ? "--restore-mem" : "--restore-paused");
-		return CLI_EXIT_USAGE;
-	}
-	/* With only an API socket, the configuration arrives over the API. */
-	if (cfg->api_sock && !cfg->kernel_path)
-		return CLI_RUN;
-	return config_validate(cfg, err) ? CLI_EXIT_USAGE : CLI_RUN;
+	if (optind < argc)
+		return err_set(err, CONFIG_ERR_LEN, CLI_EXIT_USAGE,
+			       "unexpected argument '%s'", argv[optind]);
+	return check_mode(cfg, err);
 }

@@ -1,17 +1,26 @@
 #include "config/config.h"
+#include "config/fields.h"
+
+#include <core/err.h>
 
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-struct parse_ctx {
-	const char *path;
-	const char *text;
-	char *err;
+/* Indexed by the enums, so a parsed index is the value. */
+static const char *const huge_pages_names[] = {
+	[HUGE_PAGES_NONE] = "None",
+	[HUGE_PAGES_TRANSPARENT] = "Transparent",
+	[HUGE_PAGES_2M] = "2M",
+	NULL,
+};
+static const char *const mem_backend_names[] = {
+	[MEM_BACKEND_ANON] = "anonymous",
+	[MEM_BACKEND_MEMFD] = "memfd",
+	NULL,
 };
 
 void config_defaults(struct vm_config *cfg)
@@ -33,14 +42,147 @@ void config_free(struct vm_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
+void config_set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = strdup(v);
+}
+
+const char *config_huge_pages_name(enum config_huge_pages h)
+{
+	return h <= HUGE_PAGES_2M ? huge_pages_names[h] : "None";
+}
+
+const char *config_mem_backend_name(enum config_mem_backend b)
+{
+	return b <= MEM_BACKEND_MEMFD ? mem_backend_names[b] : "anonymous";
+}
+
+/* ---- sections: each checked whole, then applied ---- */
+
+static int parse_boot_source(struct fields *f, struct vm_config *cfg)
+{
+	static const char *const allowed[] = {"kernel_image_path", "initrd_path",
+					      "boot_args", NULL};
+	const char *kernel = NULL, *initrd = NULL, *args = NULL;
+	/* initrd_path may be null: Firecracker's Option. */
+	bool initrd_null = json_is_null(json_object_get(f->obj, "initrd_path"));
+
+	if (fields_check(f, allowed) ||
+	    fields_string(f, "kernel_image_path", &kernel) ||
+	    (!initrd_null && fields_string(f, "initrd_path", &initrd)) ||
+	    fields_string(f, "boot_args", &args))
+		return -EINVAL;
+	if (kernel)
+		config_set_str(&cfg->kernel_path, kernel);
+	if (initrd)
+		config_set_str(&cfg->initrd_path, initrd);
+	if (args)
+		config_set_str(&cfg->boot_args, args);
+	return 0;
+}
+
+static int parse_machine(struct fields *f, struct vm_config *cfg)
+{
+	static const char *const allowed[] = {
+		"vcpu_count",	    "mem_size_mib",	"smt",
+		"track_dirty_pages", "huge_pages",	"mvmm_mem_backend",
+		"mvmm_mem_lock",    NULL,
+	};
+	uint64_t vcpus = cfg->vcpu_count, mem_mib = cfg->mem_size_mib;
+	unsigned huge = cfg->huge_pages, backend = cfg->mem_backend;
+	bool lock = cfg->mem_lock, ignored;
+
+	if (fields_check(f, allowed) ||
+	    fields_uint(f, "vcpu_count", 1, CONFIG_MAX_VCPUS, &vcpus) ||
+	    fields_uint(f, "mem_size_mib", CONFIG_MIN_MEM_MIB,
+			CONFIG_MAX_MEM_MIB, &mem_mib) ||
+	    /* smt and track_dirty_pages: accepted, no effect */
+	    fields_bool(f, "smt", &ignored) ||
+	    fields_bool(f, "track_dirty_pages", &ignored) ||
+	    fields_choice(f, "huge_pages", huge_pages_names, &huge) ||
+	    fields_choice(f, "mvmm_mem_backend", mem_backend_names, &backend) ||
+	    fields_bool(f, "mvmm_mem_lock", &lock))
+		return -EINVAL;
+	cfg->vcpu_count = (unsigned)vcpus;
+	cfg->mem_size_mib = mem_mib;
+	cfg->huge_pages = (enum config_huge_pages)huge;
+	cfg->mem_backend = (enum config_mem_backend)backend;
+	cfg->mem_lock = lock;
+	return 0;
+}
+
+static int parse_balloon(struct fields *f, struct config_balloon *b)
+{
+	static const char *const allowed[] = {
+		"amount_mib",	       "deflate_on_oom",
+		"stats_polling_interval_s", "free_page_reporting",
+		"free_page_hinting",	   NULL,
+	};
+	struct config_balloon nb = *b;
+
+	if (fields_check(f, allowed) ||
+	    fields_u32(f, "amount_mib", 0, CONFIG_MAX_MEM_MIB, &nb.amount_mib) ||
+	    fields_bool(f, "deflate_on_oom", &nb.deflate_on_oom) ||
+	    fields_u32(f, "stats_polling_interval_s", 0,
+		       CONFIG_MAX_STATS_INTERVAL_S,
+		       &nb.stats_polling_interval_s) ||
+	    fields_bool(f, "free_page_reporting", &nb.free_page_reporting) ||
+	    fields_bool(f, "free_page_hinting", &nb.free_page_hinting))
+		return -EINVAL;
+	nb.enabled = true;
+	*b = nb;
+	return 0;
+}
+
+/* Firecracker sections mvmm has no device for: accepted only empty. */
+static bool unsupported_section(const char *name)
+{
+	static const char *const names[] = {"drives", "network-interfaces",
+					    "vsock", "logger", "metrics", NULL};
+	for (const char *const *n = names; *n; n++)
+		if (!strcmp(*n, name))
+			return true;
+	return false;
+}
+
+/* f->section is the section's name, f->obj its value. */
+static int parse_section(struct fields *f, struct vm_config *cfg)
+{
+	json_t *v = f->obj;
+	const char *name = f->section;
+
+	if (unsupported_section(name)) {
+		bool empty = json_is_null(v) ||
+			     (json_is_array(v) && json_array_size(v) == 0);
+		return empty ? 0 : fields_fail(f, NULL, "not supported by mvmm");
+	}
+	if (!json_is_object(v))
+		return fields_fail(f, NULL, "must be an object");
+	if (!strcmp(name, "boot-source"))
+		return parse_boot_source(f, cfg);
+	if (!strcmp(name, "machine-config"))
+		return parse_machine(f, cfg);
+	if (!strcmp(name, "balloon"))
+		return parse_balloon(f, &cfg->balloon);
+	return fields_fail(f, NULL, "unknown section");
+}
+
+int config_parse_section(struct vm_config *cfg, const char *section,
+			 json_t *obj, char *err, size_t errlen)
+{
+	struct fields f = FIELDS(obj, section, err, errlen);
+	return parse_section(&f, cfg);
+}
+
+/* ---- whole files ---- */
+
 /* jansson keeps no positions for values, so find the key's first occurrence
  * in the text to point the user at it. */
 static void key_position(const char *text, const char *key, int *line, int *col)
 {
 	char needle[128];
 	*line = *col = 0;
-	if (!text)
-		return;
 	snprintf(needle, sizeof(needle), "\"%s\"", key);
 	const char *p = strstr(text, needle);
 	if (!p)
@@ -55,201 +197,43 @@ static void key_position(const char *text, const char *key, int *line, int *col)
 	*col = (int)(p - bol) + 1;
 }
 
-__attribute__((format(printf, 4, 5))) static int
-fail(struct parse_ctx *c, const char *section, const char *key,
-     const char *fmt, ...)
+/* "path:line:col: section.key: reason", the position that of the key the
+ * message names (or of its section). */
+static int located(const char *path, const char *text, const struct fields *f,
+		   char *err)
 {
-	char msg[256];
-	va_list ap;
 	int line, col;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	key_position(c->text, key ? key : section, &line, &col);
+	key_position(text, f->bad ? f->bad : f->section, &line, &col);
 	if (line)
-		snprintf(c->err, CONFIG_ERR_LEN, "%s:%d:%d: %s%s%s: %s", c->path,
-			 line, col, section, key ? "." : "", key ? key : "", msg);
-	else
-		snprintf(c->err, CONFIG_ERR_LEN, "%s: %s%s%s: %s", c->path,
-			 section, key ? "." : "", key ? key : "", msg);
-	return -1;
-}
-
-static int get_string(struct parse_ctx *c, const char *sec, const char *key,
-		      json_t *v, char **out)
-{
-	if (!json_is_string(v))
-		return fail(c, sec, key, "must be a string");
-	free(*out);
-	*out = strdup(json_string_value(v));
-	return 0;
-}
-
-static int get_uint(struct parse_ctx *c, const char *sec, const char *key,
-		    json_t *v, uint64_t min, uint64_t max, uint64_t *out)
-{
-	if (!json_is_integer(v))
-		return fail(c, sec, key, "must be an integer");
-	json_int_t n = json_integer_value(v);
-	if (n < 0 || (uint64_t)n < min || (uint64_t)n > max)
-		return fail(c, sec, key, "must be between %llu and %llu, got %lld",
-			    (unsigned long long)min, (unsigned long long)max,
-			    (long long)n);
-	*out = (uint64_t)n;
-	return 0;
-}
-
-static int get_bool(struct parse_ctx *c, const char *sec, const char *key,
-		    json_t *v, bool *out)
-{
-	if (!json_is_boolean(v))
-		return fail(c, sec, key, "must be true or false");
-	*out = json_is_true(v);
-	return 0;
-}
-
-static int parse_boot_source(struct parse_ctx *c, struct vm_config *cfg,
-			     json_t *obj)
-{
-	const char *sec = "boot-source", *key;
-	json_t *v;
-	json_object_foreach(obj, key, v) {
-		int r;
-		if (!strcmp(key, "kernel_image_path"))
-			r = get_string(c, sec, key, v, &cfg->kernel_path);
-		else if (!strcmp(key, "initrd_path"))
-			r = json_is_null(v) ? 0
-					    : get_string(c, sec, key, v,
-							 &cfg->initrd_path);
-		else if (!strcmp(key, "boot_args"))
-			r = get_string(c, sec, key, v, &cfg->boot_args);
-		else
-			r = fail(c, sec, key, "unknown field");
-		if (r)
-			return r;
-	}
-	return 0;
-}
-
-static int parse_machine(struct parse_ctx *c, struct vm_config *cfg, json_t *obj)
-{
-	const char *sec = "machine-config", *key;
-	json_t *v;
-	json_object_foreach(obj, key, v) {
-		uint64_t n;
-		bool b;
-		int r = 0;
-		if (!strcmp(key, "vcpu_count")) {
-			r = get_uint(c, sec, key, v, 1, CONFIG_MAX_VCPUS, &n);
-			cfg->vcpu_count = (unsigned)n;
-		} else if (!strcmp(key, "mem_size_mib")) {
-			r = get_uint(c, sec, key, v, CONFIG_MIN_MEM_MIB,
-				     CONFIG_MAX_MEM_MIB, &n);
-			cfg->mem_size_mib = n;
-		} else if (!strcmp(key, "smt") || !strcmp(key, "track_dirty_pages")) {
-			r = get_bool(c, sec, key, v, &b); /* accepted, no effect */
-		} else if (!strcmp(key, "huge_pages")) {
-			const char *s = json_string_value(v);
-			if (s && !strcmp(s, "None"))
-				cfg->huge_pages = HUGE_PAGES_NONE;
-			else if (s && !strcmp(s, "Transparent"))
-				cfg->huge_pages = HUGE_PAGES_TRANSPARENT;
-			else if (s && !strcmp(s, "2M"))
-				cfg->huge_pages = HUGE_PAGES_2M;
-			else
-				r = fail(c, sec, key,
-					 "must be \"None\", \"Transparent\" or \"2M\"");
-		} else if (!strcmp(key, "mvmm_mem_backend")) {
-			const char *s = json_string_value(v);
-			if (s && !strcmp(s, "anonymous"))
-				cfg->mem_backend = MEM_BACKEND_ANON;
-			else if (s && !strcmp(s, "memfd"))
-				cfg->mem_backend = MEM_BACKEND_MEMFD;
-			else
-				r = fail(c, sec, key,
-					 "must be \"anonymous\" or \"memfd\"");
-		} else if (!strcmp(key, "mvmm_mem_lock")) {
-			r = get_bool(c, sec, key, v, &cfg->mem_lock);
-		} else {
-			r = fail(c, sec, key, "unknown field");
-		}
-		if (r)
-			return r;
-	}
-	return 0;
-}
-
-static int parse_balloon(struct parse_ctx *c, struct config_balloon *b,
-			 json_t *obj)
-{
-	const char *sec = "balloon", *key;
-	json_t *v;
-	b->enabled = true;
-	json_object_foreach(obj, key, v) {
-		uint64_t n;
-		int r;
-		if (!strcmp(key, "amount_mib")) {
-			r = get_uint(c, sec, key, v, 0, CONFIG_MAX_MEM_MIB, &n);
-			b->amount_mib = (uint32_t)n;
-		} else if (!strcmp(key, "deflate_on_oom")) {
-			r = get_bool(c, sec, key, v, &b->deflate_on_oom);
-		} else if (!strcmp(key, "stats_polling_interval_s")) {
-			r = get_uint(c, sec, key, v, 0, 3600, &n);
-			b->stats_polling_interval_s = (uint32_t)n;
-		} else if (!strcmp(key, "free_page_reporting")) {
-			r = get_bool(c, sec, key, v, &b->free_page_reporting);
-		} else if (!strcmp(key, "free_page_hinting")) {
-			r = get_bool(c, sec, key, v, &b->free_page_hinting);
-		} else {
-			r = fail(c, sec, key, "unknown field");
-		}
-		if (r)
-			return r;
-	}
-	return 0;
+		return err_set(err, CONFIG_ERR_LEN, -1, "%s:%d:%d: %s", path,
+			       line, col, f->err);
+	return err_set(err, CONFIG_ERR_LEN, -1, "%s: %s", path, f->err);
 }
 
 int config_load_string(struct vm_config *cfg, const char *text,
 		       const char *path, char *err)
 {
-	struct parse_ctx c = {path, text, err};
 	json_error_t je;
 	json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
-	if (!root) {
-		snprintf(err, CONFIG_ERR_LEN, "%s:%d:%d: invalid JSON: %s", path,
-			 je.line, je.column, je.text);
-		return -1;
-	}
+	if (!root)
+		return err_set(err, CONFIG_ERR_LEN, -1,
+			       "%s:%d:%d: invalid JSON: %s", path, je.line,
+			       je.column, je.text);
 	int r = 0;
 	if (!json_is_object(root)) {
-		snprintf(err, CONFIG_ERR_LEN, "%s: top level must be an object",
-			 path);
-		r = -1;
+		r = err_set(err, CONFIG_ERR_LEN, -1,
+			    "%s: top level must be an object", path);
 		goto out;
 	}
+	char msg[256];
 	const char *key;
 	json_t *v;
 	json_object_foreach(root, key, v) {
-		bool empty_list = json_is_array(v) && json_array_size(v) == 0;
-		if (!strcmp(key, "drives") || !strcmp(key, "network-interfaces") ||
-		    !strcmp(key, "vsock") || !strcmp(key, "logger") ||
-		    !strcmp(key, "metrics")) {
-			if (!empty_list && !json_is_null(v))
-				r = fail(&c, key, NULL, "not supported by mvmm");
-		} else if (!json_is_object(v)) {
-			r = fail(&c, key, NULL, "must be an object");
-		} else if (!strcmp(key, "boot-source")) {
-			r = parse_boot_source(&c, cfg, v);
-		} else if (!strcmp(key, "machine-config")) {
-			r = parse_machine(&c, cfg, v);
-		} else if (!strcmp(key, "balloon")) {
-			r = parse_balloon(&c, &cfg->balloon, v);
-		} else {
-			r = fail(&c, key, NULL, "unknown section");
-		}
-		if (r)
+		struct fields f = FIELDS(v, key, msg, sizeof(msg));
+		if (parse_section(&f, cfg)) {
+			r = located(path, text, &f, err);
 			break;
+		}
 	}
 out:
 	json_decref(root);
@@ -259,39 +243,38 @@ out:
 int config_load_file(struct vm_config *cfg, const char *path, char *err)
 {
 	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, CONFIG_ERR_LEN, "%s: cannot open: %s", path,
-			 strerror(errno));
-		return -1;
-	}
+	if (!f)
+		return err_set(err, CONFIG_ERR_LEN, -1, "%s: cannot open: %s",
+			       path, strerror(errno));
+	/* Read to the end, not by st_size: --config may be a pipe. */
 	size_t cap = 4096, len = 0;
 	char *buf = malloc(cap);
 	size_t n;
 	while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
 		len += n;
-		if (len + 1 == cap) {
-			if (cap >= (1u << 20))
-				break; /* no config is a megabyte */
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
+		if (len + 1 < cap)
+			continue;
+		if (cap >= (1u << 20))
+			break; /* no config is a megabyte */
+		char *nb = realloc(buf, cap * 2);
+		if (!nb) {
+			free(buf);
+			buf = NULL;
+			break;
 		}
+		buf = nb;
+		cap *= 2;
 	}
 	fclose(f);
-	if (!buf) {
-		snprintf(err, CONFIG_ERR_LEN, "%s: out of memory", path);
-		return -1;
-	}
+	if (!buf)
+		return err_set(err, CONFIG_ERR_LEN, -1, "%s: out of memory", path);
 	buf[len] = 0;
 	int r = config_load_string(cfg, buf, path, err);
 	free(buf);
 	return r;
 }
+
+/* ---- --balloon key=value,... ---- */
 
 static int parse_on_off(const char *v, bool *out)
 {
@@ -300,7 +283,7 @@ static int parse_on_off(const char *v, bool *out)
 	else if (!strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "0"))
 		*out = false;
 	else
-		return -1;
+		return -EINVAL;
 	return 0;
 }
 
@@ -310,9 +293,26 @@ static int parse_u32(const char *v, uint32_t max, uint32_t *out)
 	errno = 0;
 	unsigned long long n = strtoull(v, &end, 10);
 	if (errno || end == v || *end || v[0] == '-' || n > max)
-		return -1;
+		return -EINVAL;
 	*out = (uint32_t)n;
 	return 0;
+}
+
+/* One key=value; -ENOENT for a key the balloon does not have. */
+static int balloon_opt(struct config_balloon *b, const char *k, const char *v)
+{
+	if (!strcmp(k, "amount_mib"))
+		return parse_u32(v, CONFIG_MAX_MEM_MIB, &b->amount_mib);
+	if (!strcmp(k, "deflate_on_oom"))
+		return parse_on_off(v, &b->deflate_on_oom);
+	if (!strcmp(k, "stats_polling_interval_s"))
+		return parse_u32(v, CONFIG_MAX_STATS_INTERVAL_S,
+				 &b->stats_polling_interval_s);
+	if (!strcmp(k, "free_page_reporting"))
+		return parse_on_off(v, &b->free_page_reporting);
+	if (!strcmp(k, "free_page_hinting"))
+		return parse_on_off(v, &b->free_page_hinting);
+	return -ENOENT;
 }
 
 int config_parse_balloon_opts(struct config_balloon *b, const char *opts,
@@ -325,84 +325,63 @@ int config_parse_balloon_opts(struct config_balloon *b, const char *opts,
 	     tok = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(tok, '=');
 		if (!eq) {
-			snprintf(err, CONFIG_ERR_LEN,
-				 "--balloon: '%s' is not key=value", tok);
-			r = -1;
+			r = err_set(err, CONFIG_ERR_LEN, -1,
+				    "--balloon: '%s' is not key=value", tok);
 			break;
 		}
 		*eq = 0;
-		const char *k = tok, *v = eq + 1;
-		int bad;
-		if (!strcmp(k, "amount_mib"))
-			bad = parse_u32(v, CONFIG_MAX_MEM_MIB, &b->amount_mib);
-		else if (!strcmp(k, "deflate_on_oom"))
-			bad = parse_on_off(v, &b->deflate_on_oom);
-		else if (!strcmp(k, "stats_polling_interval_s"))
-			bad = parse_u32(v, 3600, &b->stats_polling_interval_s);
-		else if (!strcmp(k, "free_page_reporting"))
-			bad = parse_on_off(v, &b->free_page_reporting);
-		else if (!strcmp(k, "free_page_hinting"))
-			bad = parse_on_off(v, &b->free_page_hinting);
-		else {
-			snprintf(err, CONFIG_ERR_LEN, "--balloon: unknown key '%s'",
-				 k);
-			r = -1;
-			break;
-		}
-		if (bad) {
-			snprintf(err, CONFIG_ERR_LEN,
-				 "--balloon: invalid value '%s' for %s", v, k);
-			r = -1;
-		}
+		int e = balloon_opt(b, tok, eq + 1);
+		if (e == -ENOENT)
+			r = err_set(err, CONFIG_ERR_LEN, -1,
+				    "--balloon: unknown key '%s'", tok);
+		else if (e)
+			r = err_set(err, CONFIG_ERR_LEN, -1,
+				    "--balloon: invalid value '%s' for %s",
+				    eq + 1, tok);
 	}
 	free(copy);
 	return r;
 }
 
+/* ---- the merged result ---- */
+
+int config_validate_boot_source(const struct vm_config *cfg, char *err)
+{
+	if (!cfg->kernel_path)
+		return err_set(err, CONFIG_ERR_LEN, -1,
+			       "boot-source.kernel_image_path: no kernel given (--kernel or a config file)");
+	if (access(cfg->kernel_path, R_OK) < 0)
+		return err_set(err, CONFIG_ERR_LEN, -1,
+			       "boot-source.kernel_image_path: cannot read '%s': %s",
+			       cfg->kernel_path, strerror(errno));
+	if (cfg->initrd_path && access(cfg->initrd_path, R_OK) < 0)
+		return err_set(err, CONFIG_ERR_LEN, -1,
+			       "boot-source.initrd_path: cannot read '%s': %s",
+			       cfg->initrd_path, strerror(errno));
+	return 0;
+}
+
 int config_validate(const struct vm_config *cfg, char *err)
 {
-	if (!cfg->kernel_path) {
-		snprintf(err, CONFIG_ERR_LEN,
-			 "boot-source.kernel_image_path: no kernel given (--kernel or a config file)");
+	if (config_validate_boot_source(cfg, err))
 		return -1;
-	}
-	if (access(cfg->kernel_path, R_OK) < 0) {
-		snprintf(err, CONFIG_ERR_LEN,
-			 "boot-source.kernel_image_path: cannot read '%s': %s",
-			 cfg->kernel_path, strerror(errno));
-		return -1;
-	}
-	if (cfg->initrd_path && access(cfg->initrd_path, R_OK) < 0) {
-		snprintf(err, CONFIG_ERR_LEN,
-			 "boot-source.initrd_path: cannot read '%s': %s",
-			 cfg->initrd_path, strerror(errno));
-		return -1;
-	}
-	if (cfg->vcpu_count < 1 || cfg->vcpu_count > CONFIG_MAX_VCPUS) {
-		snprintf(err, CONFIG_ERR_LEN,
-			 "machine-config.vcpu_count: must be between 1 and %d, got %u",
-			 CONFIG_MAX_VCPUS, cfg->vcpu_count);
-		return -1;
-	}
+	if (cfg->vcpu_count < 1 || cfg->vcpu_count > CONFIG_MAX_VCPUS)
+		return err_set(err, CONFIG_ERR_LEN, -1,
+			       "machine-config.vcpu_count: must be between 1 and %d, got %u",
+			       CONFIG_MAX_VCPUS, cfg->vcpu_count);
 	if (cfg->mem_size_mib < CONFIG_MIN_MEM_MIB ||
-	    cfg->mem_size_mib > CONFIG_MAX_MEM_MIB) {
-		snprintf(err, CONFIG_ERR_LEN,
-			 "machine-config.mem_size_mib: must be between %d and %d, got %llu",
-			 CONFIG_MIN_MEM_MIB, CONFIG_MAX_MEM_MIB,
-			 (unsigned long long)cfg->mem_size_mib);
-		return -1;
-	}
-	if (cfg->huge_pages == HUGE_PAGES_2M && cfg->mem_size_mib % 2) {
-		snprintf(err, CONFIG_ERR_LEN,
-			 "machine-config.mem_size_mib: must be a multiple of 2 with huge_pages \"2M\"");
-		return -1;
-	}
-	if (cfg->balloon.enabled && cfg->balloon.amount_mib > cfg->mem_size_mib) {
-		snprintf(err, CONFIG_ERR_LEN,
-			 "balloon.amount_mib: %u exceeds mem_size_mib %llu",
-			 cfg->balloon.amount_mib,
-			 (unsigned long long)cfg->mem_size_mib);
-		return -1;
-	}
+	    cfg->mem_size_mib > CONFIG_MAX_MEM_MIB)
+		return err_set(err, CONFIG_ERR_LEN, -1,
+			       "machine-config.mem_size_mib: must be between %d and %d, got %llu",
+			       CONFIG_MIN_MEM_MIB, CONFIG_MAX_MEM_MIB,
+			       (unsigned long long)cfg->mem_size_mib);
+	if (cfg->huge_pages == HUGE_PAGES_2M && cfg->mem_size_mib % 2)
+		return err_set(err, CONFIG_ERR_LEN, -1,
+			       "machine-config.mem_size_mib: must be a multiple of 2 with huge_pages \"2M\"");
+	if (cfg->balloon.enabled && cfg->balloon.amount_mib > cfg->mem_size_mib)
+		return err_set(err, CONFIG_ERR_LEN, -1,
+			       "balloon.amount_mib: %u exceeds mem_size_mib %llu",
+			       cfg->balloon.amount_mib,
+			       (unsigned long long)cfg->mem_size_mib);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #define CONFIG_MAX_VCPUS 32
 #define CONFIG_MIN_MEM_MIB 16
 #define CONFIG_MAX_MEM_MIB (1024 * 1024)
+#define CONFIG_MAX_STATS_INTERVAL_S 3600
 
 enum config_huge_pages { HUGE_PAGES_NONE, HUGE_PAGES_TRANSPARENT, HUGE_PAGES_2M };
 enum config_mem_backend { MEM_BACKEND_ANON, MEM_BACKEND_MEMFD };
@@ -43,17 +44,32 @@ struct vm_config {
 
 #define CONFIG_ERR_LEN 512
 
+struct json_t; /* jansson's json_t */
+
 void config_defaults(struct vm_config *cfg);
 void config_free(struct vm_config *cfg);
+/* Replaces a string setting with a copy of v. */
+void config_set_str(char **dst, const char *v);
+/* The names the config file and the API use for these settings. */
+const char *config_huge_pages_name(enum config_huge_pages h);
+const char *config_mem_backend_name(enum config_mem_backend b);
 /* Merges a JSON config file into cfg; 0 or -1 with err filled. */
 int config_load_file(struct vm_config *cfg, const char *path, char *err);
 /* Same, from a string (path names it in messages). */
 int config_load_string(struct vm_config *cfg, const char *text,
 		       const char *path, char *err);
+/* One section's object ("boot-source", "machine-config", "balloon") merged
+ * into cfg, checked whole before any of it is applied: the REST API's pre-boot
+ * PUTs take their bodies through here. 0 or -EINVAL with err =
+ * "section.key: reason" (no position). */
+int config_parse_section(struct vm_config *cfg, const char *section,
+			 struct json_t *obj, char *err, size_t errlen);
 /* Parses "amount_mib=N,deflate_on_oom=on,stats_polling_interval_s=S,...". */
 int config_parse_balloon_opts(struct config_balloon *b, const char *opts,
 			      char *err);
 /* Checks the merged result (ranges, files exist); 0 or -1 with err. */
 int config_validate(const struct vm_config *cfg, char *err);
+/* Its first part: a kernel is given, it and the initrd are readable. */
+int config_validate_boot_source(const struct vm_config *cfg, char *err);
 
 #endif

@@ -9,6 +9,7 @@
 #include "snapshot/snapshot_mem.h"
 #include "vm/vm.h"
 
+#include <arch/cpuid.h>
 #include <arch/kvm_state.h>
 #include <core/clock.h>
 #include <core/err.h>
@@ -99,25 +100,14 @@ static int snapshot_quiesce(struct vm *vm)
 
 static int snapshot_put_cpuid(struct snapfile_writer *w, struct vcpu *v)
 {
-	for (uint32_t nent = 64; nent <= 4096; nent *= 2) {
-		size_t sz = sizeof(struct kvm_cpuid2) +
-			    nent * sizeof(struct kvm_cpuid_entry2);
-		struct kvm_cpuid2 *c = calloc(1, sz);
-		if (!c)
-			return -ENOMEM;
-		c->nent = nent;
-		if (ioctl(v->fd, KVM_GET_CPUID2, c) == 0) {
-			snapfile_put(w, SNAPSHOT_TAG_CPUID, v->id, c,
-				 sizeof(*c) + c->nent * sizeof(c->entries[0]));
-			free(c);
-			return 0;
-		}
-		int e = errno;
-		free(c);
-		if (e != E2BIG)
-			return -e;
-	}
-	return -E2BIG;
+	struct kvm_cpuid2 *c;
+	int r = x86_cpuid_fetch(v->fd, KVM_GET_CPUID2, &c);
+	if (r)
+		return r;
+	snapfile_put(w, SNAPSHOT_TAG_CPUID, v->id, c,
+		     sizeof(*c) + c->nent * sizeof(c->entries[0]));
+	free(c);
+	return 0;
 }
 
 static int snapshot_put_kvm(struct vm *vm, struct snapfile_writer *w,

@@ -6,6 +6,7 @@
 #include "vm/vcpu_x86.h"
 
 #include <arch/acpi.h>
+#include <arch/cpuid.h>
 #include <arch/layout.h>
 #include <arch/mptable.h>
 #include <core/clock.h>
@@ -109,26 +110,6 @@ static void acpi_reset(void *opaque)
 	vm_request_exit(opaque, VM_EXIT_RESET, "guest reset (ACPI)");
 }
 
-static int vm_get_supported_cpuid(struct vm *vm)
-{
-	for (unsigned nent = 128; nent <= 4096; nent *= 2) {
-		struct kvm_cpuid2 *c =
-			calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
-		if (!c)
-			return -ENOMEM;
-		c->nent = nent;
-		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
-			vm->supported_cpuid = c;
-			return 0;
-		}
-		int e = errno;
-		free(c);
-		if (e != E2BIG)
-			return -e;
-	}
-	return -E2BIG;
-}
-
 static int vm_setup_memory(struct vm *vm)
 {
 	uint64_t ranges[2][2];
@@ -218,8 +199,16 @@ static int vm_load_guest(struct vm *vm, char *err, size_t errlen)
 	r = x86_mptable_write(&vm->mem, vm->nr_vcpus);
 	if (r)
 		return err_set(err, errlen, r, "MP table: %s", strerror(-r));
+	struct x86_acpi_virtio virtio[VM_MAX_VIRTIO];
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		virtio[i] = (struct x86_acpi_virtio){
+			.base = (uint32_t)vm->virtio[i].base,
+			.size = X86_MMIO_SLOT_SIZE,
+			.gsi = vm->virtio[i].gsi,
+		};
 	uint64_t rsdp;
-	r = x86_acpi_write(&vm->mem, vm->nr_vcpus, &rsdp);
+	r = x86_acpi_write(&vm->mem, vm->nr_vcpus, virtio, vm->nr_virtio,
+			   &rsdp);
 	if (!r)
 		r = x86_boot_set_rsdp(&vm->mem, &vm->boot, rsdp);
 	if (r)
@@ -257,7 +246,7 @@ static int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
 			 strerror(errno));
 		return -errno;
 	}
-	int r = vm_get_supported_cpuid(vm);
+	int r = x86_cpuid_fetch(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, &vm->supported_cpuid);
 	if (r) {
 		snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-r));
 		return r;

@@ -21,7 +21,7 @@
 #define X86_ACPI_RSDP_GPA 0xe0000ULL
 #define X86_ACPI_AREA_END 0x100000ULL
 
-/* Port-I/O registers the FADT points at; devices/acpi_pm.h implements them
+/* Port-I/O registers the FADT points at; <devices/acpi_pm.h> implements them
  * (its ACPI_PM_* constants must equal these; a unit test checks). */
 #define X86_ACPI_PM_PORT_BASE 0x600
 #define X86_ACPI_PM1A_EVT_PORT (X86_ACPI_PM_PORT_BASE + 0) /* status, enable */
@@ -36,11 +36,21 @@
 /* The SLP_TYP the DSDT's \_S5 package gives for soft-off. */
 #define X86_ACPI_S5_SLP_TYP 5
 
+/* A virtio-mmio transport as the DSDT describes it (LNRO0005). */
+struct x86_acpi_virtio {
+	uint32_t base;
+	uint32_t size;
+	uint32_t gsi;
+};
+#define X86_ACPI_MAX_VIRTIO 16
+
 /* Writes all tables for nr_vcpus CPUs (local APIC ids 0..nr_vcpus-1, the
- * IO-APIC takes id nr_vcpus) and returns the RSDP's address. Guest RAM must
- * cover X86_ACPI_RSDP_GPA..X86_ACPI_AREA_END. 0, -EINVAL for a bad vCPU count,
- * -EFAULT when the area is not guest RAM. */
+ * IO-APIC takes id nr_vcpus) and the virtio-mmio devices, and returns the
+ * RSDP's address. Guest RAM must cover X86_ACPI_RSDP_GPA..X86_ACPI_AREA_END.
+ * 0, -EINVAL for a bad vCPU or device count, -EFAULT when the area is not
+ * guest RAM. */
 int x86_acpi_write(const struct gmem *mem, unsigned nr_vcpus,
+		   const struct x86_acpi_virtio *virtio, unsigned nr_virtio,
 		   uint64_t *rsdp_gpa_out);
 
 #endif

@@ -13,10 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Linux's x86 COMMAND_LINE_SIZE minus the NUL: the PVH limit (PVH kernels
- * carry no cmdline_size field). */
-#define X86_PVH_CMDLINE_MAX 2047
-
 struct x86_boot_info {
 	uint64_t entry_gpa;
 	bool pvh; /* 32-bit PVH entry (EBX = start_info) vs 64-bit boot protocol (RSI = boot_params) */
@@ -36,7 +32,8 @@ int x86_load_kernel(const struct gmem *mem, const char *kernel_path,
 		    struct x86_boot_info *out, char *err, size_t errlen);
 
 /* The longest command line (without NUL) the kernel at kernel_path accepts:
- * a bzImage's cmdline_size, X86_PVH_CMDLINE_MAX for PVH. 0 or -errno. */
+ * a bzImage's cmdline_size, X86_PVH_CMDLINE_MAX (arch/pvh.h) for PVH.
+ * 0 or -errno. */
 int x86_kernel_cmdline_max(const char *kernel_path, size_t *max, char *err,
 			   size_t errlen);
 

@@ -9,9 +9,6 @@
 #define X86_APIC_DM_NMI 4
 #define X86_APIC_DM_EXTINT 7
 
-/* Delivery mode of an LVT register (bits 8-10) in a KVM_GET_LAPIC image. */
-unsigned x86_lapic_delivery_mode(const struct kvm_lapic_state *lapic,
-				 unsigned reg);
 /* Programs LINT0 as ExtINT (the PIC, virtual wire mode) and LINT1 as NMI;
  * other bits (mask, vector) are kept. */
 void x86_lapic_setup(struct kvm_lapic_state *lapic);

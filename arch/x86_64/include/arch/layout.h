@@ -6,8 +6,9 @@
  *   0x00008ff0  initial stack pointer
  *   0x00009000  identity page tables: PML4, PDPT, 4 PDs (first 4 GiB, 2 MiB pages)
  *   0x00020000  kernel command line (X86_CMDLINE_SIZE bytes reserved)
- *   0x0009fc00  MP floating pointer + config table (inside the reserved EBDA)
- *   0x000e0000  ACPI RSDP, XSDT, FADT, DSDT, MADT (arch/acpi.h)
+ *   0x0009fc00  MP floating pointer + config table (reserved up to 1 MiB; the
+ *               table ends below the ACPI tables, arch/mptable.h)
+ *   0x000e0000  ACPI RSDP, XSDT, FACS, FADT, DSDT, MADT (arch/acpi.h)
  *   0x00100000  bzImage protected-mode kernel; ELF segments go to their p_paddr
  *   top of low RAM  initrd, page aligned
  *   0xc0000000  start of the 32-bit hole: RAM beyond it moves to 4 GiB

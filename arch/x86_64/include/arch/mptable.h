@@ -86,7 +86,8 @@ struct mpc_intsrc { /* also the layout of local interrupt entries */
 /* Writes the floating pointer at X86_MPTABLE_GPA and the config table right
  * after it: nr_vcpus processors (APIC ids 0..n-1, vCPU 0 the BSP), an ISA bus,
  * one IOAPIC (id nr_vcpus) at X86_IOAPIC_BASE, ISA IRQ i -> IOAPIC pin i for
- * 0-23, LINT0 ExtINT and LINT1 NMI. 0, -EINVAL (vCPU count) or -EFAULT. */
+ * 0-23, LINT0 ExtINT and LINT1 NMI. 0, -EINVAL (vCPU count, or a table that
+ * would reach the ACPI tables at X86_ACPI_RSDP_GPA), -ENOMEM or -EFAULT. */
 int x86_mptable_write(const struct gmem *mem, unsigned nr_vcpus);
 /* Bytes x86_mptable_write() uses for nr_vcpus. */
 uint64_t x86_mptable_size(unsigned nr_vcpus);

@@ -9,6 +9,10 @@
 #define XEN_ELFNOTE_PHYS32_ENTRY 18 /* in an ELF note named "Xen" */
 #define XEN_HVM_START_MAGIC_VALUE 0x336ec578U
 
+/* Linux's x86 COMMAND_LINE_SIZE minus the NUL: the PVH limit (PVH kernels
+ * carry no cmdline_size field). */
+#define X86_PVH_CMDLINE_MAX 2047
+
 #define XEN_HVM_MEMMAP_TYPE_RAM 1
 #define XEN_HVM_MEMMAP_TYPE_RESERVED 2
 

@@ -1,0 +1,138 @@
+#include "builder.h"
+
+#include "config/cli.h"
+#include "vm/metrics.h"
+
+#include <core/clock.h>
+#include <core/log.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A boot when req is NULL, else a restore. */
+static int build(struct builder *b, const struct snapshot_load_req *req,
+		 char *err, size_t errlen)
+{
+	memset(&b->vm, 0, sizeof(b->vm));
+	b->vm.start_ns = b->start_ns;
+	int r = req ? snapshot_load(&b->vm, b->cfg, req, err, errlen)
+		    : vm_create(&b->vm, b->cfg, err, errlen);
+	if (r) {
+		/* vm_create sets vm->cfg before anything that can fail; still
+		 * NULL, snapshot_load refused the files before building, and
+		 * vm_destroy would close fd 0 for the zeroed fds. */
+		if (b->vm.cfg)
+			vm_destroy(&b->vm);
+		return r < 0 ? r : -EINVAL;
+	}
+	b->vm_built = true;
+	b->api_ctx.vm = &b->vm;
+	return 0;
+}
+
+static struct builder *of_api_ctx(struct api_ctx *ctx)
+{
+	return (struct builder *)((char *)ctx - offsetof(struct builder, api_ctx));
+}
+
+/* The pre-boot API's InstanceStart and snapshot/load: the startup figure
+ * counts from the request; once built, the pre-boot loop ends. */
+static int build_from_api(struct api_ctx *ctx,
+			  const struct snapshot_load_req *req, char *err,
+			  size_t errlen)
+{
+	struct builder *b = of_api_ctx(ctx);
+	b->start_ns = clock_now_ns();
+	int r = build(b, req, err, errlen);
+	if (!r && b->preboot_running)
+		event_loop_stop(&b->preboot);
+	return r;
+}
+
+static int start_from_api(struct api_ctx *ctx, char *err, size_t errlen)
+{
+	return build_from_api(ctx, NULL, err, errlen);
+}
+
+void builder_init(struct builder *b, struct vm_config *cfg, uint64_t start_ns)
+{
+	memset(b, 0, sizeof(*b));
+	b->cfg = cfg;
+	b->start_ns = start_ns;
+	b->api_ctx = (struct api_ctx){
+		.cfg = cfg,
+		.vmm_version = MVMM_VERSION,
+		.start = start_from_api,
+		.load = build_from_api,
+		.server = &b->api,
+	};
+}
+
+int builder_boot(struct builder *b, char *err, size_t errlen)
+{
+	return build(b, NULL, err, errlen);
+}
+
+int builder_restore(struct builder *b, const struct snapshot_load_req *req,
+		    char *err, size_t errlen)
+{
+	return build(b, req, err, errlen);
+}
+
+int builder_wait_for_api(struct builder *b)
+{
+	int r = event_loop_init(&b->preboot);
+	if (r) {
+		log_error("event loop: %s", strerror(-r));
+		return r;
+	}
+	r = api_server_start(&b->api, b->cfg->api_sock, &b->preboot,
+			     api_routes_handle, &b->api_ctx);
+	if (!r) {
+		log_info("waiting for configuration on %s", b->cfg->api_sock);
+		b->preboot_running = true;
+		event_loop_run(&b->preboot);
+		b->preboot_running = false;
+		/* The loop ends when the VM was built, or on an error. */
+		if (!b->vm_built) {
+			api_server_stop(&b->api);
+			r = -ECANCELED;
+		} else if (api_server_attach(&b->api, &b->vm.loop)) {
+			log_warn("api: cannot move to the VM's loop; the API stays silent");
+		}
+	}
+	event_loop_destroy(&b->preboot);
+	return r;
+}
+
+int builder_serve_api(struct builder *b)
+{
+	if (!b->cfg->api_sock || b->api.phase != API_SERVER_OFF)
+		return 0;
+	/* Built already: InstanceStart and snapshot/load are refused. */
+	b->api_ctx.start = NULL;
+	b->api_ctx.load = NULL;
+	return api_server_start(&b->api, b->cfg->api_sock, &b->vm.loop,
+				api_routes_handle, &b->api_ctx);
+}
+
+int builder_run(struct builder *b)
+{
+	int status = vm_run(&b->vm);
+	char *line = metrics_vm_string(&b->vm);
+	if (line) {
+		log_info("metrics: %s", line);
+		free(line);
+	}
+	return status;
+}
+
+void builder_destroy(struct builder *b)
+{
+	api_server_stop(&b->api);
+	if (b->vm_built)
+		vm_destroy(&b->vm);
+	b->vm_built = false;
+	b->api_ctx.vm = NULL;
+}
