@@ -395,6 +395,20 @@ Test(virtq, empty_pop_rearms_avail_event)
 		  "empty pop asked for the next kick");
 }
 
+Test(virtq, rings_are_where_the_driver_placed_them)
+{
+	struct virtq_range r[VIRTQ_NR_RINGS];
+	virtq_rings(vq, r);
+	cr_assert_eq(r[0].gpa, drv->q[0].desc_gpa);
+	cr_assert_eq(r[0].len, 16 * QSIZE);
+	/* flags, idx, ring[QSIZE], used_event (2.7.6). */
+	cr_assert_eq(r[1].gpa, drv->q[0].avail_gpa);
+	cr_assert_eq(r[1].len, 2 + 2 + 2 * QSIZE + 2);
+	/* flags, idx, ring[QSIZE] of 8-byte elements, avail_event (2.7.8). */
+	cr_assert_eq(r[2].gpa, drv->q[0].used_gpa);
+	cr_assert_eq(r[2].len, 2 + 2 + 8 * QSIZE + 2);
+}
+
 Test(virtq, not_ready_queue_is_untouched)
 {
 	fake_driver_add(drv, 0, &(struct fake_driver_sg){0x1000, 4}, 1, 0);
