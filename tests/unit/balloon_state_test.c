@@ -420,6 +420,8 @@ static void expect_balloon_refused(const struct balloon_state *st,
 	err[0] = 0;
 	cr_assert_eq(balloon_restore(&nw->b, st, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, word), "message \"%s\" lacks \"%s\"", err, word);
+	cr_assert_eq(strncmp(err, "balloon: ", 9), 0, "%s", err);
+	cr_assert_null(strstr(err + 1, "balloon: "), "%s", err);
 	expect_unchanged(&b, &m);
 }
 

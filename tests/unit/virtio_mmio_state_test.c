@@ -263,6 +263,7 @@ Test(virtio_mmio_state, refuses_a_transport_already_in_use)
 	save(&st);
 	cr_assert_eq(virtio_mmio_restore(&tb->t, &st, err, sizeof(err)), -EBUSY);
 	cr_assert(strstr(err, "freshly"), "%s", err);
+	cr_assert_eq(strstr(err, "virtio-mmio (device "), err, "%s", err);
 }
 
 /* A corrupted image is refused with a message and t2 stays fresh. */
@@ -273,6 +274,8 @@ static void expect_refused(struct virtio_mmio_state *st, const char *word)
 	err[0] = 0;
 	cr_assert_eq(virtio_mmio_restore(&t2, st, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, word), "message \"%s\" lacks \"%s\"", err, word);
+	cr_assert_eq(strstr(err, "virtio-mmio (device "), err,
+		     "message \"%s\" does not name the transport first", err);
 	cr_assert_eq(virtio_mmio_save(&t2, &after), 0);
 	cr_assert_eq(memcmp(&before, &after, sizeof(before)), 0);
 	cr_assert_eq(dev2->activations, 0);
