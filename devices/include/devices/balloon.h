@@ -20,9 +20,9 @@
 
 #include <core/discard.h>
 #include <core/gmem.h>
+#include <core/mem_pin.h>
 #include <devices/hugepage_tracker.h>
 #include <devices/inhibit.h>
-#include <core/mem_pin.h>
 #include <devices/virtio_dev.h>
 #include <devices/virtq.h>
 
@@ -202,6 +202,9 @@ struct balloon_req {
 	uint64_t t_pop_ns;
 	/* Inflates: issue order. Deflates: wait for inflates up to this. */
 	uint64_t seq;
+	/* Set by the handler that made it (optional): runs when the request
+	 * completes on a live device, just before its used entry. */
+	void (*on_complete)(struct balloon *b, const struct balloon_req *req);
 };
 
 struct balloon_range {

@@ -2,7 +2,7 @@
  * every field is checked against the config this balloon was made with,
  * against the restored transport, and against what the device itself can
  * reach, before anything changes. */
-#include "balloon_priv.h"
+#include "balloon_queue.h"
 
 #include <core/clock.h>
 #include <core/checked.h>
@@ -23,11 +23,6 @@ _Static_assert(offsetof(struct balloon_state, hint_last_id) == 204,
 _Static_assert(sizeof(struct balloon_state) == 224, "balloon_state layout");
 _Static_assert(BALLOON_STATS_NR <= 32, "stats_present is 32 bits");
 
-static uint64_t offer(struct balloon *b)
-{
-	return b->vdev.ops->get_features(b);
-}
-
 static void save_config(const struct balloon_config *c,
 			struct balloon_state_config *sc)
 {
@@ -42,10 +37,10 @@ static void save_config(const struct balloon_config *c,
 
 int balloon_save(struct balloon *b, struct balloon_state *st)
 {
-	const struct virtio_host *h = balloon_lock(b);
+	const struct virtio_host *h = balloon_host_lock(b);
 	/* Orphans and parked deflates count too: all wait on the engine. */
 	if (b->inflight) {
-		balloon_unlock(h);
+		balloon_host_unlock(h);
 		return -EBUSY;
 	}
 	memset(st, 0, sizeof(*st));
@@ -54,7 +49,7 @@ int balloon_save(struct balloon *b, struct balloon_state *st)
 	st->actual = atomic_load(&b->actual);
 	st->poison_val = b->poison_val;
 	st->free_page_hint_cmd_id = b->free_page_hint_cmd_id;
-	st->offered_features = offer(b);
+	st->offered_features = balloon_features_offered(&b->cfg);
 	st->features = atomic_load(&b->features);
 	st->stats_interval_s = atomic_load(&b->stats_interval_s);
 	st->active = b->active;
@@ -78,7 +73,7 @@ int balloon_save(struct balloon *b, struct balloon_state *st)
 	st->hint_ack_on_stop = hint->ack_on_stop;
 	st->hint_guest_stopped = hint->guest_stopped;
 	st->hint_state = (uint8_t)hint->state;
-	balloon_unlock(h);
+	balloon_host_unlock(h);
 	return 0;
 }
 
@@ -159,7 +154,8 @@ static int check_config(struct balloon *b, const struct balloon_state *st,
 	SAME(require_must_tell_host, "require_must_tell_host");
 	SAME(pinned, "locked guest memory (mem_lock)");
 #undef SAME
-	uint64_t diff = st->offered_features ^ offer(b);
+	uint64_t diff = st->offered_features ^
+			balloon_features_offered(&b->cfg);
 	if (diff) {
 		unsigned bit = (unsigned)__builtin_ctzll(diff);
 		return refuse(err, errlen,
@@ -400,12 +396,12 @@ static void restore_hint(struct balloon *b, const struct balloon_state *st)
 int balloon_restore(struct balloon *b, const struct balloon_state *st,
 		    char *err, size_t errlen)
 {
-	const struct virtio_host *h = balloon_lock(b);
+	const struct virtio_host *h = balloon_host_lock(b);
 	int r = balloon_state_check(b, st, err, errlen);
 	if (!r)
 		r = check_against_transport(b, st, err, errlen);
 	if (r) {
-		balloon_unlock(h);
+		balloon_host_unlock(h);
 		return r;
 	}
 	atomic_store(&b->num_pages, st->num_pages);
@@ -416,6 +412,6 @@ int balloon_restore(struct balloon *b, const struct balloon_state *st,
 	restore_hint(b, st);
 	restore_stats(b, st);
 	b->broken = st->broken;
-	balloon_unlock(h);
+	balloon_host_unlock(h);
 	return 0;
 }
