@@ -1,5 +1,5 @@
 /* Sorting and merging of validated guest ranges: coalescing is what makes
- * discard fast (one madvise per run instead of per page, DESIGN.md). */
+ * discard fast (one madvise per run instead of per page). */
 #include "balloon_ranges.h"
 
 #include <core/checked.h>

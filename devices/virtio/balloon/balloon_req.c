@@ -1,8 +1,9 @@
 /* Requests waiting for the discard engine. The used-ring entry of a request
  * is written from the engine's done callback, after every range of the
- * request completed (DESIGN.md, "Ordering is the safety rule"). A request
- * that outlives a reset or a new DRIVER_OK is orphaned: its completion frees
- * the slot and touches no queue. */
+ * request completed: the guest reuses the pages once it sees the entry, and
+ * a discard after that would zero its data. A request that outlives a reset
+ * or a new DRIVER_OK is orphaned: its completion frees the slot and touches
+ * no queue. */
 #include "balloon_req.h"
 
 #include "balloon_pin.h"
