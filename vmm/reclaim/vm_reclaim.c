@@ -109,19 +109,13 @@ static void vm_reclaim_mark(const struct gmem_region *g, uint64_t *bits,
 static void vm_reclaim_device_pages(struct vm *vm, const struct gmem_region *g,
 				    uint64_t *bits)
 {
+	struct virtq_range r[VIRTIO_MMIO_MAX_RING_RANGES];
 	for (unsigned s = 0; s < vm->nr_virtio; s++) {
-		struct virtio_mmio *m = &vm->virtio[s].mmio;
-		pthread_mutex_lock(&m->lock);
-		for (unsigned q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++) {
-			const struct virtq *vq = &m->queues[q];
-			uint64_t n = vq->size;
-			if (!n)
-				continue;
-			vm_reclaim_mark(g, bits, vq->desc_gpa, 16 * n);
-			vm_reclaim_mark(g, bits, vq->avail_gpa, 6 + 2 * n);
-			vm_reclaim_mark(g, bits, vq->used_gpa, 6 + 8 * n);
-		}
-		pthread_mutex_unlock(&m->lock);
+		/* Sized for every queue: never -ENOSPC. */
+		int n = virtio_mmio_ring_ranges(&vm->virtio[s].mmio, r,
+						VIRTIO_MMIO_MAX_RING_RANGES);
+		for (int i = 0; i < n; i++)
+			vm_reclaim_mark(g, bits, r[i].gpa, r[i].len);
 	}
 }
 
