@@ -34,3 +34,15 @@ int cmdline_append(struct cmdline *c, const char *fmt, ...)
 	c->len += (size_t)n;
 	return 0;
 }
+
+bool cmdline_has_word(const char *line, const char *arg)
+{
+	size_t n = strlen(arg);
+	for (const char *p = line; p && *p; p = strchr(p, ' ')) {
+		while (*p == ' ')
+			p++;
+		if (strncmp(p, arg, n) == 0 && (p[n] == ' ' || p[n] == 0))
+			return true;
+	}
+	return false;
+}

@@ -57,3 +57,14 @@ Test(cmdline, max_is_clamped_to_the_buffer)
 	cr_assert_eq(c.len, CMDLINE_BUF_SIZE - 1);
 	cr_assert_eq(cmdline_str(&c)[c.len], 0);
 }
+
+Test(cmdline, has_word_matches_whole_words_only)
+{
+	cr_assert(cmdline_has_word("console=ttyS0 acpi=off quiet", "acpi=off"));
+	cr_assert(cmdline_has_word("acpi=off", "acpi=off"));
+	cr_assert(cmdline_has_word("  acpi=off  ", "acpi=off"));
+	cr_assert_not(cmdline_has_word("acpi=offx quiet", "acpi=off"));
+	cr_assert_not(cmdline_has_word("xacpi=off", "acpi=off"));
+	cr_assert_not(cmdline_has_word("console=ttyS0", "acpi=off"));
+	cr_assert_not(cmdline_has_word("", "acpi=off"));
+}

@@ -167,12 +167,10 @@ static int vm_setup_legacy_devices(struct vm *vm)
 			  &acpi_pm_bus_ops, &vm->acpi_pm);
 }
 
-/* The balloon, when configured; its virtio_mmio.device= argument goes to
- * cl. */
-static int vm_add_configured_balloon(struct vm *vm, struct cmdline *cl,
-				     char *err, size_t errlen)
+/* The balloon, when configured. */
+static int vm_add_configured_balloon(struct vm *vm, char *err, size_t errlen)
 {
-	int r = vm->cfg->balloon.enabled ? vm_add_balloon(vm, cl) : 0;
+	int r = vm->cfg->balloon.enabled ? vm_add_balloon(vm) : 0;
 	if (r)
 		return err_set(err, errlen, r, "balloon: %s", strerror(-r));
 	return 0;
@@ -190,8 +188,16 @@ static int vm_load_guest(struct vm *vm, char *err, size_t errlen)
 		return err_set(err, errlen, -E2BIG,
 			       "boot-source.boot_args: longer than the kernel's %zu bytes",
 			       max);
-	if ((r = vm_add_configured_balloon(vm, &cl, err, errlen)))
+	if ((r = vm_add_configured_balloon(vm, err, errlen)))
 		return r;
+	/* With ACPI the DSDT lists the devices, and a kernel that also took
+	 * them from the line would register each twice (the second probe
+	 * fails with EBUSY); QEMU's microvm draws the same line. */
+	if (cmdline_has_word(cmdline_str(&cl), "acpi=off") &&
+	    vm_add_virtio_cmdline(vm, &cl))
+		return err_set(err, errlen, -E2BIG,
+			       "boot-source.boot_args: no room for the virtio_mmio.device= arguments within the kernel's %zu bytes",
+			       max);
 	r = x86_load_kernel(&vm->mem, vm->cfg->kernel_path, vm->cfg->initrd_path,
 			    cmdline_str(&cl), &vm->boot, err, errlen);
 	if (r)
@@ -351,10 +357,7 @@ int vm_create_for_restore(struct vm *vm, const struct vm_config *cfg,
 	int r;
 	if ((r = vm_create_base(vm, cfg, err, errlen)))
 		return r;
-	/* The guest learnt its devices at boot; the line is unused. */
-	struct cmdline cl;
-	cmdline_init(&cl, 4096);
-	if ((r = vm_add_configured_balloon(vm, &cl, err, errlen)))
+	if ((r = vm_add_configured_balloon(vm, err, errlen)))
 		return r;
 	return vm_create_vcpus(vm, false, err, errlen);
 }

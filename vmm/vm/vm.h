@@ -123,10 +123,12 @@ int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 bool vm_paused(struct vm *vm);
 
-/* Device wiring (vm_devices.c), before the kernel is loaded: each appends
- * its virtio_mmio.device= argument to the command line. */
-int vm_add_virtio(struct vm *vm, struct virtio_dev *dev, struct cmdline *cl);
-int vm_add_balloon(struct vm *vm, struct cmdline *cl);
+/* Device wiring (vm_devices.c), before the kernel is loaded. The guest
+ * finds the devices in the DSDT; vm_add_virtio_cmdline appends their
+ * virtio_mmio.device= arguments for a guest that runs without ACPI. */
+int vm_add_virtio(struct vm *vm, struct virtio_dev *dev);
+int vm_add_balloon(struct vm *vm);
+int vm_add_virtio_cmdline(struct vm *vm, struct cmdline *cl);
 /* The balloon's settings from the VM's config (mem_lock included). */
 void vm_balloon_config(const struct vm_config *cfg, struct balloon_config *bc);
 void vm_devices_destroy(struct vm *vm);

@@ -61,7 +61,7 @@ static int vm_add_ioeventfd(struct vm *vm, struct vm_virtio_slot *slot,
 	return event_loop_add(&vm->loop, fd, 0, on_queue_event, qe);
 }
 
-int vm_add_virtio(struct vm *vm, struct virtio_dev *dev, struct cmdline *cl)
+int vm_add_virtio(struct vm *vm, struct virtio_dev *dev)
 {
 	if (vm->nr_virtio == VM_MAX_VIRTIO)
 		return -ENOSPC;
@@ -84,12 +84,22 @@ int vm_add_virtio(struct vm *vm, struct virtio_dev *dev, struct cmdline *cl)
 		       &virtio_mmio_bus_ops, &slot->mmio);
 	for (unsigned q = 0; !r && q < dev->max_queues; q++)
 		r = vm_add_ioeventfd(vm, slot, q);
-	if (r)
-		return r;
-	char arg[96];
-	if (virtio_mmio_cmdline_arg(arg, sizeof(arg), slot->base, slot->gsi) < 0)
-		return -ENOSPC;
-	return cmdline_append(cl, "%s", arg);
+	return r;
+}
+
+int vm_add_virtio_cmdline(struct vm *vm, struct cmdline *cl)
+{
+	for (unsigned i = 0; i < vm->nr_virtio; i++) {
+		char arg[96];
+		const struct vm_virtio_slot *slot = &vm->virtio[i];
+		if (virtio_mmio_cmdline_arg(arg, sizeof(arg), slot->base,
+					    slot->gsi) < 0)
+			return -ENOSPC;
+		int r = cmdline_append(cl, "%s", arg);
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 static void vm_virtio_slot_destroy(struct vm *vm, struct vm_virtio_slot *slot)
@@ -170,7 +180,7 @@ void vm_balloon_config(const struct vm_config *cfg, struct balloon_config *bc)
 	};
 }
 
-int vm_add_balloon(struct vm *vm, struct cmdline *cl)
+int vm_add_balloon(struct vm *vm)
 {
 	const struct config_balloon *c = &vm->cfg->balloon;
 	struct balloon_config bc;
@@ -205,7 +215,7 @@ int vm_add_balloon(struct vm *vm, struct cmdline *cl)
 		return r;
 	if (c->stats_polling_interval_s && (r = stats_timer_arm(vm, c->stats_polling_interval_s)))
 		return r;
-	return vm_add_virtio(vm, balloon_virtio_dev(vm->balloon), cl);
+	return vm_add_virtio(vm, balloon_virtio_dev(vm->balloon));
 }
 
 void vm_devices_destroy(struct vm *vm)

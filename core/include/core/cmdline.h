@@ -5,6 +5,7 @@
 #ifndef CORE_CMDLINE_H
 #define CORE_CMDLINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define CMDLINE_BUF_SIZE 4096
@@ -21,6 +22,8 @@ void cmdline_init(struct cmdline *c, size_t max);
  * or the text is. 0, -E2BIG, or -EINVAL for a formatting error. */
 int cmdline_append(struct cmdline *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* True when line holds arg as one whole space-separated word. */
+bool cmdline_has_word(const char *line, const char *arg);
 static inline const char *cmdline_str(const struct cmdline *c)
 {
 	return c->buf;
