@@ -367,6 +367,34 @@ static void mmio_queue_ready_write(struct virtio_mmio *t, uint32_t val)
 	}
 }
 
+/* Features may be written only between DRIVER and FEATURES_OK (4.2.2.2);
+ * a non-zero word beyond the 64 bits the device knows fails FEATURES_OK. */
+static void mmio_driver_features_write(struct virtio_mmio *t, uint32_t val)
+{
+	if ((t->status & (VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |
+			  VIRTIO_CONFIG_S_FAILED)) != VIRTIO_CONFIG_S_DRIVER) {
+		mmio_bad(t, "DriverFeatures in Status 0x%x", t->status);
+		return;
+	}
+	if (t->driver_features_sel < 2)
+		mmio_set_half(&t->driver_features, t->driver_features_sel == 1,
+			      val);
+	else if (val)
+		t->driver_features_bad = true;
+}
+
+static void mmio_queue_num_write(struct virtio_mmio *t, uint32_t val)
+{
+	struct virtq *vq = mmio_setup_queue(t, "QueueNum");
+	if (!vq)
+		return;
+	if (val == 0 || val > t->dev->queue_max_size) {
+		mmio_bad(t, "QueueNum %u (max %u)", val, t->dev->queue_max_size);
+		return;
+	}
+	vq->size = (uint16_t)val; /* power of two checked at ready */
+}
+
 static void mmio_reg_write(struct virtio_mmio *t, uint64_t off, uint32_t val)
 {
 	struct virtq *vq;
@@ -376,18 +404,7 @@ static void mmio_reg_write(struct virtio_mmio *t, uint64_t off, uint32_t val)
 		t->device_features_sel = val;
 		break;
 	case VIRTIO_MMIO_DRIVER_FEATURES:
-		if ((t->status & (VIRTIO_CONFIG_S_DRIVER |
-				  VIRTIO_CONFIG_S_FEATURES_OK |
-				  VIRTIO_CONFIG_S_FAILED)) !=
-		    VIRTIO_CONFIG_S_DRIVER) {
-			mmio_bad(t, "DriverFeatures in Status 0x%x", t->status);
-			break;
-		}
-		if (t->driver_features_sel < 2)
-			mmio_set_half(&t->driver_features,
-				      t->driver_features_sel == 1, val);
-		else if (val)
-			t->driver_features_bad = true;
+		mmio_driver_features_write(t, val);
 		break;
 	case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
 		t->driver_features_sel = val;
@@ -396,15 +413,7 @@ static void mmio_reg_write(struct virtio_mmio *t, uint64_t off, uint32_t val)
 		t->queue_sel = val;
 		break;
 	case VIRTIO_MMIO_QUEUE_NUM:
-		vq = mmio_setup_queue(t, "QueueNum");
-		if (!vq)
-			break;
-		if (val == 0 || val > t->dev->queue_max_size) {
-			mmio_bad(t, "QueueNum %u (max %u)", val,
-				 t->dev->queue_max_size);
-			break;
-		}
-		vq->size = (uint16_t)val; /* power of two checked at ready */
+		mmio_queue_num_write(t, val);
 		break;
 	case VIRTIO_MMIO_QUEUE_READY:
 		mmio_queue_ready_write(t, val);

@@ -252,6 +252,54 @@ static void reset_transport(struct virtio_mmio *t)
 	virtio_mmio_bus_ops.write(t, VIRTIO_MMIO_STATUS, &zero, sizeof(zero));
 }
 
+/* The device learns the saved features as at FEATURES_OK and, at
+ * DRIVER_OK, must give the saved number of queues; a refusal leaves it
+ * reset (the original could not have reached this state either). */
+static int restore_device_features(struct virtio_mmio *t,
+				   const struct virtio_mmio_state *st,
+				   char *err, size_t errlen)
+{
+	const struct virtio_dev *d = t->dev;
+	if ((st->status & VIRTIO_CONFIG_S_FEATURES_OK) && d->ops->set_features &&
+	    d->ops->set_features(d->dev, st->driver_features) < 0) {
+		if (d->ops->reset)
+			d->ops->reset(d->dev);
+		return err_set(err, errlen, -EINVAL,
+			       "the device refuses driver features 0x%llx",
+			       (unsigned long long)st->driver_features);
+	}
+	if (!(st->status & VIRTIO_CONFIG_S_DRIVER_OK))
+		return 0;
+	unsigned nr = d->ops->num_queues ? d->ops->num_queues(d->dev)
+					 : d->max_queues;
+	if (st->nr_queues != MIN(nr, d->max_queues)) {
+		/* Undo set_features: a reset is the fresh state. */
+		if (d->ops->reset)
+			d->ops->reset(d->dev);
+		return err_set(err, errlen, -EINVAL,
+			       "nr_queues %u, the negotiated features give %u",
+			       st->nr_queues, MIN(nr, d->max_queues));
+	}
+	return 0;
+}
+
+static void restore_registers(struct virtio_mmio *t,
+			      const struct virtio_mmio_state *st)
+{
+	t->status = st->status;
+	t->device_features_sel = st->device_features_sel;
+	t->driver_features_sel = st->driver_features_sel;
+	t->driver_features = st->driver_features;
+	t->driver_features_bad = st->driver_features_bad;
+	t->queue_sel = st->queue_sel;
+	t->shm_sel = st->shm_sel;
+	t->interrupt_status = st->interrupt_status;
+	t->config_generation = st->config_generation;
+	t->nr_queues = st->nr_queues;
+	for (unsigned i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
+		restore_queue(t, &st->queues[i], &t->queues[i]);
+}
+
 static int restore_locked(struct virtio_mmio *t,
 			  const struct virtio_mmio_state *st, char *err,
 			  size_t errlen)
@@ -265,43 +313,9 @@ static int restore_locked(struct virtio_mmio *t,
 	if ((r = check_state(t, st, virtio_mmio_features_offered(t), err,
 			     errlen)))
 		return r;
-	/* The device learns its features as at FEATURES_OK; it may refuse
-	 * (then the original could not have reached this state either). */
-	if ((st->status & VIRTIO_CONFIG_S_FEATURES_OK) && d->ops->set_features &&
-	    d->ops->set_features(d->dev, st->driver_features) < 0) {
-		if (d->ops->reset)
-			d->ops->reset(d->dev);
-		return err_set(err, errlen, -EINVAL,
-			       "the device refuses driver features 0x%llx",
-			       (unsigned long long)st->driver_features);
-	}
-	if (st->status & VIRTIO_CONFIG_S_DRIVER_OK) {
-		unsigned nr = d->ops->num_queues ? d->ops->num_queues(d->dev)
-						 : d->max_queues;
-		if (st->nr_queues != MIN(nr, d->max_queues)) {
-			/* Undo set_features: a reset is the fresh state. */
-			if (d->ops->reset)
-				d->ops->reset(d->dev);
-			return err_set(err, errlen, -EINVAL,
-				       "nr_queues %u, the negotiated features "
-				       "give %u",
-				       st->nr_queues, MIN(nr, d->max_queues));
-		}
-	}
-
-	t->status = st->status;
-	t->device_features_sel = st->device_features_sel;
-	t->driver_features_sel = st->driver_features_sel;
-	t->driver_features = st->driver_features;
-	t->driver_features_bad = st->driver_features_bad;
-	t->queue_sel = st->queue_sel;
-	t->shm_sel = st->shm_sel;
-	t->interrupt_status = st->interrupt_status;
-	t->config_generation = st->config_generation;
-	t->nr_queues = st->nr_queues;
-	for (unsigned i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
-		restore_queue(t, &st->queues[i], &t->queues[i]);
-
+	if ((r = restore_device_features(t, st, err, errlen)))
+		return r;
+	restore_registers(t, st);
 	if (st->activated) {
 		/* As mmio_driver_ok: the device sees its queues and may look
 		 * at them now, from the restored indices. */
