@@ -9,6 +9,7 @@
 #include <devices/bus.h>
 
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -262,4 +263,55 @@ Test(vcpu, a_paused_vcpu_parks_outside_kvm_run_and_runs_on_after_resume)
 	vcpu_join(&t.vcpu);
 	cr_assert_eq(t.exits, 0);
 	tvm_close(&t);
+}
+
+static void redirect(void)
+{
+	cr_redirect_stderr();
+}
+
+/* A hang report: a vCPU spinning in the guest, asked from another thread,
+ * logs where it is, and runs on. */
+Test(vcpu, a_dump_request_makes_a_spinning_vcpu_log_where_it_is, .init = redirect)
+{
+	struct tvm t;
+	tvm_open(&t);
+	static const uint8_t code[] = {0xeb, 0xfe}; /* jmp $ */
+	tvm_load(&t, code, sizeof(code));
+	tvm_start(&t);
+	usleep(20000);
+	vcpu_request_dump(&t.vcpu);
+	for (int ms = 0; ms < 5000 && atomic_load(&t.vcpu.dump_requested); ms++)
+		usleep(1000);
+	cr_assert_not(atomic_load(&t.vcpu.dump_requested), "no answer");
+	atomic_store(&t.stop, 1);
+	vcpu_kick(&t.vcpu);
+	vcpu_join(&t.vcpu);
+	cr_assert_eq(t.exits, 0, "the dump did not end the VM");
+	tvm_close(&t);
+
+	fflush(stderr);
+	char log[4096] = "";
+	size_t n = fread(log, 1, sizeof(log) - 1, cr_get_redirected_stderr());
+	log[n] = 0;
+	char want[64];
+	snprintf(want, sizeof(want), "dump: vcpu0: rip=0x%x ", CODE_GPA);
+	cr_assert_not_null(strstr(log, want), "%s", log);
+	cr_assert_not_null(strstr(log, "mp_state=0"), "runnable: %s", log);
+	cr_assert_not_null(strstr(log, "exits by KVM reason:"), "%s", log);
+	cr_assert_not_null(strstr(log, "dump: vcpu0: 0 exits"), "%s", log);
+}
+
+Test(vcpu, a_dump_of_a_vcpu_never_started_says_so, .init = redirect)
+{
+	struct tvm t;
+	tvm_open(&t);
+	vcpu_request_dump(&t.vcpu);
+	cr_assert_not(atomic_load(&t.vcpu.dump_requested));
+	tvm_close(&t);
+	fflush(stderr);
+	char log[512] = "";
+	size_t n = fread(log, 1, sizeof(log) - 1, cr_get_redirected_stderr());
+	log[n] = 0;
+	cr_assert_not_null(strstr(log, "dump: vcpu0: not running"), "%s", log);
 }

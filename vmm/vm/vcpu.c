@@ -3,6 +3,7 @@
 
 #include "vm/pause_gate.h"
 
+#include <core/clock.h>
 #include <core/log.h>
 #include <devices/bus.h>
 
@@ -135,6 +136,46 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 	return false;
 }
 
+static void vcpu_count_exit(struct vcpu *vcpu)
+{
+	unsigned r = vcpu->run->exit_reason;
+	vcpu->exit_counts[r < VCPU_EXIT_REASONS ? r : VCPU_EXIT_REASONS - 1]++;
+	atomic_fetch_add_explicit(&vcpu->exits, 1, memory_order_relaxed);
+	atomic_store_explicit(&vcpu->last_exit_ns, clock_now_ns(),
+			      memory_order_relaxed);
+}
+
+/* Logs this vCPU's state for a hang report (vcpu_request_dump). */
+static void vcpu_dump(struct vcpu *vcpu)
+{
+	char counts[512] = "", arch[512] = "";
+	size_t n = 0;
+	for (unsigned r = 0; r < VCPU_EXIT_REASONS && n < sizeof(counts); r++)
+		if (vcpu->exit_counts[r])
+			n += (size_t)snprintf(counts + n, sizeof(counts) - n,
+					      " %u:%u", r, vcpu->exit_counts[r]);
+	if (vcpu->env->arch->describe)
+		vcpu->env->arch->describe(vcpu, arch, sizeof(arch));
+	log_info("dump: vcpu%u: %s=0x%llx %s; exits by KVM reason:%s",
+		 vcpu->id, vcpu->env->arch->pc_name,
+		 (unsigned long long)vcpu->env->arch->pc(vcpu), arch,
+		 counts[0] ? counts : " none");
+}
+
+void vcpu_request_dump(struct vcpu *vcpu)
+{
+	uint64_t last = atomic_load(&vcpu->last_exit_ns);
+	if (!vcpu->started) {
+		log_info("dump: vcpu%u: not running", vcpu->id);
+		return;
+	}
+	log_info("dump: vcpu%u: %llu exits, the last %.3f s ago", vcpu->id,
+		 (unsigned long long)atomic_load(&vcpu->exits),
+		 last ? (double)(clock_now_ns() - last) / 1e9 : -1.0);
+	atomic_store(&vcpu->dump_requested, true);
+	vcpu_kick(vcpu);
+}
+
 /* KVM finishes a port or MMIO read on the next KVM_RUN; a snapshot of a
  * vCPU parked before that would lose it. An immediate exit completes it
  * without running guest code. */
@@ -173,6 +214,8 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;
+				if (atomic_exchange(&vcpu->dump_requested, false))
+					vcpu_dump(vcpu);
 				continue;
 			}
 			char msg[128];
@@ -181,6 +224,9 @@ static void *vcpu_thread(void *arg)
 			vcpu_fail(vcpu, msg);
 			break;
 		}
+		vcpu_count_exit(vcpu);
+		if (atomic_exchange(&vcpu->dump_requested, false))
+			vcpu_dump(vcpu);
 		vcpu->io_pending = vcpu->run->exit_reason == KVM_EXIT_IO ||
 				   vcpu->run->exit_reason == KVM_EXIT_MMIO;
 		if (!vcpu_handle_exit(vcpu))

@@ -48,6 +48,9 @@ struct vcpu_arch_ops {
 	 * and its register name ("rip"). */
 	uint64_t (*pc)(const struct vcpu *vcpu);
 	const char *pc_name;
+	/* One line of the state a hang is located by (registers, pending
+	 * events and interrupts), from the vCPU's thread. */
+	void (*describe)(const struct vcpu *vcpu, char *buf, size_t len);
 };
 
 /* What a vCPU needs from its VM; owned by the VM, outlives the vCPUs. */
@@ -68,6 +71,9 @@ struct vcpu_env {
 	void (*first_run)(void *opaque);
 };
 
+/* Exit counters by KVM exit reason; reasons past the end share the last. */
+#define VCPU_EXIT_REASONS 48
+
 struct vcpu {
 	const struct vcpu_env *env;
 	unsigned id;
@@ -76,6 +82,11 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	bool io_pending; /* last exit was port or MMIO I/O (vcpu thread) */
+	/* For vcpu_request_dump: written by the vCPU thread, read anywhere. */
+	atomic_bool dump_requested;
+	_Atomic uint64_t exits;
+	_Atomic uint64_t last_exit_ns; /* 0 before the first exit */
+	uint32_t exit_counts[VCPU_EXIT_REASONS]; /* vCPU thread only */
 };
 
 /* KVM_CREATE_VCPU and the kvm_run mapping. 0 or -errno. */
@@ -83,6 +94,11 @@ int vcpu_create(struct vcpu *vcpu, const struct vcpu_env *env, unsigned id);
 int vcpu_start(struct vcpu *vcpu);
 /* Forces the thread out of KVM_RUN (signal + immediate_exit). */
 void vcpu_kick(struct vcpu *vcpu);
+/* Asks the vCPU to log where it is (program counter, pending interrupts,
+ * exit counts) at its next exit, and kicks it; from any thread. Also logs,
+ * from the caller, how long ago it last left KVM_RUN, so a vCPU that never
+ * answers is located too. */
+void vcpu_request_dump(struct vcpu *vcpu);
 void vcpu_join(struct vcpu *vcpu);
 void vcpu_destroy(struct vcpu *vcpu);
 /* Installs the no-op signal handler used to kick vCPUs; once per process. */

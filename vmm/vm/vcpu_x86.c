@@ -7,6 +7,7 @@
 #include <core/log.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -132,8 +133,60 @@ static uint64_t vcpu_x86_pc(const struct vcpu *vcpu)
 	return regs.rip;
 }
 
+/* The highest vector set in one of the LAPIC's 256-bit registers (IRR,
+ * ISR), -1 when none: eight 32-bit words 16 bytes apart. */
+static int lapic_highest(const struct kvm_lapic_state *l, unsigned reg)
+{
+	for (int w = 7; w >= 0; w--) {
+		uint32_t v;
+		memcpy(&v, l->regs + reg + 16 * w, sizeof(v));
+		if (v)
+			return w * 32 + 31 - __builtin_clz(v);
+	}
+	return -1;
+}
+
+/* Each part on its own: a VM without an in-kernel LAPIC still reports
+ * its registers and events. */
+static void vcpu_x86_describe(const struct vcpu *vcpu, char *buf, size_t len)
+{
+	struct kvm_regs regs = {0};
+	struct kvm_sregs sregs = {0};
+	struct kvm_vcpu_events ev = {0};
+	struct kvm_mp_state mp = {0};
+	struct kvm_lapic_state lapic = {0};
+	size_t n = 0;
+
+#define DESCRIBE(...)                                                        \
+	(n += (size_t)snprintf(buf + n, n < len ? len - n : 0, __VA_ARGS__))
+	buf[0] = 0;
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0)
+		DESCRIBE("rsp=0x%llx rflags=0x%llx (IF=%u) ",
+			 (unsigned long long)regs.rsp,
+			 (unsigned long long)regs.rflags,
+			 (unsigned)((regs.rflags >> 9) & 1));
+	if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) == 0)
+		DESCRIBE("cr0=0x%llx cr3=0x%llx ", (unsigned long long)sregs.cr0,
+			 (unsigned long long)sregs.cr3);
+	if (ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp) == 0)
+		DESCRIBE("mp_state=%u ", mp.mp_state);
+	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) == 0)
+		DESCRIBE("irq_injected=%u nr=%u nmi_pending=%u "
+			 "exception_pending=%u nr=%u ",
+			 ev.interrupt.injected, ev.interrupt.nr, ev.nmi.pending,
+			 ev.exception.pending, ev.exception.nr);
+	if (ioctl(vcpu->fd, KVM_GET_LAPIC, &lapic) == 0)
+		DESCRIBE("lapic_irr_max=%d lapic_isr_max=%d",
+			 lapic_highest(&lapic, 0x200),
+			 lapic_highest(&lapic, 0x100));
+	else
+		DESCRIBE("lapic=none");
+#undef DESCRIBE
+}
+
 const struct vcpu_arch_ops vcpu_x86_ops = {
 	.handle_exit = vcpu_x86_handle_exit,
 	.pc = vcpu_x86_pc,
 	.pc_name = "rip",
+	.describe = vcpu_x86_describe,
 };

@@ -413,6 +413,13 @@ static void on_signal(void *opaque, uint32_t events)
 	(void)events;
 	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == VM_DUMP_SIGNAL) {
+		log_info("dump: requested by signal %u (pid %u)", si.ssi_signo,
+			 si.ssi_pid);
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			vcpu_request_dump(&vm->vcpus[i]);
+		return;
+	}
 	char msg[64];
 	snprintf(msg, sizeof(msg), "stopped by signal %u", si.ssi_signo);
 	vm_request_exit(vm, VM_EXIT_SIGNAL, msg);
@@ -425,6 +432,7 @@ static int vm_setup_host_events(struct vm *vm)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, VM_DUMP_SIGNAL);
 	/* Blocked before vCPU threads exist so only the signalfd sees them. */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);

@@ -20,10 +20,14 @@
 #include <devices/serial.h>
 #include <devices/virtio_mmio.h>
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <termios.h>
 
 #define VM_MAX_VIRTIO 4
+/* SIGUSR2 makes a running VM log where each vCPU is (a hung guest's
+ * report); the VM goes on. */
+#define VM_DUMP_SIGNAL SIGUSR2
 
 struct cmdline;
 struct discard_engine;
