@@ -111,6 +111,18 @@ $(BUILD)/bench/%: tests/bench/%.c $(ALL_LIBS)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(TEST_INC) -o $@ $< $(ALL_LIBS) $(LIBS)
 
+# Confinement (docs/security.md). The SIGSYS handler names syscalls from a
+# table generated from the compiler's own <sys/syscall.h>.
+SYSCALL_NAMES := $(BUILD)/gen/syscall_names.h
+$(SYSCALL_NAMES):
+	@mkdir -p $(dir $@)
+	$(call say,GEN,$@)
+	$(Q)echo '#include <sys/syscall.h>' | $(CC) -E -dM - | \
+		sed -n 's/^#define __NR_\([a-z0-9_]*\) \([0-9][0-9]*\)$$/[\2] = "\1",/p' >$@.tmp
+	$(Q)mv $@.tmp $@
+$(BUILD)/vmm/confine/seccomp_sigsys.o: $(SYSCALL_NAMES)
+$(BUILD)/vmm/confine/seccomp_sigsys.o: VMM_INC += -I$(BUILD)/gen
+
 # Guest kernel and initramfs, cached outside the checkout by config hash.
 guest: deps
 	@bash guest/build.sh
