@@ -27,7 +27,7 @@ TEST_INC := $(VMM_INC) -Itests/unit
 CORE_SRC := $(wildcard core/*.c)
 DEV_SRC := $(wildcard devices/*.c devices/legacy/*.c devices/virtio/*.c devices/virtio/balloon/*.c)
 ARCH_SRC := $(wildcard arch/x86_64/*.c)
-VMM_SRC := $(filter-out vmm/main.c,$(wildcard vmm/*.c vmm/*/*.c))
+VMM_SRC := $(filter-out vmm/main.c vmm/jailer/main.c,$(wildcard vmm/*.c vmm/*/*.c))
 UNIT_SRC := $(wildcard tests/unit/*_test.c tests/unit/fakes/*.c)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 
@@ -122,6 +122,13 @@ $(SYSCALL_NAMES):
 	$(Q)mv $@.tmp $@
 $(BUILD)/vmm/confine/seccomp_sigsys.o: $(SYSCALL_NAMES)
 $(BUILD)/vmm/confine/seccomp_sigsys.o: VMM_INC += -I$(BUILD)/gen
+
+# The jailer needs only libc: its objects come from libvmm.a.
+JAILER := $(BUILD)/mvmm-jailer
+all: $(JAILER)
+$(JAILER): $(call obj,vmm/jailer/main.c) $(VMM_LIB) $(CORE_LIB)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(VMM_LIB) $(CORE_LIB)
 
 # Guest kernel and initramfs, cached outside the checkout by config hash.
 guest: deps
