@@ -125,10 +125,22 @@ $(BUILD)/vmm/confine/seccomp_sigsys.o: VMM_INC += -I$(BUILD)/gen
 
 # The jailer needs only libc: its objects come from libvmm.a.
 JAILER := $(BUILD)/mvmm-jailer
-all: $(JAILER)
+JAIL_PROBE := $(BUILD)/tests/jail_probe
+all: $(JAILER) $(JAIL_PROBE)
 $(JAILER): $(call obj,vmm/jailer/main.c) $(VMM_LIB) $(CORE_LIB)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(VMM_LIB) $(CORE_LIB)
+# A dynamically linked stand-in for mvmm that reports what it sees in the
+# jail; dynamic on purpose, so the jailer's library placement is tested.
+$(JAIL_PROBE): tests/confine/jail_probe.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $<
+
+.PHONY: jailer-test
+# Needs root: builds real jails under a temporary base directory.
+jailer-test: $(JAILER) $(JAIL_PROBE)
+	@bash tests/confine/jailer_test.sh
 
 # Guest kernel and initramfs, cached outside the checkout by config hash.
 guest: deps
