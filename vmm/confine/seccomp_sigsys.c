@@ -87,9 +87,13 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 		return; /* sent by kill(): not ours to act on */
 	struct line l = {.len = 0};
 	put_str(&l, "mvmm: seccomp: ");
-	put_str(&l, self.armed ? confine_thread_name(self.kind) : "unconfined");
-	put_str(&l, " thread ");
-	put_num(&l, (uint64_t)self.tid, 10);
+	if (self.armed) {
+		put_str(&l, confine_thread_name(self.kind));
+		put_str(&l, " thread ");
+		put_num(&l, (uint64_t)self.tid, 10);
+	} else {
+		put_str(&l, "a thread that inherited its filter");
+	}
 	put_str(&l, " made forbidden syscall ");
 	put_num(&l, (uint64_t)(unsigned)si->si_syscall, 10);
 	put_str(&l, " (");
