@@ -61,8 +61,11 @@ static char **jail_env(void)
 static int check_mount_flags(struct jail *j)
 {
 	struct statvfs sv;
-	if (statvfs(j->tree.root, &sv) < 0)
-		return -errno;
+	if (statvfs(j->tree.root, &sv) < 0) {
+		snprintf(j->err, sizeof(j->err), "statvfs %s: %s", j->tree.root,
+			 strerror(errno));
+		return -EIO;
+	}
 	if (sv.f_flag & (ST_NOEXEC | ST_NODEV)) {
 		snprintf(j->err, sizeof(j->err),
 			 "--chroot-base-dir: %s is on a %s filesystem; mvmm could not %s",
