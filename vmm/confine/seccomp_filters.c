@@ -61,8 +61,8 @@ static const int main_syscalls[] = {
 	SCMP_SYS(io_uring_enter),  /* discard submit and reap */
 	SCMP_SYS(mlock),           /* mvmm_mem_lock: pin on deflate, */
 	SCMP_SYS(munlock),         /* unpin on inflate */
-	SCMP_SYS(openat),          /* snapshot/create: files, their directory, */
-	SCMP_SYS(newfstatat),      /* jansson's /dev/urandom seed */
+	SCMP_SYS(openat),          /* snapshot/create: its files and their */
+	SCMP_SYS(newfstatat),      /* directory; the memory file's size */
 	SCMP_SYS(fstat),
 	SCMP_SYS(lseek),           /* SEEK_DATA/SEEK_HOLE over memfd RAM */
 	SCMP_SYS(pwrite64),        /* the memory file */

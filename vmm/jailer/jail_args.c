@@ -287,11 +287,10 @@ static int parse_flag(struct jail_args *a, const char *flag, char *val,
 int jail_args_parse(int argc, char **argv, struct jail_args *a, char *err,
 		    size_t errlen)
 {
-	static char *no_args[] = {NULL};
 	bool seen_uid = false, seen_gid = false;
 	memset(a, 0, sizeof(*a));
 	a->base_dir = JAIL_DEFAULT_BASE;
-	a->exec_argv = no_args;
+	a->exec_argv = argv + argc; /* argv[argc] is NULL: no arguments */
 	for (int i = 1; i < argc; i++) {
 		char *arg = argv[i];
 		if (!strcmp(arg, "--")) {
