@@ -6,7 +6,8 @@ set -euo pipefail
 PKGS=(build-essential pkg-config liburing-dev libfdt-dev libcriterion-dev
       libjansson-dev libseccomp-dev libmicrohttpd-dev linux-source-6.1
       busybox-static cpio bc flex bison libelf-dev libssl-dev
-      qemu-system-x86 curl kmod xz-utils clang zlib1g-dev acpica-tools)
+      qemu-system-x86 curl kmod xz-utils clang zlib1g-dev acpica-tools
+      strace)
 
 missing=()
 for p in "${PKGS[@]}"; do
