@@ -164,6 +164,7 @@ test: deps
 	$(MAKE) all guest
 	$(MAKE) unit
 	$(MAKE) unit-asan
+	$(MAKE) jailer-test
 	$(MAKE) e2e
 
 run: deps

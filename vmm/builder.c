@@ -1,5 +1,6 @@
 #include "builder.h"
 
+#include "confine/confine.h"
 #include "config/cli.h"
 #include "vm/metrics.h"
 
@@ -9,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A boot when req is NULL, else a restore. */
 static int build(struct builder *b, const struct snapshot_load_req *req,
@@ -80,6 +82,19 @@ int builder_restore(struct builder *b, const struct snapshot_load_req *req,
 	return build(b, req, err, errlen);
 }
 
+/* The API thread's seccomp filter, from its first connection on. A VMM
+ * that was asked to confine itself and cannot must not serve. */
+static void api_thread_confine(void *opaque)
+{
+	const struct api_ctx *ctx = opaque;
+	char err[256];
+	if (confine_seccomp_install(CONFINE_API, ctx->cfg->seccomp, err,
+				    sizeof(err))) {
+		log_error("api: %s", err);
+		_exit(1);
+	}
+}
+
 int builder_wait_for_api(struct builder *b)
 {
 	int r = event_loop_init(&b->preboot);
@@ -87,8 +102,9 @@ int builder_wait_for_api(struct builder *b)
 		log_error("event loop: %s", strerror(-r));
 		return r;
 	}
-	r = api_server_start(&b->api, b->cfg->api_sock, &b->preboot,
-			     api_routes_handle, &b->api_ctx);
+	r = api_server_start_hooked(&b->api, b->cfg->api_sock, &b->preboot,
+				    api_routes_handle, &b->api_ctx,
+				    api_thread_confine);
 	if (!r) {
 		log_info("waiting for configuration on %s", b->cfg->api_sock);
 		b->preboot_running = true;
@@ -113,8 +129,9 @@ int builder_serve_api(struct builder *b)
 	/* Built already: InstanceStart and snapshot/load are refused. */
 	b->api_ctx.start = NULL;
 	b->api_ctx.load = NULL;
-	return api_server_start(&b->api, b->cfg->api_sock, &b->vm.loop,
-				api_routes_handle, &b->api_ctx);
+	return api_server_start_hooked(&b->api, b->cfg->api_sock, &b->vm.loop,
+				       api_routes_handle, &b->api_ctx,
+				       api_thread_confine);
 }
 
 int builder_run(struct builder *b)

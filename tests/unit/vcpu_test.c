@@ -39,6 +39,8 @@ struct tvm {
 	enum vcpu_exit_reason why;
 	char msg[256];
 	int first_runs;
+	unsigned started_id;
+	int refuse_start; /* what thread_start returns */
 };
 
 static void pio_write(void *dev, uint64_t offset, const void *data, unsigned len)
@@ -95,9 +97,12 @@ static int on_ring_full(void *opaque, unsigned id)
 	return -EINVAL;
 }
 
-static void on_first_run(void *opaque)
+static int on_thread_start(void *opaque, unsigned id)
 {
-	((struct tvm *)opaque)->first_runs++;
+	struct tvm *t = opaque;
+	t->first_runs++;
+	t->started_id = id;
+	return t->refuse_start;
 }
 
 static void kick_vcpu(void *opaque)
@@ -127,7 +132,7 @@ static void tvm_open(struct tvm *t)
 		.opaque = t,
 		.exit = on_vcpu_exit,
 		.dirty_ring_full = on_ring_full,
-		.first_run = on_first_run,
+		.thread_start = on_thread_start,
 	};
 	cr_assert_eq(vcpu_create(&t->vcpu, &t->env, 0), 0);
 	cr_assert_eq(vcpu_signal_setup(), 0);
@@ -197,7 +202,8 @@ Test(vcpu, port_writes_reach_the_bus_and_hlt_powers_off)
 	cr_assert_eq(t.exits, 1);
 	cr_assert_eq(t.why, VCPU_EXIT_POWEROFF);
 	cr_assert_str_eq(t.msg, "guest halted");
-	cr_assert_eq(t.first_runs, 1, "vCPU 0 reports its first run once");
+	cr_assert_eq(t.first_runs, 1, "the thread's set-up runs once");
+	cr_assert_eq(t.started_id, 0);
 	tvm_close(&t);
 }
 
@@ -314,4 +320,21 @@ Test(vcpu, a_dump_of_a_vcpu_never_started_says_so, .init = redirect)
 	size_t n = fread(log, 1, sizeof(log) - 1, cr_get_redirected_stderr());
 	log[n] = 0;
 	cr_assert_not_null(strstr(log, "dump: vcpu0: not running"), "%s", log);
+}
+
+Test(vcpu, a_failed_thread_start_runs_no_guest_code)
+{
+	struct tvm t;
+	tvm_open(&t);
+	static const uint8_t code[] = {
+		0xb0, 0x42, /* mov al, 0x42 */
+		0xe6, PORT, /* out PORT, al */
+		0xf4,       /* hlt */
+	};
+	tvm_load(&t, code, sizeof(code));
+	t.refuse_start = -EPERM;
+	tvm_run(&t);
+	cr_assert_eq(t.first_runs, 1);
+	cr_assert_eq(t.port_writes, 0, "the guest ran after a failed set-up");
+	tvm_close(&t);
 }

@@ -399,6 +399,22 @@ static void server_release(struct api_server *s)
 	s->event_fd = -1;
 }
 
+/* MHD's thread calls this as each connection starts; the first one runs
+ * the thread's own set-up, before any byte a client sent is read. */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct api_server *s = cls;
+	(void)conn;
+	(void)socket_context;
+	if (code != MHD_CONNECTION_NOTIFY_STARTED || s->thread_ready)
+		return;
+	s->thread_ready = true;
+	if (s->thread_init)
+		s->thread_init(s->ctx);
+}
+
 /* Starts the API thread on the listening socket fd. */
 static struct MHD_Daemon *start_daemon(struct api_server *s, int fd)
 {
@@ -418,6 +434,7 @@ static struct MHD_Daemon *start_daemon(struct api_server *s, int fd)
 		NULL, NULL, on_request, s,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
 		MHD_OPTION_END);
@@ -428,12 +445,20 @@ static struct MHD_Daemon *start_daemon(struct api_server *s, int fd)
 int api_server_start(struct api_server *s, const char *sock_path,
 		     struct event_loop *loop, api_handler_fn handler, void *ctx)
 {
+	return api_server_start_hooked(s, sock_path, loop, handler, ctx, NULL);
+}
+
+int api_server_start_hooked(struct api_server *s, const char *sock_path,
+			    struct event_loop *loop, api_handler_fn handler,
+			    void *ctx, void (*thread_init)(void *ctx))
+{
 	int r;
 
 	memset(s, 0, sizeof(*s));
 	s->event_fd = -1;
 	s->handler = handler;
 	s->ctx = ctx;
+	s->thread_init = thread_init;
 	if (!sock_path || !handler)
 		return -EINVAL;
 	server_sync_init(s);

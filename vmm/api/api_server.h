@@ -82,6 +82,8 @@ struct api_server {
 	struct event_loop *loop;
 	api_handler_fn handler;
 	void *ctx;
+	void (*thread_init)(void *ctx);
+	bool thread_ready; /* API thread only */
 
 	/* The one request in flight; guarded by lock. */
 	pthread_mutex_t lock;
@@ -98,6 +100,12 @@ struct api_server {
  * reason is logged. */
 int api_server_start(struct api_server *s, const char *sock_path,
 		     struct event_loop *loop, api_handler_fn handler, void *ctx);
+/* The same, and thread_init(ctx) runs once on the API thread, after it
+ * accepted its first connection and before it reads a byte of it (where
+ * the thread confines itself). */
+int api_server_start_hooked(struct api_server *s, const char *sock_path,
+			    struct event_loop *loop, api_handler_fn handler,
+			    void *ctx, void (*thread_init)(void *ctx));
 /* Moves the server to another loop (pre-boot loop -> VM loop). 0 or -errno. */
 int api_server_attach(struct api_server *s, struct event_loop *loop);
 /* Answers a waiting request with 503, stops the thread, closes and unlinks

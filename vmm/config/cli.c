@@ -23,6 +23,8 @@ enum {
 	OPT_RESTORE,
 	OPT_RESTORE_MEM,
 	OPT_RESTORE_PAUSED,
+	OPT_SECCOMP,
+	OPT_NO_SECCOMP,
 };
 
 static const struct option long_opts[] = {
@@ -38,6 +40,8 @@ static const struct option long_opts[] = {
 	{"restore", required_argument, NULL, OPT_RESTORE},
 	{"restore-mem", required_argument, NULL, OPT_RESTORE_MEM},
 	{"restore-paused", no_argument, NULL, OPT_RESTORE_PAUSED},
+	{"seccomp", required_argument, NULL, OPT_SECCOMP},
+	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -61,6 +65,8 @@ void cli_usage(FILE *out)
 		"  --restore FILE     resume a snapshot's state file instead of booting\n"
 		"  --restore-mem FILE its memory file (default: the path it was written to)\n"
 		"  --restore-paused   restore paused (PATCH /vm Resumed starts it)\n"
+		"  --seccomp ACTION   a forbidden syscall: kill (default), log or off\n"
+		"  --no-seccomp       the same as --seccomp off (Firecracker's flag)\n"
 		"  --help, --version\n",
 		CONFIG_MAX_VCPUS);
 }
@@ -150,6 +156,17 @@ static enum cli_result apply_flag(int opt, char **argv, struct vm_config *cfg,
 		return parse_log_level(optarg, err) ? CLI_EXIT_USAGE : CLI_RUN;
 	case OPT_RESTORE_PAUSED:
 		cfg->restore_paused = true;
+		return CLI_RUN;
+	case OPT_SECCOMP:
+		if (confine_action_parse(optarg, &cfg->seccomp)) {
+			err_set(err, CONFIG_ERR_LEN, -EINVAL,
+				"--seccomp: '%s' must be %s", optarg,
+				CONFINE_ACTION_NAMES);
+			return CLI_EXIT_USAGE;
+		}
+		return CLI_RUN;
+	case OPT_NO_SECCOMP:
+		cfg->seccomp = CONFINE_OFF;
 		return CLI_RUN;
 	case OPT_HELP:
 		cli_usage(stdout);

@@ -4,6 +4,8 @@
 #ifndef VMM_CONFIG_H
 #define VMM_CONFIG_H
 
+#include "confine/confine.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +42,8 @@ struct vm_config {
 	char *restore_path;
 	char *restore_mem_path; /* NULL: the one the state file names */
 	bool restore_paused;
+	/* --seccomp: what a forbidden syscall does (kill by default). */
+	enum confine_action seccomp;
 };
 
 #define CONFIG_ERR_LEN 512

@@ -1,6 +1,8 @@
 #include "memory/discard_backend.h"
 #include "memory/discard_batch.h"
 
+#include "confine/confine.h"
+
 #include <core/checked.h>
 #include <core/log.h>
 
@@ -278,7 +280,15 @@ int discard_uring_create(struct discard_uring **out,
 	u->inline_max_bytes = opts->inline_max_bytes;
 	u->chunk_bytes = MIN(MAX(opts->chunk_bytes, DISCARD_HUGEPAGE_SIZE),
 			     URING_MAX_OP_BYTES);
-	err = io_uring_queue_init(opts->entries ? opts->entries : 128, &u->ring, 0);
+	/* Created disabled, so its opcodes can be restricted before it runs
+	 * (the ring's own allowlist, confine_uring_restrict). */
+	unsigned entries = opts->entries ? opts->entries : 128;
+	bool restricted = true;
+	err = io_uring_queue_init(entries, &u->ring, IORING_SETUP_R_DISABLED);
+	if (err == -EINVAL) {
+		restricted = false; /* before Linux 5.10 */
+		err = io_uring_queue_init(entries, &u->ring, 0);
+	}
 	if (err)
 		goto err_free;
 	err = probe_opcodes(&u->ring);
@@ -307,6 +317,14 @@ int discard_uring_create(struct discard_uring **out,
 			log_info("discard: cannot cap io-wq workers: %s",
 				 strerror(-err));
 	}
+	char why[160];
+	if (restricted && (err = confine_uring_restrict(&u->ring, why,
+							sizeof(why)))) {
+		log_error("discard: %s", why);
+		goto err_efd;
+	}
+	if (!restricted)
+		log_warn("discard: io_uring without IORING_SETUP_R_DISABLED: its opcodes are not restricted");
 	*out = u;
 	return 0;
 

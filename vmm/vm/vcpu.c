@@ -202,14 +202,15 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
-	bool first = vcpu->id == 0 && env->first_run;
+	bool first = env->thread_start != NULL;
 	while (!atomic_load(env->stop)) {
 		/* Paused VMs park here, outside KVM_RUN (vm_pause.c). */
 		if (!pause_gate_checkpoint(env->pause, vcpu_complete_io, vcpu))
 			break;
 		if (first) {
-			env->first_run(env->opaque);
 			first = false;
+			if (env->thread_start(env->opaque, vcpu->id))
+				break;
 		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {

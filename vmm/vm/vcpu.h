@@ -67,8 +67,10 @@ struct vcpu_env {
 	void (*exit)(void *opaque, enum vcpu_exit_reason why, const char *msg);
 	/* KVM_EXIT_DIRTY_RING_FULL: harvest vCPU id's ring. 0 or -errno. */
 	int (*dirty_ring_full)(void *opaque, unsigned id);
-	/* vCPU 0, before its first KVM_RUN (startup figures); may be NULL. */
-	void (*first_run)(void *opaque);
+	/* Every vCPU, on its thread, before its first KVM_RUN: the last
+	 * set-up (vCPU 0's startup figures, the thread's seccomp filter).
+	 * Non-zero ends the VM with env->exit called; may be NULL. */
+	int (*thread_start)(void *opaque, unsigned id);
 };
 
 /* Exit counters by KVM exit reason; reasons past the end share the last. */

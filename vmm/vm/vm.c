@@ -1,5 +1,7 @@
 #include "vm/vm.h"
 
+#include "confine/confine.h"
+
 #include "memory/mem_lock.h"
 #include "reclaim/vm_reclaim.h"
 #include "vm/irqfd.h"
@@ -47,9 +49,8 @@ void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *msg)
 }
 
 /* vCPU 0, before its first KVM_RUN: time since start and mvmm's own RSS. */
-static void vm_log_startup(void *opaque)
+static void vm_log_startup(struct vm *vm)
 {
-	struct vm *vm = opaque;
 	char line[256];
 	long rss_kib = -1;
 	FILE *f = fopen("/proc/self/status", "r");
@@ -61,6 +62,24 @@ static void vm_log_startup(void *opaque)
 	log_info("startup: first KVM_RUN %.2f ms after start, VmRSS %ld KiB, guest RAM %llu MiB",
 		 (double)(clock_now_ns() - vm->start_ns) / 1e6, rss_kib,
 		 (unsigned long long)(vm->mem.total_bytes >> 20));
+}
+
+/* Each vCPU thread, before its first KVM_RUN; vCPU 0 reads
+ * /proc/self/status first, which its filter would forbid. */
+static int vm_vcpu_thread_start(void *opaque, unsigned id)
+{
+	struct vm *vm = opaque;
+	char err[256];
+	if (id == 0)
+		vm_log_startup(vm);
+	int r = confine_seccomp_install(CONFINE_VCPU, vm->cfg->seccomp, err,
+					sizeof(err));
+	if (r) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "vcpu%u: %s", id, err);
+		vm_request_exit(vm, VM_EXIT_ERROR, msg);
+	}
+	return r;
 }
 
 static void vm_on_vcpu_exit(void *opaque, enum vcpu_exit_reason why,
@@ -315,7 +334,7 @@ static int vm_create_vcpus(struct vm *vm, bool boot, char *err, size_t errlen)
 		.opaque = vm,
 		.exit = vm_on_vcpu_exit,
 		.dirty_ring_full = vm_on_dirty_ring_full,
-		.first_run = vm_log_startup,
+		.thread_start = vm_vcpu_thread_start,
 	};
 	const struct vcpu_x86_setup setup = {
 		.kvm_fd = vm->kvm_fd,
@@ -485,6 +504,12 @@ int vm_run(struct vm *vm)
 			break;
 		}
 	}
+	/* Last: the main filter allows no new thread, and every other thread
+	 * (vCPUs, the API's) exists now. */
+	char err[256];
+	if (!r && (r = confine_seccomp_install(CONFINE_MAIN, vm->cfg->seccomp,
+					       err, sizeof(err))))
+		vm_request_exit(vm, VM_EXIT_ERROR, err);
 	if (!r && (r = event_loop_run(&vm->loop)))
 		vm_request_exit(vm, VM_EXIT_ERROR, "event loop failed");
 	vm_request_exit(vm, VM_EXIT_SIGNAL, "stopped");
