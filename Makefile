@@ -1,6 +1,18 @@
 # mvmm: one build for the VMM, its tests, the guest artifacts and benchmarks.
 # `make run` boots the demo VM; `make test` runs every test tier.
 
+# ARCH=aarch64 cross-builds the arm64 side into build-aarch64/: core,
+# devices and arch/aarch64 today; mvmm itself once vmm/ is arch-neutral.
+ARCH ?= x86_64
+ifeq ($(ARCH),aarch64)
+CROSS_COMPILE ?= aarch64-linux-gnu-
+CC := $(CROSS_COMPILE)gcc
+BUILD ?= build-aarch64
+else ifneq ($(ARCH),x86_64)
+$(error ARCH=$(ARCH): mvmm builds for x86_64 (default) or aarch64)
+endif
+AR := $(CROSS_COMPILE)ar
+
 CC ?= gcc
 SAN ?= 0
 ifeq ($(SAN),1)
@@ -29,6 +41,20 @@ DEV_SRC := $(wildcard devices/*.c devices/legacy/*.c devices/virtio/*.c devices/
 ARCH_SRC := $(wildcard arch/x86_64/*.c)
 VMM_SRC := $(filter-out vmm/main.c,$(wildcard vmm/*.c vmm/*/*.c))
 UNIT_SRC := $(wildcard tests/unit/*_test.c tests/unit/fakes/*.c)
+
+# arch/aarch64 is portable C apart from kvm_uapi_check.c (arm64 UAPI headers),
+# so its unit tests (tests/unit/aarch64_*_test.c) run in the x86 unit binary
+# too. They see arch/aarch64's headers instead of arch/x86_64's.
+A64_INC := $(CORE_INC) -Iarch/aarch64/include
+A64_SRC := $(wildcard arch/aarch64/*.c)
+A64_PORTABLE_SRC := $(filter-out arch/aarch64/kvm_uapi_check.c,$(A64_SRC))
+ifeq ($(ARCH),aarch64)
+ARCH_INC := $(A64_INC)
+ARCH_SRC := $(A64_SRC)
+# libfdt-dev is amd64 only here (not co-installable); its headers serve both
+# and libfdt1:arm64 brings the library, without the unversioned .so link.
+LIBS := $(subst -lfdt,-l:libfdt.so.1,$(LIBS))
+endif
 BENCH_SRC := $(wildcard tests/bench/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -47,13 +73,19 @@ DEV_LIB := $(BUILD)/libdevices.a
 ARCH_LIB := $(BUILD)/libarch.a
 VMM_LIB := $(BUILD)/libvmm.a
 ALL_LIBS := $(VMM_LIB) $(DEV_LIB) $(ARCH_LIB) $(CORE_LIB)
+A64_LIB := $(BUILD)/libarch_aarch64.a
 
 MVMM := $(BUILD)/mvmm
 UNIT := $(BUILD)/unit_tests
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps run test layers unit unit-asan e2e bench fuzz fuzz-smoke guest clean
+.PHONY: aarch64 guest-arm64
+ifeq ($(ARCH),aarch64)
+.DEFAULT_GOAL := aarch64
+else
 .DEFAULT_GOAL := all
+endif
 
 all: $(MVMM) mvmm $(UNIT) $(BENCHES)
 
@@ -72,6 +104,10 @@ $(BUILD)/arch/%.o: arch/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CFLAGS) $(ARCH_INC) -c $< -o $@
+$(BUILD)/arch/aarch64/%.o: arch/aarch64/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) $(A64_INC) -c $< -o $@
 $(BUILD)/vmm/%.o: vmm/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
@@ -80,6 +116,14 @@ $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CFLAGS) $(TEST_INC) -c $< -o $@
+$(BUILD)/tests/unit/aarch64_%.o: tests/unit/aarch64_%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) $(A64_INC) -Itests/unit -c $< -o $@
+$(BUILD)/tests/aarch64/%.o: tests/aarch64/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) $(A64_INC) -c $< -o $@
 
 $(CORE_LIB): $(call obj,$(CORE_SRC))
 	$(call say,AR,$@)
@@ -93,6 +137,9 @@ $(ARCH_LIB): $(call obj,$(ARCH_SRC))
 $(VMM_LIB): $(call obj,$(VMM_SRC))
 	$(call say,AR,$@)
 	$(Q)rm -f $@; ar rcs $@ $^
+$(A64_LIB): $(call obj,$(A64_PORTABLE_SRC))
+	$(call say,AR,$@)
+	$(Q)rm -f $@; $(AR) rcs $@ $^
 
 $(MVMM): $(call obj,vmm/main.c) $(ALL_LIBS)
 	$(call say,LD,$@)
@@ -102,9 +149,9 @@ $(MVMM): $(call obj,vmm/main.c) $(ALL_LIBS)
 mvmm: $(MVMM)
 	@ln -sf $(MVMM) mvmm
 
-$(UNIT): $(call obj,$(UNIT_SRC)) $(ALL_LIBS)
+$(UNIT): $(call obj,$(UNIT_SRC)) $(ALL_LIBS) $(A64_LIB)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(call obj,$(UNIT_SRC)) $(ALL_LIBS) $(LIBS) -lcriterion
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(call obj,$(UNIT_SRC)) $(ALL_LIBS) $(A64_LIB) $(LIBS) -lcriterion
 
 $(BUILD)/bench/%: tests/bench/%.c $(ALL_LIBS)
 	@mkdir -p $(dir $@)
@@ -114,6 +161,17 @@ $(BUILD)/bench/%: tests/bench/%.c $(ALL_LIBS)
 # Guest kernel and initramfs, cached outside the checkout by config hash.
 guest: deps
 	@bash guest/build.sh
+guest-arm64: deps
+	@bash guest/build.sh --arch arm64
+
+# The arm64 side as far as it goes today (`make ARCH=aarch64`): the libraries
+# and mvmm-fdt, which writes the device tree arch/aarch64 makes for a given
+# machine (`make build/mvmm-fdt` builds it for this host, to read with dtc).
+aarch64: $(CORE_LIB) $(DEV_LIB) $(ARCH_LIB) $(BUILD)/mvmm-fdt
+FDT_TOOL_LIBS := $(if $(filter aarch64,$(ARCH)),$(ARCH_LIB),$(A64_LIB)) $(CORE_LIB)
+$(BUILD)/mvmm-fdt: $(call obj,tests/aarch64/mvmm_fdt.c) $(FDT_TOOL_LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(filter %fdt %fdt.so.1,$(LIBS))
 
 unit: $(UNIT)
 	$(UNIT) --jobs 2
@@ -157,6 +215,6 @@ fuzz-smoke: fuzz
 	@bash tests/fuzz/smoke.sh
 
 clean:
-	rm -rf build build-asan build-fuzz mvmm
+	rm -rf build build-asan build-fuzz build-aarch64 mvmm
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
