@@ -123,7 +123,7 @@ $(BUILD)/tests/unit/aarch64_%.o: tests/unit/aarch64_%.c
 $(BUILD)/tests/aarch64/%.o: tests/aarch64/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
-	$(Q)$(CC) $(CFLAGS) $(A64_INC) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(A64_INC) -Idevices/include -c $< -o $@
 
 $(CORE_LIB): $(call obj,$(CORE_SRC))
 	$(call say,AR,$@)
@@ -164,10 +164,15 @@ guest: deps
 guest-arm64: deps
 	@bash guest/build.sh --arch arm64
 
-# The arm64 side as far as it goes today (`make ARCH=aarch64`): the libraries
-# and mvmm-fdt, which writes the device tree arch/aarch64 makes for a given
-# machine (`make build/mvmm-fdt` builds it for this host, to read with dtc).
-aarch64: $(CORE_LIB) $(DEV_LIB) $(ARCH_LIB) $(BUILD)/mvmm-fdt
+# The arm64 side as far as it goes today (`make ARCH=aarch64`): the libraries;
+# mvmm-fdt, which writes the device tree arch/aarch64 makes for a given
+# machine (`make build/mvmm-fdt` builds it for this host, to read with dtc);
+# mvmm-a64-boot, which boots an Image on KVM with what arch/aarch64 computes
+# and the 8250, to prove it in the arm64 test host until vmm/ runs arm64.
+aarch64: $(CORE_LIB) $(DEV_LIB) $(ARCH_LIB) $(BUILD)/mvmm-fdt $(BUILD)/mvmm-a64-boot
+$(BUILD)/mvmm-a64-boot: $(call obj,tests/aarch64/kvm_boot.c) $(DEV_LIB) $(ARCH_LIB) $(CORE_LIB)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(filter %fdt %fdt.so.1,$(LIBS)) -lpthread
 FDT_TOOL_LIBS := $(if $(filter aarch64,$(ARCH)),$(ARCH_LIB),$(A64_LIB)) $(CORE_LIB)
 $(BUILD)/mvmm-fdt: $(call obj,tests/aarch64/mvmm_fdt.c) $(FDT_TOOL_LIBS)
 	$(call say,LD,$@)

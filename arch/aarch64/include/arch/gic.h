@@ -41,9 +41,11 @@ struct arm64_dev_attr {
 #define ARM64_GIC_SETUP_STEPS 4
 
 /* The steps that make a GICv3 for nr_vcpus vCPUs at the layout's addresses,
- * in the order KVM needs: IRQ count, distributor and redistributor bases,
- * then CTRL_INIT (after every vCPU exists). Fills out[ARM64_GIC_SETUP_STEPS];
- * returns the count, or -EINVAL for 0 or too many vCPUs. */
+ * in the order KVM needs: IRQ count, distributor and redistributor bases
+ * (right after KVM_CREATE_DEVICE, before or after the vCPUs), then
+ * CTRL_INIT, which needs every vCPU created. KVM_IRQFD fails with -EAGAIN
+ * until CTRL_INIT has run. Fills out[ARM64_GIC_SETUP_STEPS]; returns the
+ * count, or -EINVAL for 0 or too many vCPUs. */
 int arm64_gic_setup_attrs(unsigned nr_vcpus,
 			  struct arm64_dev_attr out[ARM64_GIC_SETUP_STEPS]);
 
