@@ -80,7 +80,7 @@ UNIT := $(BUILD)/unit_tests
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps run test layers unit unit-asan e2e bench fuzz fuzz-smoke guest clean
-.PHONY: aarch64 guest-arm64
+.PHONY: aarch64 guest-arm64 testhost-arm64-smoke
 ifeq ($(ARCH),aarch64)
 .DEFAULT_GOAL := aarch64
 else
@@ -169,10 +169,21 @@ guest-arm64: deps
 # machine (`make build/mvmm-fdt` builds it for this host, to read with dtc);
 # mvmm-a64-boot, which boots an Image on KVM with what arch/aarch64 computes
 # and the 8250, to prove it in the arm64 test host until vmm/ runs arm64.
+ifeq ($(ARCH),aarch64)
 aarch64: $(CORE_LIB) $(DEV_LIB) $(ARCH_LIB) $(BUILD)/mvmm-fdt $(BUILD)/mvmm-a64-boot
+else
+aarch64:
+	$(MAKE) ARCH=aarch64
+endif
 $(BUILD)/mvmm-a64-boot: $(call obj,tests/aarch64/kvm_boot.c) $(DEV_LIB) $(ARCH_LIB) $(CORE_LIB)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(filter %fdt %fdt.so.1,$(LIBS)) -lpthread
+
+# The arm64 test host: KVM, arm64 binaries from the shared root, and the arm64
+# guest booted by mvmm-a64-boot on 1 and 2 vCPUs (about 5 minutes under TCG).
+testhost-arm64-smoke: deps aarch64
+	$(MAKE) guest-arm64
+	bash tests/testhost/run.sh --arch arm64 --timeout 1200 -- sh tests/testhost/arm64-smoke.sh
 FDT_TOOL_LIBS := $(if $(filter aarch64,$(ARCH)),$(ARCH_LIB),$(A64_LIB)) $(CORE_LIB)
 $(BUILD)/mvmm-fdt: $(call obj,tests/aarch64/mvmm_fdt.c) $(FDT_TOOL_LIBS)
 	$(call say,LD,$@)

@@ -69,7 +69,11 @@ static void w_cells(struct fdtw *w, const char *name, const uint32_t *c,
 {
 	fdt32_t be[16];
 
-	for (unsigned i = 0; i < n && i < ARRAY_SIZE(be); i++)
+	if (n > ARRAY_SIZE(be)) {
+		w->err = w->err ? w->err : -FDT_ERR_INTERNAL;
+		return;
+	}
+	for (unsigned i = 0; i < n; i++)
 		be[i] = cpu_to_fdt32(c[i]);
 	w_prop(w, name, be, (int)(n * sizeof(be[0])));
 }
@@ -79,7 +83,11 @@ static void w_reg(struct fdtw *w, const uint64_t *pairs, unsigned n)
 {
 	fdt64_t be[4];
 
-	for (unsigned i = 0; i < 2 * n && i < ARRAY_SIZE(be); i++)
+	if (2 * n > ARRAY_SIZE(be)) {
+		w->err = w->err ? w->err : -FDT_ERR_INTERNAL;
+		return;
+	}
+	for (unsigned i = 0; i < 2 * n; i++)
 		be[i] = cpu_to_fdt64(pairs[i]);
 	w_prop(w, "reg", be, (int)(2 * n * sizeof(be[0])));
 }
