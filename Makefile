@@ -3,7 +3,10 @@
 
 # ARCH=aarch64 cross-builds the arm64 side into build-aarch64/: core,
 # devices and arch/aarch64 today; mvmm itself once vmm/ is arch-neutral.
-ARCH ?= x86_64
+# Only `make ARCH=...` picks it: an ARCH exported for kernel builds does not.
+ifneq ($(origin ARCH),command line)
+ARCH := x86_64
+endif
 ifeq ($(ARCH),aarch64)
 CROSS_COMPILE ?= aarch64-linux-gnu-
 CC := $(CROSS_COMPILE)gcc
