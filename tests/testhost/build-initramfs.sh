@@ -2,27 +2,42 @@
 # Builds the test host initramfs for the kernel unpacked in KDIR: static
 # busybox, init.sh as /init, and the modules it loads (with their dependencies
 # from that kernel's modules.dep, in load order). Rebuilt only when an input
-# changes; prints the image's path.
-# Usage: build-initramfs.sh KDIR
+# changes; prints the image's path. ARCH arm64: the arm64 test host's, with
+# an arm64 busybox and /etc/testhost.env telling init.sh which arch it is.
+# Usage: build-initramfs.sh KDIR [x86_64|arm64]
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-kdir=${1:?usage: build-initramfs.sh KDIR}
+kdir=${1:?usage: build-initramfs.sh KDIR [x86_64|arm64]}
+arch=${2:-x86_64}
 kver=$(basename "$(ls -d "$kdir"/lib/modules/*/ | head -n1)")
 moddir=$kdir/lib/modules/$kver
-busybox=${BUSYBOX:-/bin/busybox}
 
-# kvm-amd gives the test host a hardware-style /dev/kvm; 9p over virtio-pci
-# carries the build machine's root; overlay makes that root writable locally.
-WANTED=(irqbypass kvm ccp kvm-amd
-	virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
-	netfs fscache 9pnet 9pnet_virtio 9p overlay)
+case $arch in
+x86_64)
+	busybox=${BUSYBOX:-/bin/busybox}
+	# kvm-amd gives the test host a hardware-style /dev/kvm; 9p over
+	# virtio-pci carries the build machine's root; overlay makes that root
+	# writable locally.
+	WANTED=(irqbypass kvm ccp kvm-amd
+		virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
+		netfs fscache 9pnet 9pnet_virtio 9p overlay)
+	;;
+arm64)
+	TESTHOST_CACHE=$TESTHOST_CACHE-arm64
+	busybox=$(bash "$TESTHOST_DIR/../../guest/arm64-busybox.sh") ||
+		testhost_die "no arm64 busybox (make deps)"
+	# Debian's arm64 kernel has KVM, virtio and the PCI host built in.
+	WANTED=(virtio_pci netfs fscache 9pnet 9pnet_virtio 9p overlay)
+	;;
+*) testhost_die "unknown arch $arch (x86_64 or arm64)" ;;
+esac
 
 [[ $(ldd "$busybox" 2>&1 || true) == *'not a dynamic'* ]] ||
 	testhost_die "$busybox is not static (install busybox-static)"
 
 key=$( {
-	echo "$kdir ${WANTED[*]}"
+	echo "$kdir $arch ${WANTED[*]}"
 	cat "$TESTHOST_DIR/init.sh" "$0"
 	md5sum <"$busybox"
 } | md5sum | cut -c1-16)
@@ -61,6 +76,7 @@ mkdir -p "$root"/{bin,dev,proc,sys,lower,job,rw,newroot,lib/modules,etc}
 cp "$busybox" "$root/bin/busybox"
 cp "$TESTHOST_DIR/init.sh" "$root/init"
 chmod 755 "$root/init"
+[ "$arch" = x86_64 ] || echo "TESTHOST_ARCH=$arch" >"$root/etc/testhost.env"
 for path in "${order[@]}"; do
 	name=$(basename "$path")
 	case $name in

@@ -3,12 +3,29 @@
 # linux-image-amd64 depends on, and unpacks it into the cache with dpkg -x: it
 # is never installed on this machine. Then builds the test host initramfs.
 # Silent and quick when both are cached. With --print, prints two lines:
-# "kernel PATH" and "initrd PATH".
+# "kernel PATH" and "initrd PATH". With --arch arm64: linux-image-arm64's
+# kernel (KVM built in) for the arm64 test host, cached in testhost-arm64/.
+# Usage: fetch-kernel.sh [--arch x86_64|arm64] [--print]
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 print=0
-[ "${1:-}" = --print ] && print=1
+arch=x86_64
+while [ $# -gt 0 ]; do
+	case $1 in
+	--print) print=1; shift ;;
+	--arch) arch=${2:?--arch needs x86_64 or arm64}; shift 2 ;;
+	*) testhost_die "usage: fetch-kernel.sh [--arch x86_64|arm64] [--print]" ;;
+	esac
+done
+case $arch in
+x86_64) meta=linux-image-amd64 dpkg_arch= ;;
+arm64)
+	meta=linux-image-arm64:arm64 dpkg_arch=:arm64
+	TESTHOST_CACHE=$TESTHOST_CACHE-arm64
+	;;
+*) testhost_die "unknown arch $arch (x86_64 or arm64)" ;;
+esac
 
 mkdir -p "$TESTHOST_CACHE"
 # Several checkouts may run make at once; one fetch at a time.
@@ -25,10 +42,11 @@ lists_key() {
 
 resolve() {
 	local p v
-	p=$(apt-cache depends linux-image-amd64 2>/dev/null |
+	p=$(apt-cache depends "$meta" 2>/dev/null |
 		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n1)
 	[ -n "$p" ] || return 1
-	v=$(apt-cache show --no-all-versions "$p" 2>/dev/null | sed -n 's/^Version: //p' | head -n1)
+	p=${p%:arm64}
+	v=$(apt-cache show --no-all-versions "$p$dpkg_arch" 2>/dev/null | sed -n 's/^Version: //p' | head -n1)
 	[ -n "$v" ] || return 1
 	echo "$p $v"
 }
@@ -41,7 +59,7 @@ if [ -f "$resolved_file" ] && [ "$(cut -d' ' -f1 "$resolved_file")" = "$key" ]; 
 fi
 if [ -z "$pkgver" ]; then
 	if ! pkgver=$(resolve); then
-		echo "testhost: apt lists lack linux-image-amd64; running apt-get update" >&2
+		echo "testhost: apt lists lack $meta; running apt-get update" >&2
 		"${SUDO[@]}" apt-get update -q >/dev/null 2>&1 || true
 		key=$(lists_key)
 		pkgver=$(resolve) || pkgver=
@@ -57,8 +75,8 @@ else
 	# Offline and apt knows nothing: use the newest kernel already unpacked.
 	kdir=$(ls -d "$TESTHOST_CACHE"/linux-image-*/ 2>/dev/null | sort -V | tail -n1)
 	kdir=${kdir%/}
-	[ -n "$kdir" ] || testhost_die "cannot resolve linux-image-amd64 and nothing is cached in $TESTHOST_CACHE"
-	echo "testhost: apt cannot resolve linux-image-amd64; using cached $(basename "$kdir")" >&2
+	[ -n "$kdir" ] || testhost_die "cannot resolve $meta and nothing is cached in $TESTHOST_CACHE"
+	echo "testhost: apt cannot resolve $meta; using cached $(basename "$kdir")" >&2
 fi
 
 if [ ! -d "$kdir" ]; then
@@ -67,9 +85,9 @@ if [ ! -d "$kdir" ]; then
 	trap 'rm -rf "$tmp"' EXIT
 	# _apt cannot write into a root-only cache dir: let it, or apt warns.
 	chmod 755 "$tmp"
-	if ! (cd "$tmp" && apt-get download -q "$pkg=$ver") >"$tmp/log" 2>&1; then
+	if ! (cd "$tmp" && apt-get download -q "$pkg$dpkg_arch=$ver") >"$tmp/log" 2>&1; then
 		cat "$tmp/log" >&2
-		testhost_die "apt-get download $pkg=$ver failed"
+		testhost_die "apt-get download $pkg$dpkg_arch=$ver failed"
 	fi
 	dpkg -x "$tmp"/"${pkg}"_*.deb "$tmp/root"
 	kver=$(basename "$(ls -d "$tmp"/root/lib/modules/*/ | head -n1)")
@@ -99,7 +117,7 @@ if [ ! -f "$kernel" ] && grep -q '^CONFIG_PVH=y' "$kdir"/boot/config-*; then
 fi
 [ -f "$kernel" ] || kernel=$vmlinuz
 
-initrd=$(bash "$TESTHOST_DIR/build-initramfs.sh" "$kdir")
+initrd=$(bash "$TESTHOST_DIR/build-initramfs.sh" "$kdir" "$arch")
 
 if [ $print = 1 ]; then
 	echo "kernel $kernel"

@@ -2,9 +2,12 @@
 # /init of the test host: loads KVM (kvm-amd on QEMU's emulated SVM) and 9p,
 # makes the build machine's root (read-only 9p) writable with a tmpfs overlay,
 # chroots into it, runs the job.sh that run.sh left in the job share, records
-# its exit status there and powers off.
+# its exit status there and powers off. The arm64 test host (TESTHOST_ARCH in
+# /etc/testhost.env) has KVM built in and runs the job under its own busybox.
 /bin/busybox --install -s /bin
 export PATH=/bin
+TESTHOST_ARCH=x86_64
+[ -r /etc/testhost.env ] && . /etc/testhost.env
 
 mount -t devtmpfs dev /dev
 # The image has no /dev/console node (built without root), so the kernel
@@ -63,16 +66,27 @@ mount -t tmpfs -o mode=755 run $r/run
 mkdir -p $r/run/testhost
 mount --bind /job $r/run/testhost
 
-[ -c $r/dev/kvm ] || fail "no /dev/kvm after loading kvm-amd"
+[ -c $r/dev/kvm ] || fail "no /dev/kvm (kvm-amd on x86_64, built in on arm64)"
+
+shell=/bin/bash
+if [ "$TESTHOST_ARCH" != x86_64 ]; then
+	# The shared root is the x86_64 build machine's: of its programs only
+	# static ones of this arch run here, so the job gets this busybox,
+	# with its applets first in PATH (run.sh), where the root can see it.
+	mkdir -p $r/run/testhost-bin
+	cp /bin/busybox $r/run/testhost-bin/busybox
+	chroot $r /run/testhost-bin/busybox --install -s /run/testhost-bin
+	shell=/run/testhost-bin/sh
+fi
 
 if [ $interactive = 1 ]; then
 	# A controlling tty, so ^C on the console reaches the job.
-	setsid cttyhack chroot $r /bin/bash /run/testhost/job.sh
+	setsid cttyhack chroot $r $shell /run/testhost/job.sh
 	rc=$?
 else
 	# Plain \n on the console, so the output reads like a pipe's.
 	stty -onlcr </dev/console
-	chroot $r /bin/bash /run/testhost/job.sh </dev/null
+	chroot $r $shell /run/testhost/job.sh </dev/null
 	rc=$?
 fi
 finish $rc

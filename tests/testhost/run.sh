@@ -7,7 +7,12 @@
 # Its output streams to stdout; run.sh exits with COMMAND's exit status, or
 # 124 on timeout, 125 when the test host failed.
 #
-# Usage: run.sh [--mem MiB] [--cpus N] [--timeout S] [--interactive] -- COMMAND...
+# Usage: run.sh [--arch x86_64|arm64] [--mem MiB] [--cpus N] [--timeout S] [--interactive] -- COMMAND...
+#   --arch arm64    an arm64 test host: Debian's arm64 kernel (KVM built in,
+#                   VHE) on qemu-system-aarch64 -M virt with EL2 and GICv3.
+#                   COMMAND runs under an arm64 busybox sh with its applets
+#                   first in PATH; from the shared root only arm64 binaries
+#                   run (static, or dynamic on the multiarch arm64 libraries).
 #   --interactive   the console is this terminal: stdin reaches COMMAND and
 #                   ^C reaches it too (Ctrl-A x quits QEMU). No timeout unless given.
 # Environment: MVMM_TESTHOST_TIMEOUT (default --timeout, 1800 s),
@@ -20,12 +25,14 @@ usage() {
 	exit 2
 }
 
+arch=x86_64
 mem=4096
 cpus=2
 timeout_s=
 interactive=0
 while [ $# -gt 0 ]; do
 	case $1 in
+	--arch) arch=${2:?}; shift 2 ;;
 	--mem) mem=${2:?}; shift 2 ;;
 	--cpus) cpus=${2:?}; shift 2 ;;
 	--timeout) timeout_s=${2:?}; shift 2 ;;
@@ -36,11 +43,12 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || usage
 [[ $mem =~ ^[0-9]+$ && $cpus =~ ^[0-9]+$ && ${timeout_s:-0} =~ ^[0-9]+$ ]] || usage
+[[ $arch == x86_64 || $arch == arm64 ]] || usage
 if [ -z "$timeout_s" ]; then
 	[ $interactive = 1 ] && timeout_s=0 || timeout_s=${MVMM_TESTHOST_TIMEOUT:-1800}
 fi
 
-paths=$(bash "$TESTHOST_DIR/fetch-kernel.sh" --print) || testhost_die "cannot prepare the test host kernel"
+paths=$(bash "$TESTHOST_DIR/fetch-kernel.sh" --arch "$arch" --print) || testhost_die "cannot prepare the test host kernel"
 kernel=$(sed -n 's/^kernel //p' <<<"$paths")
 initrd=$(sed -n 's/^initrd //p' <<<"$paths")
 repo=$(pwd -P)
@@ -72,7 +80,9 @@ trap 'exit 129' HUP
 mkdir "$tmp/job"
 {
 	echo '# written by tests/testhost/run.sh'
-	echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+	path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+	[ "$arch" = x86_64 ] || path=/run/testhost-bin:$path # init.sh's busybox
+	echo "export PATH=$path"
 	printf 'export HOME=%q LANG=C.UTF-8 TERM=%q MVMM_TESTHOST=1\n' "${HOME:-/root}" "${TERM:-dumb}"
 	while read -r v; do
 		[ "$v" = MVMM_TESTHOST ] || printf 'export %s=%q\n' "$v" "${!v}"
@@ -88,11 +98,18 @@ p9=security_model=none,multidevs=remap
 # telling an MTTCG problem from a real one).
 tcg=${MVMM_TESTHOST_TCG:-multi}
 [[ $tcg == multi || $tcg == single ]] || testhost_die "MVMM_TESTHOST_TCG must be multi or single"
-qemu=(qemu-system-x86_64 -M q35 -accel "tcg,thread=$tcg" -cpu max
-	-smp "$cpus" -m "$mem" -nodefaults -display none -no-reboot
+append="quiet loglevel=3 panic=-1 mitigations=off mvmm.interactive=$interactive"
+if [ "$arch" = arm64 ]; then
+	# virtualization=on: EL2 for the test host's KVM (VHE with -cpu max).
+	qemu=(qemu-system-aarch64 -M virt,virtualization=on,gic-version=3
+		-accel "tcg,thread=$tcg" -cpu max -append "console=ttyAMA0 $append")
+else
+	qemu=(qemu-system-x86_64 -M q35 -accel "tcg,thread=$tcg" -cpu max
+		-append "console=ttyS0 $append")
+fi
+qemu+=(-smp "$cpus" -m "$mem" -nodefaults -display none -no-reboot
 	-pidfile "$tmp/qemu.pid"
 	-kernel "$kernel" -initrd "$initrd"
-	-append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off mvmm.interactive=$interactive"
 	-virtfs "local,path=/,mount_tag=hostroot,readonly=on,$p9"
 	-virtfs "local,path=$tmp/job,mount_tag=mvmmjob,$p9")
 if [ $interactive = 1 ]; then
