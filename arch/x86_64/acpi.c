@@ -282,7 +282,7 @@ static void acpi_dsdt_body(struct aml *a, const struct x86_acpi_virtio *virtio,
 		return;
 	size_t sb = aml_scope_open(a, "\\_SB_");
 	for (unsigned i = 0; i < nr_virtio; i++) {
-		char name[5];
+		char name[12];
 		snprintf(name, sizeof(name), "VR%02X", i);
 		size_t dev = aml_device_open(a, name);
 		aml_name_string(a, "_HID", "LNRO0005");

@@ -3,6 +3,7 @@
  * before anything is changed. */
 #include <devices/serial.h>
 
+#include <core/io.h>
 #include <core/log.h>
 
 #include <errno.h>
@@ -56,12 +57,10 @@ static const char *serial_state_invalid(const struct serial_state *st)
 		return "LSR error bits other than overrun";
 	if (st->thre_pending > 1)
 		return "thre_pending not 0 or 1";
-	for (size_t i = 0; i < sizeof(st->pad); i++)
-		if (st->pad[i])
-			return "non-zero padding";
-	for (size_t i = st->rx_len; i < SERIAL_RX_CAP; i++)
-		if (st->rx[i])
-			return "bytes past rx_len";
+	if (!io_all_zero(st->pad, sizeof(st->pad)))
+		return "non-zero padding";
+	if (!io_all_zero(st->rx + st->rx_len, SERIAL_RX_CAP - st->rx_len))
+		return "bytes past rx_len";
 	return NULL;
 }
 

@@ -9,7 +9,6 @@
 #include <endian.h>
 #include <errno.h>
 #include <linux/virtio_config.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -54,19 +53,22 @@ static int mmio_wait(void *opaque, pthread_cond_t *cond, unsigned timeout_ms)
 	return pthread_cond_timedwait(cond, &t->lock, &ts);
 }
 
-__attribute__((format(printf, 2, 3))) static void
-mmio_bad(struct virtio_mmio *t, const char *fmt, ...)
+/* Counts a guest access the register file ignores; true when it may be
+ * logged. One limit for every kind, so a guest cannot flood the log by
+ * varying its mistakes. */
+static bool mmio_bad_counted(struct virtio_mmio *t)
 {
-	char msg[160];
-	va_list ap;
-
+	static struct log_ratelimit rl;
 	t->metrics.bad_accesses++;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_ratelimited(LOG_WARN, "virtio-mmio (device %u): %s ignored",
-			t->dev->device_id, msg);
+	return log_ratelimit_ok(&rl);
 }
+
+#define mmio_bad(t, fmt, ...)                                                \
+	do {                                                                 \
+		if (mmio_bad_counted(t))                                     \
+			log_warn("virtio-mmio (device %u): " fmt " ignored", \
+				 (t)->dev->device_id, ##__VA_ARGS__);        \
+	} while (0)
 
 static uint64_t mmio_offer(const struct virtio_mmio *t)
 {
@@ -180,15 +182,6 @@ int virtio_mmio_init(struct virtio_mmio *t, struct virtio_dev *dev,
 void virtio_mmio_destroy(struct virtio_mmio *t)
 {
 	pthread_mutex_destroy(&t->lock);
-}
-
-void virtio_mmio_set_notify_hook(struct virtio_mmio *t, virtio_mmio_notify_fn fn,
-				 void *opaque)
-{
-	mmio_lock(t);
-	t->notify_hook = fn;
-	t->notify_opaque = opaque;
-	mmio_unlock(t);
 }
 
 void virtio_mmio_get_metrics(struct virtio_mmio *t,
@@ -417,10 +410,7 @@ static void mmio_reg_write(struct virtio_mmio *t, uint64_t off, uint32_t val)
 		mmio_queue_ready_write(t, val);
 		break;
 	case VIRTIO_MMIO_QUEUE_NOTIFY:
-		if (t->notify_hook)
-			t->notify_hook(t->notify_opaque, val);
-		else
-			virtio_mmio_queue_event(t, val);
+		virtio_mmio_queue_event(t, val);
 		break;
 	case VIRTIO_MMIO_INTERRUPT_ACK:
 		t->interrupt_status &= ~val;
@@ -495,6 +485,15 @@ static uint32_t mmio_reg_read(struct virtio_mmio *t, uint64_t off)
 	}
 }
 
+/* The config window takes 1, 2, 4 and 8 byte accesses inside the device's
+ * config space. */
+static bool mmio_config_fits(const struct virtio_mmio *t, uint64_t coff,
+			     unsigned len)
+{
+	return (len == 1 || len == 2 || len == 4 || len == 8) &&
+	       range_within(coff, len, 0, t->dev->config_size);
+}
+
 static void mmio_bus_read(void *opaque, uint64_t off, void *data, unsigned len)
 {
 	struct virtio_mmio *t = opaque;
@@ -503,9 +502,7 @@ static void mmio_bus_read(void *opaque, uint64_t off, void *data, unsigned len)
 	memset(data, 0, len);
 	if (off >= VIRTIO_MMIO_CONFIG) {
 		uint64_t coff = off - VIRTIO_MMIO_CONFIG;
-		if ((len == 1 || len == 2 || len == 4 || len == 8) &&
-		    range_within(coff, len, 0, t->dev->config_size) &&
-		    t->dev->ops->config_read)
+		if (mmio_config_fits(t, coff, len) && t->dev->ops->config_read)
 			t->dev->ops->config_read(t->dev->dev, (uint32_t)coff,
 						 data, len);
 		else
@@ -529,9 +526,7 @@ static void mmio_bus_write(void *opaque, uint64_t off, const void *data,
 	mmio_lock(t);
 	if (off >= VIRTIO_MMIO_CONFIG) {
 		uint64_t coff = off - VIRTIO_MMIO_CONFIG;
-		if ((len == 1 || len == 2 || len == 4 || len == 8) &&
-		    range_within(coff, len, 0, t->dev->config_size) &&
-		    t->dev->ops->config_write)
+		if (mmio_config_fits(t, coff, len) && t->dev->ops->config_write)
 			t->dev->ops->config_write(t->dev->dev, (uint32_t)coff,
 						  data, len);
 		else
@@ -573,4 +568,25 @@ void virtio_mmio_queue_event(struct virtio_mmio *t, unsigned q)
 			t->dev->ops->queue_notify(t->dev->dev, q);
 	}
 	mmio_unlock(t);
+}
+
+int virtio_mmio_ring_ranges(struct virtio_mmio *t, struct virtq_range *out,
+			    unsigned max)
+{
+	unsigned n = 0;
+	int err = 0;
+
+	mmio_lock(t);
+	for (unsigned q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++) {
+		if (!t->queues[q].size)
+			continue;
+		if (max - n < VIRTQ_NR_RINGS) {
+			err = -ENOSPC;
+			break;
+		}
+		virtq_rings(&t->queues[q], out + n);
+		n += VIRTQ_NR_RINGS;
+	}
+	mmio_unlock(t);
+	return err ? err : (int)n;
 }

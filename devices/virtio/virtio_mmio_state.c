@@ -5,13 +5,13 @@
 #include <devices/virtio_mmio.h>
 
 #include <core/checked.h>
+#include <core/err.h>
+#include <core/io.h>
 #include <core/log.h>
 
 #include <errno.h>
 #include <linux/virtio_config.h>
-#include <stdarg.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <string.h>
 
 /* Raw bytes in the state file: the layout is part of the file format. */
@@ -64,31 +64,6 @@ int virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *st)
 	return 0;
 }
 
-__attribute__((format(printf, 4, 5))) static int
-refuse(const struct virtio_mmio *t, char *err, size_t errlen,
-       const char *fmt, ...)
-{
-	char msg[200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (err && errlen)
-		snprintf(err, errlen, "virtio-mmio (device %u): %s",
-			 t->dev->device_id, msg);
-	return -EINVAL;
-}
-
-static bool all_zero(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < len; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 /* Status as mmio_status_write can leave it: driver bits added in the order
  * of 3.1.1, NEEDS_RESET only once the driver started. NULL when fine. */
 static const char *status_invalid(uint32_t s)
@@ -107,34 +82,36 @@ static const char *status_invalid(uint32_t s)
 	return NULL;
 }
 
-static int check_features(const struct virtio_mmio *t,
-			  const struct virtio_mmio_state *st, uint64_t offer,
+static int check_features(const struct virtio_mmio_state *st, uint64_t offer,
 			  char *err, size_t errlen)
 {
 	uint64_t df = st->driver_features;
 
 	if (st->driver_features_bad > 1)
-		return refuse(t, err, errlen, "driver_features_bad is not 0 or 1");
+		return err_set(err, errlen, -EINVAL,
+			       "driver_features_bad is not 0 or 1");
 	if ((df || st->driver_features_bad) &&
 	    !(st->status & VIRTIO_CONFIG_S_DRIVER))
-		return refuse(t, err, errlen,
-			      "driver features 0x%llx without DRIVER in Status",
-			      (unsigned long long)df);
+		return err_set(
+			err, errlen, -EINVAL,
+			"driver features 0x%llx without DRIVER in Status",
+			(unsigned long long)df);
 	if (df & ~offer)
-		return refuse(t, err, errlen,
-			      "driver features 0x%llx include bit %d, which this "
-			      "device does not offer (offer 0x%llx): was it "
-			      "configured differently?",
-			      (unsigned long long)df, __builtin_ctzll(df & ~offer),
-			      (unsigned long long)offer);
+		return err_set(
+			err, errlen, -EINVAL,
+			"driver features 0x%llx include bit %d, which this "
+			"device does not offer (offer 0x%llx): was it "
+			"configured differently?",
+			(unsigned long long)df, __builtin_ctzll(df & ~offer),
+			(unsigned long long)offer);
 	if (!(st->status & VIRTIO_CONFIG_S_FEATURES_OK))
 		return 0;
 	if (st->driver_features_bad)
-		return refuse(t, err, errlen,
-			      "FEATURES_OK with feature bits above 63");
+		return err_set(err, errlen, -EINVAL,
+			       "FEATURES_OK with feature bits above 63");
 	if (!(df & BIT64(VIRTIO_F_VERSION_1)))
-		return refuse(t, err, errlen,
-			      "FEATURES_OK without VIRTIO_F_VERSION_1");
+		return err_set(err, errlen, -EINVAL,
+			       "FEATURES_OK without VIRTIO_F_VERSION_1");
 	return 0;
 }
 
@@ -145,31 +122,34 @@ static int check_queue(const struct virtio_mmio *t,
 	const struct virtio_mmio_queue_state *qs = &st->queues[i];
 	const struct virtio_dev *d = t->dev;
 
-	if (!all_zero(qs->pad, sizeof(qs->pad)))
-		return refuse(t, err, errlen, "queue %u: non-zero padding", i);
+	if (!io_all_zero(qs->pad, sizeof(qs->pad)))
+		return err_set(err, errlen, -EINVAL,
+			       "queue %u: non-zero padding", i);
 	/* Queue registers are written only after FEATURES_OK, and only for
 	 * queues the device has (4.2.3.2). */
 	if (i >= d->max_queues || !(st->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
-		if (!all_zero(qs, sizeof(*qs)))
-			return refuse(t, err, errlen,
-				      "queue %u set up %s", i,
-				      i >= d->max_queues
-					      ? "but the device has no such queue"
-					      : "before FEATURES_OK");
+		if (!io_all_zero(qs, sizeof(*qs)))
+			return err_set(
+				err, errlen, -EINVAL, "queue %u set up %s", i,
+				i >= d->max_queues
+					? "but the device has no such queue"
+					: "before FEATURES_OK");
 		return 0;
 	}
 	if (qs->ready > 1 || qs->signalled_valid > 1 ||
 	    qs->signalled_answer > 1)
-		return refuse(t, err, errlen, "queue %u: a flag is not 0 or 1", i);
+		return err_set(err, errlen, -EINVAL,
+			       "queue %u: a flag is not 0 or 1", i);
 	if (qs->size > d->queue_max_size)
-		return refuse(t, err, errlen, "queue %u: size %u above the max %u",
-			      i, qs->size, d->queue_max_size);
+		return err_set(err, errlen, -EINVAL,
+			       "queue %u: size %u above the max %u", i,
+			       qs->size, d->queue_max_size);
 	if (!qs->ready)
 		return 0;
 	if (!IS_POW2(qs->size))
-		return refuse(t, err, errlen,
-			      "queue %u: size %u is not a power of two", i,
-			      qs->size);
+		return err_set(err, errlen, -EINVAL,
+			       "queue %u: size %u is not a power of two", i,
+			       qs->size);
 	/* The rings as virtq_activate checks them, on a scratch copy. */
 	struct virtq vq = {
 		.size = qs->size,
@@ -178,20 +158,21 @@ static int check_queue(const struct virtio_mmio *t,
 		.used_gpa = qs->used_gpa,
 	};
 	if (virtq_activate(&vq, t->mem, d->queue_max_size, st->driver_features))
-		return refuse(t, err, errlen,
-			      "queue %u: rings (desc 0x%llx, avail 0x%llx, used "
-			      "0x%llx) outside guest RAM or misaligned",
-			      i, (unsigned long long)qs->desc_gpa,
-			      (unsigned long long)qs->avail_gpa,
-			      (unsigned long long)qs->used_gpa);
+		return err_set(
+			err, errlen, -EINVAL,
+			"queue %u: rings (desc 0x%llx, avail 0x%llx, used "
+			"0x%llx) outside guest RAM or misaligned",
+			i, (unsigned long long)qs->desc_gpa,
+			(unsigned long long)qs->avail_gpa,
+			(unsigned long long)qs->used_gpa);
 	/* Popped but not yet used: never more than the ring holds. */
 	uint16_t in_flight = (uint16_t)(qs->last_avail - qs->used_idx);
 	if (in_flight > qs->size)
-		return refuse(t, err, errlen,
-			      "queue %u: %u buffers in flight (last_avail %u, "
-			      "used_idx %u) in a queue of %u",
-			      i, in_flight, qs->last_avail, qs->used_idx,
-			      qs->size);
+		return err_set(err, errlen, -EINVAL,
+			       "queue %u: %u buffers in flight (last_avail %u, "
+			       "used_idx %u) in a queue of %u",
+			       i, in_flight, qs->last_avail, qs->used_idx,
+			       qs->size);
 	return 0;
 }
 
@@ -205,36 +186,38 @@ static int check_state(const struct virtio_mmio *t,
 	int r;
 
 	if (st->device_id != t->dev->device_id)
-		return refuse(t, err, errlen,
-			      "state is of device id %u, not this device",
-			      st->device_id);
-	if (!all_zero(st->pad, sizeof(st->pad)))
-		return refuse(t, err, errlen, "non-zero padding");
+		return err_set(err, errlen, -EINVAL,
+			       "state is of device id %u, not this device",
+			       st->device_id);
+	if (!io_all_zero(st->pad, sizeof(st->pad)))
+		return err_set(err, errlen, -EINVAL, "non-zero padding");
 	if ((why = status_invalid(s)))
-		return refuse(t, err, errlen, "Status 0x%x: %s", s, why);
+		return err_set(err, errlen, -EINVAL, "Status 0x%x: %s", s, why);
 	if (st->interrupt_status & ~INT_BITS)
-		return refuse(t, err, errlen, "InterruptStatus 0x%x: unknown bits",
-			      st->interrupt_status);
+		return err_set(err, errlen, -EINVAL,
+			       "InterruptStatus 0x%x: unknown bits",
+			       st->interrupt_status);
 	/* Interrupts are raised only once the driver is running. */
 	if (st->interrupt_status && !(s & VIRTIO_CONFIG_S_DRIVER_OK))
-		return refuse(t, err, errlen,
-			      "InterruptStatus 0x%x without DRIVER_OK",
-			      st->interrupt_status);
+		return err_set(err, errlen, -EINVAL,
+			       "InterruptStatus 0x%x without DRIVER_OK",
+			       st->interrupt_status);
 	if (st->activated > 1)
-		return refuse(t, err, errlen, "activated is not 0 or 1");
+		return err_set(err, errlen, -EINVAL, "activated is not 0 or 1");
 	if (st->activated && !(s & VIRTIO_CONFIG_S_DRIVER_OK))
-		return refuse(t, err, errlen, "activated without DRIVER_OK");
+		return err_set(err, errlen, -EINVAL,
+			       "activated without DRIVER_OK");
 	/* DRIVER_OK leaves the device unactivated only when it needed a reset
 	 * then (a bad queue before, or activate refused). */
 	if ((s & VIRTIO_CONFIG_S_DRIVER_OK) && !st->activated &&
 	    !(s & VIRTIO_CONFIG_S_NEEDS_RESET))
-		return refuse(t, err, errlen,
-			      "DRIVER_OK but the device was never activated");
+		return err_set(err, errlen, -EINVAL,
+			       "DRIVER_OK but the device was never activated");
 	if (st->nr_queues > t->dev->max_queues ||
 	    (!(s & VIRTIO_CONFIG_S_DRIVER_OK) && st->nr_queues))
-		return refuse(t, err, errlen, "nr_queues %u in Status 0x%x",
-			      st->nr_queues, s);
-	if ((r = check_features(t, st, offer, err, errlen)))
+		return err_set(err, errlen, -EINVAL,
+			       "nr_queues %u in Status 0x%x", st->nr_queues, s);
+	if ((r = check_features(st, offer, err, errlen)))
 		return r;
 	for (unsigned i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
 		if ((r = check_queue(t, st, i, err, errlen)))
@@ -276,14 +259,9 @@ static int restore_locked(struct virtio_mmio *t,
 	const struct virtio_dev *d = t->dev;
 	int r;
 
-	if (t->status || t->activated || t->nr_queues) {
-		if (err && errlen)
-			snprintf(err, errlen,
-				 "virtio-mmio (device %u): restore needs a "
-				 "freshly initialised transport",
-				 d->device_id);
-		return -EBUSY;
-	}
+	if (t->status || t->activated || t->nr_queues)
+		return err_set(err, errlen, -EBUSY,
+			       "restore needs a freshly initialised transport");
 	if ((r = check_state(t, st, virtio_mmio_features_offered(t), err,
 			     errlen)))
 		return r;
@@ -293,9 +271,9 @@ static int restore_locked(struct virtio_mmio *t,
 	    d->ops->set_features(d->dev, st->driver_features) < 0) {
 		if (d->ops->reset)
 			d->ops->reset(d->dev);
-		return refuse(t, err, errlen,
-			      "the device refuses driver features 0x%llx",
-			      (unsigned long long)st->driver_features);
+		return err_set(err, errlen, -EINVAL,
+			       "the device refuses driver features 0x%llx",
+			       (unsigned long long)st->driver_features);
 	}
 	if (st->status & VIRTIO_CONFIG_S_DRIVER_OK) {
 		unsigned nr = d->ops->num_queues ? d->ops->num_queues(d->dev)
@@ -304,10 +282,10 @@ static int restore_locked(struct virtio_mmio *t,
 			/* Undo set_features: a reset is the fresh state. */
 			if (d->ops->reset)
 				d->ops->reset(d->dev);
-			return refuse(t, err, errlen,
-				      "nr_queues %u, the negotiated features "
-				      "give %u",
-				      st->nr_queues, MIN(nr, d->max_queues));
+			return err_set(err, errlen, -EINVAL,
+				       "nr_queues %u, the negotiated features "
+				       "give %u",
+				       st->nr_queues, MIN(nr, d->max_queues));
 		}
 	}
 
@@ -331,12 +309,9 @@ static int restore_locked(struct virtio_mmio *t,
 		    (r = d->ops->activate(d->dev, t->queues, t->nr_queues, t->mem,
 					  &t->host)) < 0) {
 			reset_transport(t);
-			if (err && errlen)
-				snprintf(err, errlen,
-					 "virtio-mmio (device %u): the device "
-					 "refused to activate: %s",
-					 d->device_id, strerror(-r));
-			return r;
+			return err_set(err, errlen, r,
+				       "the device refused to activate: %s",
+				       strerror(-r));
 		}
 		t->activated = true;
 	}
@@ -356,9 +331,13 @@ int virtio_mmio_restore(struct virtio_mmio *t,
 			const struct virtio_mmio_state *st, char *err,
 			size_t errlen)
 {
+	char why[256];
 	pthread_mutex_lock(&t->lock);
-	int r = restore_locked(t, st, err, errlen);
+	int r = restore_locked(t, st, why, sizeof(why));
 	pthread_mutex_unlock(&t->lock);
+	if (r)
+		err_set(err, errlen, r, "virtio-mmio (device %u): %s",
+			t->dev->device_id, why);
 	return r;
 }
 

@@ -11,10 +11,21 @@
 
 #define VIRTQ_DESC_SIZE sizeof(struct vring_desc)
 
+void virtq_rings(const struct virtq *vq,
+		 struct virtq_range out[VIRTQ_NR_RINGS])
+{
+	uint64_t n = vq->size;
+	/* flags, idx, ring[n], then used_event / avail_event (2.7.6, 2.7.8). */
+	out[0] = (struct virtq_range){vq->desc_gpa, VIRTQ_DESC_SIZE * n};
+	out[1] = (struct virtq_range){vq->avail_gpa, 6 + 2 * n};
+	out[2] = (struct virtq_range){vq->used_gpa, 6 + 8 * n};
+}
+
 int virtq_activate(struct virtq *vq, const struct gmem *mem, uint16_t max_size,
 		   uint64_t features)
 {
 	uint64_t n = vq->size;
+	struct virtq_range r[VIRTQ_NR_RINGS];
 
 	vq->ready = false;
 	if (!mem || !IS_POW2(n) || n > max_size || n > VIRTQ_MAX_SIZE)
@@ -24,11 +35,10 @@ int virtq_activate(struct virtq *vq, const struct gmem *mem, uint16_t max_size,
 	    vq->avail_gpa % VRING_AVAIL_ALIGN_SIZE ||
 	    vq->used_gpa % VRING_USED_ALIGN_SIZE)
 		return -EINVAL;
-	/* Sizes include used_event / avail_event, present whatever the
-	 * features (2.7.6, 2.7.8). */
-	void *desc = gmem_ptr(mem, vq->desc_gpa, VIRTQ_DESC_SIZE * n);
-	void *avail = gmem_ptr(mem, vq->avail_gpa, 6 + 2 * n);
-	void *used = gmem_ptr(mem, vq->used_gpa, 6 + 8 * n);
+	virtq_rings(vq, r);
+	void *desc = gmem_ptr(mem, r[0].gpa, r[0].len);
+	void *avail = gmem_ptr(mem, r[1].gpa, r[1].len);
+	void *used = gmem_ptr(mem, r[2].gpa, r[2].len);
 	if (!desc || !avail || !used)
 		return -EINVAL;
 	/* Ring indices are accessed atomically: host addresses must be as
@@ -99,7 +109,40 @@ static int virtq_add_seg(const struct virtq *vq, struct virtq_chain *c,
 	return 0;
 }
 
-/* An indirect table: 16-byte entries, no nesting, next within the table. */
+static int virtq_walk_indirect(const struct virtq *vq, struct virtq_chain *c,
+			       const struct vring_desc *ind);
+
+/* Follows a chain from entry i of a table of n descriptors: the queue's own
+ * or an indirect one (nested: no INDIRECT inside, 2.7.5.3.1). No chain is
+ * longer than its table, so more steps than entries is a loop;
+ * virtq_add_seg caps the whole chain at VIRTQ_CHAIN_MAX. */
+static int virtq_walk_table(const struct virtq *vq, struct virtq_chain *c,
+			    const uint8_t *table, uint32_t n, uint32_t i,
+			    bool nested)
+{
+	for (uint32_t steps = 0;;) {
+		struct vring_desc d;
+		if (i >= n || ++steps > n)
+			return -EINVAL;
+		memcpy(&d, table + (size_t)i * VIRTQ_DESC_SIZE, sizeof(d));
+		uint16_t flags = le16toh(d.flags);
+		if (flags & VRING_DESC_F_INDIRECT) {
+			/* INDIRECT with NEXT is forbidden, so it ends the
+			 * chain (2.7.5.3.1). */
+			if (nested || (flags & VRING_DESC_F_NEXT))
+				return -EINVAL;
+			return virtq_walk_indirect(vq, c, &d);
+		}
+		int err = virtq_add_seg(vq, c, &d);
+		if (err)
+			return err;
+		if (!(flags & VRING_DESC_F_NEXT))
+			return 0;
+		i = le16toh(d.next);
+	}
+}
+
+/* An indirect table: 16-byte entries, next within the table. */
 static int virtq_walk_indirect(const struct virtq *vq, struct virtq_chain *c,
 			       const struct vring_desc *ind)
 {
@@ -111,57 +154,18 @@ static int virtq_walk_indirect(const struct virtq *vq, struct virtq_chain *c,
 	const uint8_t *table = gmem_ptr(vq->mem, gpa, len);
 	if (!table)
 		return -EINVAL;
-	uint32_t n = len / VIRTQ_DESC_SIZE, i = 0, steps = 0;
-	for (;;) {
-		struct vring_desc d;
-		/* steps > n means a loop; virtq_add_seg caps at CHAIN_MAX. */
-		if (i >= n || ++steps > n)
-			return -EINVAL;
-		memcpy(&d, table + (size_t)i * VIRTQ_DESC_SIZE, sizeof(d));
-		uint16_t flags = le16toh(d.flags);
-		if (flags & VRING_DESC_F_INDIRECT) /* 2.7.5.3.1 */
-			return -EINVAL;
-		int err = virtq_add_seg(vq, c, &d);
-		if (err)
-			return err;
-		if (!(flags & VRING_DESC_F_NEXT))
-			return 0;
-		i = le16toh(d.next);
-	}
+	return virtq_walk_table(vq, c, table, len / VIRTQ_DESC_SIZE, 0, true);
 }
 
 static int virtq_walk(const struct virtq *vq, uint16_t head,
 		      struct virtq_chain *c)
 {
-	uint16_t i = head;
-	unsigned steps = 0;
-
 	c->head = head;
 	c->nr_segs = 0;
 	c->read_bytes = 0;
 	c->write_bytes = 0;
-	for (;;) {
-		struct vring_desc d;
-		/* No chain is longer than the queue (2.7.5.3.1): more steps
-		 * than descriptors is a loop. */
-		if (i >= vq->size || ++steps > vq->size)
-			return -EINVAL;
-		memcpy(&d, &vq->desc[i], sizeof(d));
-		uint16_t flags = le16toh(d.flags);
-		if (flags & VRING_DESC_F_INDIRECT) {
-			/* INDIRECT with NEXT is forbidden, so it ends the
-			 * chain (2.7.5.3.1). */
-			if (flags & VRING_DESC_F_NEXT)
-				return -EINVAL;
-			return virtq_walk_indirect(vq, c, &d);
-		}
-		int err = virtq_add_seg(vq, c, &d);
-		if (err)
-			return err;
-		if (!(flags & VRING_DESC_F_NEXT))
-			return 0;
-		i = le16toh(d.next);
-	}
+	return virtq_walk_table(vq, c, (const uint8_t *)vq->desc, vq->size,
+				head, false);
 }
 
 int virtq_pop(struct virtq *vq, struct virtq_chain *chain)

@@ -1,4 +1,4 @@
-/* Discard benchmark (issue 4, benchmarks a and b).
+/* Discard benchmark, two measurements:
  * (a) throughput discarding 1 GiB of touched anonymous memory, GiB/s, per
  *     method; plus the sweeps that set the engine's policy (op size,
  *     inline threshold).

@@ -5,8 +5,8 @@
  * guest kick would without the KVM exit. Prints a table; not pass/fail.
  * Usage: build/bench/virtq_bench [seconds per row, default 0.3] */
 #include "fakes/fake_vdev.c"
-#include "fakes/fake_virtio_driver.c"
-#include "fakes/vtb.c"
+#include "fakes/fake_driver.c"
+#include "fakes/virtio_testbed.c"
 
 #include <core/log.h>
 
@@ -26,7 +26,7 @@ static double now_s(void)
 
 struct bench {
 	struct fake_vdev dev;
-	struct vtb *tb;
+	struct virtio_testbed *tb;
 	struct virtq *vq;
 	uint64_t buf;
 };
@@ -34,15 +34,16 @@ struct bench {
 static int bench_up(struct bench *b, uint64_t features)
 {
 	fake_vdev_init(&b->dev, 42, 1, QSIZE);
-	b->tb = vtb_new(&b->dev.vdev, 16ULL << 20);
+	b->tb = virtio_testbed_new(&b->dev.vdev, 16ULL << 20);
 	if (!b->tb)
 		return -1;
-	struct fvd *d = &b->tb->drv;
-	if (fvd_negotiate(d, features) || fvd_setup_queue(d, 0, QSIZE))
+	struct fake_driver *d = &b->tb->drv;
+	if (fake_driver_negotiate(d, features) ||
+	    fake_driver_setup_queue(d, 0, QSIZE))
 		return -1;
-	fvd_driver_ok(d);
+	fake_driver_set_driver_ok(d);
 	b->vq = &b->dev.queues[0];
-	b->buf = fvd_alloc(d, 4096, 4096);
+	b->buf = fake_driver_alloc(d, 4096, 4096);
 	return b->buf ? 0 : -1;
 }
 
@@ -50,13 +51,13 @@ static int bench_up(struct bench *b, uint64_t features)
 static int batch_ring(struct bench *b, unsigned n, unsigned segs,
 		      bool indirect)
 {
-	struct fvd *d = &b->tb->drv;
-	struct fvd_sg sg[4];
+	struct fake_driver *d = &b->tb->drv;
+	struct fake_driver_sg sg[4];
 	for (unsigned i = 0; i < segs; i++)
-		sg[i] = (struct fvd_sg){b->buf + 512 * i, 512};
+		sg[i] = (struct fake_driver_sg){b->buf + 512 * i, 512};
 	for (unsigned i = 0; i < n; i++) {
-		int h = indirect ? fvd_add_indirect(d, 0, sg, segs, 0)
-				 : fvd_add(d, 0, sg, segs, 0);
+		int h = indirect ? fake_driver_add_indirect(d, 0, sg, segs, 0)
+				 : fake_driver_add(d, 0, sg, segs, 0);
 		if (h < 0)
 			return -1;
 	}
@@ -68,7 +69,7 @@ static int batch_ring(struct bench *b, unsigned n, unsigned segs,
 	if (virtq_needs_notify(b->vq))
 		b->tb->irqs++;
 	for (unsigned i = 0; i < n; i++)
-		if (fvd_get_used(d, 0, NULL) < 0)
+		if (fake_driver_get_used(d, 0, NULL) < 0)
 			return -1;
 	return 0;
 }
@@ -78,20 +79,20 @@ static int batch_ring(struct bench *b, unsigned n, unsigned segs,
 static int batch_mmio(struct bench *b, unsigned n, unsigned segs,
 		      bool indirect)
 {
-	struct fvd *d = &b->tb->drv;
-	struct fvd_sg sg[4];
+	struct fake_driver *d = &b->tb->drv;
+	struct fake_driver_sg sg[4];
 	for (unsigned i = 0; i < segs; i++)
-		sg[i] = (struct fvd_sg){b->buf + 512 * i, 512};
+		sg[i] = (struct fake_driver_sg){b->buf + 512 * i, 512};
 	for (unsigned i = 0; i < n; i++) {
-		int h = indirect ? fvd_add_indirect(d, 0, sg, segs, 0)
-				 : fvd_add(d, 0, sg, segs, 0);
+		int h = indirect ? fake_driver_add_indirect(d, 0, sg, segs, 0)
+				 : fake_driver_add(d, 0, sg, segs, 0);
 		if (h < 0)
 			return -1;
 	}
-	fvd_kick(d, 0);
-	fvd_ack_irq(d);
+	fake_driver_kick(d, 0);
+	fake_driver_ack_irq(d);
 	for (unsigned i = 0; i < n; i++)
-		if (fvd_get_used(d, 0, NULL) < 0)
+		if (fake_driver_get_used(d, 0, NULL) < 0)
 			return -1;
 	return 0;
 }
@@ -155,7 +156,7 @@ int main(int argc, char **argv)
 		       (w->features >> VIRTIO_RING_F_EVENT_IDX) & 1 ? "yes" : "no",
 		       w->batch, w->segs, w->indirect ? "yes" : "no", rate,
 		       1e9 / rate);
-		vtb_free(b->tb);
+		virtio_testbed_free(b->tb);
 		free(b);
 	}
 	return 0;

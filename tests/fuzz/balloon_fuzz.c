@@ -5,7 +5,7 @@
  * space, config-space accesses, host-side target changes, stats ticks, hint
  * runs, discard completions in any order, and resets. Invariant: every range
  * the balloon asks to discard is page aligned and inside guest RAM. */
-#include "../unit/fakes/fake_virtio_driver.c"
+#include "../unit/fakes/fake_driver.c"
 #include "../unit/fakes/recording_discard.c"
 
 #include <core/log.h>
@@ -52,13 +52,13 @@ static void check_discards(const struct recording_discard *rd)
 	}
 }
 
-static void bring_up(struct fvd *drv, uint64_t features, unsigned nq)
+static void bring_up(struct fake_driver *drv, uint64_t features, unsigned nq)
 {
-	if (fvd_negotiate(drv, features) != 0)
+	if (fake_driver_negotiate(drv, features) != 0)
 		return;
 	for (unsigned q = 0; q < nq; q++)
-		fvd_setup_queue(drv, q, QSIZE);
-	fvd_driver_ok(drv);
+		fake_driver_setup_queue(drv, q, QSIZE);
+	fake_driver_set_driver_ok(drv);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct balloon b;
 	static struct virtio_mmio t;
 	static struct recording_discard rd;
-	static struct fvd drv;
+	static struct fake_driver drv;
 	struct input in = {data, size};
 	struct gmem mem;
 	struct bus bus;
@@ -94,22 +94,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	bus_init(&bus);
 	bus_insert(&bus, MMIO_BASE, VIRTIO_MMIO_SIZE, &virtio_mmio_bus_ops, &t);
-	fvd_init(&drv, &bus, MMIO_BASE, &mem, HEAP_GPA, HEAP_LEN);
+	fake_driver_init(&drv, &bus, MMIO_BASE, &mem, HEAP_GPA, HEAP_LEN);
 	uint64_t features = take(&in, 8) | (1ULL << 32); /* VERSION_1 */
 	bring_up(&drv, features, 5);
 
 	for (unsigned steps = 0; in.left && steps < 128; steps++) {
 		uint8_t op = (uint8_t)take(&in, 1);
 		unsigned q = (op >> 4) % 5;
-		struct fvd_sg sg[4];
+		struct fake_driver_sg sg[4];
 		switch (op & 0xf) {
 		case 0: { /* a driver buffer (PFNs, stats, cmd id) from fuzz bytes */
 			unsigned len = (unsigned)take(&in, 2) % SCRATCH_LEN;
 			for (unsigned i = 0; i < len && in.left; i++)
 				ram[SCRATCH_GPA + i] = (uint8_t)take(&in, 1);
-			sg[0] = (struct fvd_sg){SCRATCH_GPA, len};
-			if (drv.q[q].size && fvd_add(&drv, q, sg, 1, 0) >= 0)
-				fvd_kick(&drv, q);
+			sg[0] = (struct fake_driver_sg){SCRATCH_GPA, len};
+			if (drv.q[q].size &&
+			    fake_driver_add(&drv, q, sg, 1, 0) >= 0)
+				fake_driver_kick(&drv, q);
 			virtio_mmio_queue_event(&t, q);
 			break;
 		}
@@ -119,8 +120,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				sg[i].gpa = take(&in, 4) << 12;
 				sg[i].len = (uint32_t)take(&in, 3) << 9;
 			}
-			if (drv.q[q].size && fvd_add(&drv, q, sg, 0, n) >= 0)
-				fvd_kick(&drv, q);
+			if (drv.q[q].size &&
+			    fake_driver_add(&drv, q, sg, 0, n) >= 0)
+				fake_driver_kick(&drv, q);
 			virtio_mmio_queue_event(&t, q);
 			break;
 		}
@@ -144,12 +146,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		case 6: /* reset: the engine finishes what is in flight first */
 			recording_discard_complete_all(&rd, 0);
-			fvd_reset(&drv);
+			fake_driver_reset(&drv);
 			bring_up(&drv, take(&in, 8) | (1ULL << 32), 5);
 			break;
 		case 7:
 			if (drv.q[q].size)
-				while (fvd_get_used(&drv, q, NULL) >= 0)
+				while (fake_driver_get_used(&drv, q, NULL) >= 0)
 					;
 			break;
 		case 8: { /* config space, any width */

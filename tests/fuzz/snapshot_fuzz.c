@@ -1,13 +1,13 @@
 /* libFuzzer target: the restore side of snapshots, whose state file is
  * untrusted input. Each input is used twice:
- *  1. as a state file: snap_reader_parse, then its sections go to their
- *     consumers as in snapshot_load (vmm/snapshot/snapshot_load.c; its CPUID and
- *     machine checks are vmm/ code, not linked here: the machine section
- *     only gives the balloon's config);
+ *  1. as a state file: snapfile_reader_parse, then its sections go to their
+ *     consumers as in snapshot_load (vmm/snapshot/snapshot_load.c; its CPUID
+ *     and machine checks are vmm/ code, not linked here: the machine
+ *     section only gives the balloon's config);
  *  2. as a payload: its sections (u32 tag, u32 instance, u64 len, data,
  *     after the 32-byte header when the input has one) are written into a
- *     fresh image with snap_writer, so the CRC is right and mutated section
- *     bytes reach the consumers. Sections of a fixed-size struct are cut or
+ *     fresh image with snapfile_writer, so the CRC is right and mutated
+ *     section bytes reach the consumers. Sections of a fixed-size struct are cut or
  *     zero-padded to its size. The writer's image must parse.
  * Consumers: x86_vm_state_check / x86_vcpu_state_check on the KVM blobs (no
  * KVM here: checks only); serial_restore into a fresh UART, which is then
@@ -81,23 +81,23 @@ static uint64_t le64_at(const uint8_t *p)
 	return le64toh(v);
 }
 
-static void check_kvm_blobs(const struct snap_reader *rd)
+static void check_kvm_blobs(const struct snapfile_reader *rd)
 {
 	char err[256];
 	const void *d;
 	size_t len;
-	if (!snap_get(rd, SNAP_TAG_VM_KVM, 0, &d, &len))
+	if (!snapfile_get(rd, SNAPSHOT_TAG_VM_KVM, 0, &d, &len))
 		x86_vm_state_check(d, len, err, sizeof(err));
 	for (uint32_t i = 0; i < MAX_VCPUS; i++)
-		if (!snap_get(rd, SNAP_TAG_VCPU, i, &d, &len))
+		if (!snapfile_get(rd, SNAPSHOT_TAG_VCPU, i, &d, &len))
 			x86_vcpu_state_check(d, len, err, sizeof(err));
 }
 
-static void restore_serial(const struct snap_reader *rd)
+static void restore_serial(const struct snapfile_reader *rd)
 {
 	struct serial_state st, again;
 	struct serial s;
-	if (snap_get_exact(rd, SNAP_TAG_SERIAL, 0, &st, sizeof(st)))
+	if (snapfile_get_exact(rd, SNAPSHOT_TAG_SERIAL, 0, &st, sizeof(st)))
 		return;
 	serial_init(&s, (struct irq_trigger){no_irq, NULL},
 		    (struct serial_out){NULL, NULL});
@@ -124,11 +124,11 @@ static void restore_serial(const struct snap_reader *rd)
 }
 
 /* The memory file's stand-in: records copied into RAM, clipped to it. */
-static void load_ram(const struct snap_reader *rd, uint8_t *ram)
+static void load_ram(const struct snapfile_reader *rd, uint8_t *ram)
 {
 	const uint8_t *p;
 	size_t len;
-	if (snap_get(rd, FUZZ_TAG_RAM, 0, (const void **)&p, &len))
+	if (snapfile_get(rd, FUZZ_TAG_RAM, 0, (const void **)&p, &len))
 		return;
 	while (len >= 6) {
 		uint64_t gpa = le32_at(p);
@@ -148,11 +148,11 @@ static void load_ram(const struct snap_reader *rd, uint8_t *ram)
 
 /* The balloon's config as the VMM builds it from the machine section
  * (vm_balloon_config); false when the VMM would build no balloon. */
-static bool balloon_config_from(const struct snap_reader *rd,
+static bool balloon_config_from(const struct snapfile_reader *rd,
 				struct balloon_config *cfg)
 {
 	struct snapshot_machine m;
-	if (snap_get_exact(rd, SNAP_TAG_MACHINE, 0, &m, sizeof(m))) {
+	if (snapfile_get_exact(rd, SNAPSHOT_TAG_MACHINE, 0, &m, sizeof(m))) {
 		*cfg = (struct balloon_config){
 			.stats_polling_interval_s = 1,
 			.free_page_reporting = true,
@@ -266,7 +266,7 @@ static void bed_run(struct bed *x)
 	check_discards(&x->rd);
 }
 
-static void restore_balloon(const struct snap_reader *rd)
+static void restore_balloon(const struct snapfile_reader *rd)
 {
 	struct balloon_config cfg;
 	struct virtio_mmio_state ms, ms2;
@@ -275,10 +275,10 @@ static void restore_balloon(const struct snap_reader *rd)
 	struct bed a, b;
 	if (!balloon_config_from(rd, &cfg))
 		return;
-	bool have_ms = !snap_get_exact(rd, SNAP_TAG_VIRTIO_MMIO, 0, &ms,
-				       sizeof(ms));
-	bool have_bs = !snap_get_exact(rd, SNAP_TAG_BALLOON, 0, &bs,
-				       sizeof(bs));
+	bool have_ms = !snapfile_get_exact(rd, SNAPSHOT_TAG_VIRTIO_MMIO, 0,
+					   &ms, sizeof(ms));
+	bool have_bs = !snapfile_get_exact(rd, SNAPSHOT_TAG_BALLOON, 0, &bs,
+					   sizeof(bs));
 	/* snapshot_load refuses a file with a balloon and without either. */
 	if (!have_ms || !have_bs)
 		return;
@@ -306,7 +306,7 @@ out:
 	free(ram);
 }
 
-static void run_sections(const struct snap_reader *rd)
+static void run_sections(const struct snapfile_reader *rd)
 {
 	check_kvm_blobs(rd);
 	restore_serial(rd);
@@ -316,10 +316,10 @@ static void run_sections(const struct snap_reader *rd)
 static size_t fixed_size(uint32_t tag)
 {
 	switch (tag) {
-	case SNAP_TAG_MACHINE: return sizeof(struct snapshot_machine);
-	case SNAP_TAG_SERIAL: return sizeof(struct serial_state);
-	case SNAP_TAG_VIRTIO_MMIO: return sizeof(struct virtio_mmio_state);
-	case SNAP_TAG_BALLOON: return sizeof(struct balloon_state);
+	case SNAPSHOT_TAG_MACHINE: return sizeof(struct snapshot_machine);
+	case SNAPSHOT_TAG_SERIAL: return sizeof(struct serial_state);
+	case SNAPSHOT_TAG_VIRTIO_MMIO: return sizeof(struct virtio_mmio_state);
+	case SNAPSHOT_TAG_BALLOON: return sizeof(struct balloon_state);
 	default: return 0;
 	}
 }
@@ -328,13 +328,13 @@ static size_t fixed_size(uint32_t tag)
 static void rebuild(const uint8_t *data, size_t size)
 {
 	static uint8_t fixed[MAX_FIXED_BYTES];
-	struct snap_writer w;
-	struct snap_reader rd;
+	struct snapfile_writer w;
+	struct snapfile_reader rd;
 	const void *img;
 	size_t img_len, off = 0;
 	if (size >= 32 && !memcmp(data, "MVMMSNAP", 8))
 		off = 32;
-	snap_writer_init(&w);
+	snapfile_writer_init(&w);
 	for (unsigned n = 0; n < MAX_SECTIONS && size - off >= 16; n++) {
 		uint32_t tag = le32_at(data + off);
 		uint32_t inst = le32_at(data + off + 4);
@@ -347,31 +347,31 @@ static void rebuild(const uint8_t *data, size_t size)
 		if (want && len != want) {
 			memset(fixed, 0, want);
 			memcpy(fixed, p, MIN(len, (uint64_t)want));
-			snap_put(&w, tag, inst, fixed, want);
+			snapfile_put(&w, tag, inst, fixed, want);
 		} else {
-			snap_put(&w, tag, inst, p, (size_t)len);
+			snapfile_put(&w, tag, inst, p, (size_t)len);
 		}
 	}
-	if (snap_writer_image(&w, SNAPFILE_ARCH_X86_64, &img, &img_len))
+	if (snapfile_writer_image(&w, SNAPFILE_ARCH_X86_64, &img, &img_len))
 		__builtin_trap();
-	if (snap_reader_parse(&rd, img, img_len, SNAPFILE_ARCH_X86_64, NULL, 0))
+	if (snapfile_reader_parse(&rd, img, img_len, SNAPFILE_ARCH_X86_64, NULL, 0))
 		__builtin_trap();
 	run_sections(&rd);
-	snap_reader_free(&rd);
-	snap_writer_free(&w);
+	snapfile_reader_free(&rd);
+	snapfile_writer_free(&w);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct snap_reader rd;
+	struct snapfile_reader rd;
 	char err[256];
 	log_set_level(LOG_ERROR);
 	/* Half 1: the input as a state file. */
-	if (!snap_reader_parse(&rd, data, size, SNAPFILE_ARCH_X86_64, err,
-			       sizeof(err))) {
+	if (!snapfile_reader_parse(&rd, data, size, SNAPFILE_ARCH_X86_64, err,
+				   sizeof(err))) {
 		run_sections(&rd);
-		snap_reader_free(&rd);
+		snapfile_reader_free(&rd);
 	}
 	rebuild(data, size);
 	return 0;

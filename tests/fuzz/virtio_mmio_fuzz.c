@@ -6,7 +6,7 @@
  * device of the unit tests. Any crash, sanitizer report or broken invariant
  * (__builtin_trap) is a finding. */
 #include "../unit/fakes/fake_vdev.c"
-#include "../unit/fakes/fake_virtio_driver.c"
+#include "../unit/fakes/fake_driver.c"
 
 #include <core/log.h>
 #include <devices/virtio_mmio.h>
@@ -60,7 +60,8 @@ static void check_invariants(struct virtio_mmio *t, struct fake_vdev *dev)
 	(void)dev;
 }
 
-static void sgs_from_input(struct input *in, struct fvd_sg *sg, unsigned n)
+static void sgs_from_input(struct input *in, struct fake_driver_sg *sg,
+			   unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		sg[i].gpa = take(in, 2); /* mostly inside RAM */
@@ -74,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t ram[RAM_BYTES] __attribute__((aligned(4096)));
 	static struct fake_vdev dev;
 	static struct virtio_mmio t;
-	static struct fvd drv;
+	static struct fake_driver drv;
 	struct input in = {data, size};
 	struct gmem mem;
 	struct bus bus;
@@ -90,20 +91,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	bus_init(&bus);
 	bus_insert(&bus, MMIO_BASE, VIRTIO_MMIO_SIZE, &virtio_mmio_bus_ops, &t);
-	fvd_init(&drv, &bus, MMIO_BASE, &mem, HEAP_GPA, RAM_BYTES - HEAP_GPA);
+	fake_driver_init(&drv, &bus, MMIO_BASE, &mem, HEAP_GPA,
+			 RAM_BYTES - HEAP_GPA);
 
 	for (unsigned steps = 0; in.left && steps < 256; steps++) {
 		uint8_t op = (uint8_t)take(&in, 1);
 		unsigned q = (op >> 4) & 1;
-		struct fvd_sg sg[4];
+		struct fake_driver_sg sg[4];
 		switch (op & 0xf) {
 		case 0: { /* raw 32-bit register write */
 			uint32_t off = (uint32_t)take(&in, 1) * 4;
-			fvd_write(&drv, off, (uint32_t)take(&in, 4));
+			fake_driver_write(&drv, off, (uint32_t)take(&in, 4));
 			break;
 		}
 		case 1: /* raw 32-bit register read */
-			fvd_read(&drv, (uint32_t)take(&in, 1) * 4);
+			fake_driver_read(&drv, (uint32_t)take(&in, 1) * 4);
 			break;
 		case 2: { /* any width, any offset, read or write */
 			uint64_t off = take(&in, 2) % VIRTIO_MMIO_SIZE;
@@ -128,50 +130,56 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			virtio_mmio_queue_event(&t, (unsigned)take(&in, 1) & 7);
 			break;
 		case 5: /* well-formed bring-up with fuzzed features/size */
-			if (fvd_negotiate(&drv, take(&in, 8)) == 0) {
-				fvd_setup_queue(&drv, 0, (uint16_t)take(&in, 1));
-				fvd_setup_queue(&drv, 1, (uint16_t)take(&in, 1));
-				fvd_driver_ok(&drv);
+			if (fake_driver_negotiate(&drv, take(&in, 8)) == 0) {
+				fake_driver_setup_queue(&drv, 0,
+							(uint16_t)take(&in, 1));
+				fake_driver_setup_queue(&drv, 1,
+							(uint16_t)take(&in, 1));
+				fake_driver_set_driver_ok(&drv);
 			}
 			break;
 		case 6: /* raw queue registers: any size and ring addresses */
-			fvd_setup_queue_at(&drv, q, (uint32_t)take(&in, 2),
-					   take(&in, 2), take(&in, 2),
-					   take(&in, 2));
+			fake_driver_setup_queue_at(
+				&drv, q, (uint32_t)take(&in, 2), take(&in, 2),
+				take(&in, 2), take(&in, 2));
 			break;
 		case 7: { /* add a direct buffer and kick */
 			unsigned n = 1 + ((op >> 5) & 3), out = take(&in, 1) % (n + 1);
 			sgs_from_input(&in, sg, n);
 			if (drv.q[q].size)
-				fvd_add(&drv, q, sg, out, n - out);
-			fvd_kick(&drv, q);
+				fake_driver_add(&drv, q, sg, out, n - out);
+			fake_driver_kick(&drv, q);
 			break;
 		}
 		case 8: { /* add an indirect buffer and kick */
 			unsigned n = 1 + ((op >> 5) & 3), out = take(&in, 1) % (n + 1);
 			sgs_from_input(&in, sg, n);
 			if (drv.q[q].size)
-				fvd_add_indirect(&drv, q, sg, out, n - out);
-			fvd_kick(&drv, q);
+				fake_driver_add_indirect(&drv, q, sg, out,
+							 n - out);
+			fake_driver_kick(&drv, q);
 			break;
 		}
 		case 9: /* reap used buffers */
 			if (drv.q[q].size)
-				while (fvd_get_used(&drv, q, NULL) >= 0)
+				while (fake_driver_get_used(&drv, q, NULL) >= 0)
 					;
 			break;
 		case 10: /* raw descriptor */
 			if (drv.q[q].size)
-				fvd_set_desc(&drv, q, (uint16_t)take(&in, 1),
-					     take(&in, 8), (uint32_t)take(&in, 4),
-					     (uint16_t)take(&in, 1),
-					     (uint16_t)take(&in, 1));
+				fake_driver_set_desc(
+					&drv, q, (uint16_t)take(&in, 1),
+					take(&in, 8), (uint32_t)take(&in, 4),
+					(uint16_t)take(&in, 1),
+					(uint16_t)take(&in, 1));
 			break;
 		case 11: /* raw avail entry / raw avail idx */
 			if (op & 0x20)
-				fvd_publish_head(&drv, q, (uint16_t)take(&in, 2));
+				fake_driver_publish_head(
+					&drv, q, (uint16_t)take(&in, 2));
 			else
-				fvd_set_avail_idx(&drv, q, (uint16_t)take(&in, 2));
+				fake_driver_set_avail_idx(
+					&drv, q, (uint16_t)take(&in, 2));
 			break;
 		case 12: /* device side: config change or device error */
 			if (dev.host) {
@@ -185,12 +193,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!drv.q[q].size)
 				break;
 			if (op & 0x20)
-				fvd_disable_cb(&drv, q);
+				fake_driver_disable_cb(&drv, q);
 			else
-				fvd_enable_cb(&drv, q);
+				fake_driver_enable_cb(&drv, q);
 			break;
 		case 14:
-			fvd_ack_irq(&drv);
+			fake_driver_ack_irq(&drv);
 			break;
 		case 15: /* device completes later (manual mode toggles) */
 			dev.manual = !dev.manual;

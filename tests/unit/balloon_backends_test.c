@@ -1,4 +1,4 @@
-/* The balloon over guest RAM backends (issue 6): partially ballooned
+/* The balloon over guest RAM backends: partially ballooned
  * hugetlb pages, pinned memory (unpin before discard, pin again before the
  * deflate is used), and the mem_lock wiring that refuses a driver without
  * MUST_TELL_HOST. Driven by the simulated Linux driver. */
@@ -265,7 +265,7 @@ Test(balloon_backends, pinned_reset_pins_all_guest_ram_again)
 	up_pinned(GMEM_ANON_PRIVATE);
 	inflate_pages(PFN(4 * MIB), 1);
 	nr_calls = 0;
-	fvd_reset(&bed->tb->drv);
+	fake_driver_reset(&bed->tb->drv);
 	cr_assert_eq(nr_calls, 1);
 	cr_assert(calls[0].pin);
 	cr_assert_eq(calls[0].gpa, 0);
@@ -275,7 +275,7 @@ Test(balloon_backends, pinned_reset_pins_all_guest_ram_again)
 Test(balloon_backends, pinned_memory_is_not_offered_page_reporting)
 {
 	up_pinned(GMEM_ANON_PRIVATE);
-	uint64_t offer = fvd_device_features(&bed->tb->drv);
+	uint64_t offer = fake_driver_device_features(&bed->tb->drv);
 	cr_assert_not(offer & F(F_REPORTING));
 	cr_assert(offer & F(VIRTIO_BALLOON_F_MUST_TELL_HOST));
 }
@@ -296,7 +296,8 @@ static void probe_with_mem_lock(bool mem_lock, const struct fbd_opts *o,
 	bed = fbd_bed_new(&bc, NULL);
 	cr_assert(bed);
 	cr_assert_eq(fbd_probe(&bed->drv, &bed->tb->drv, o), want);
-	bool ok = fvd_status(&bed->tb->drv) & VIRTIO_CONFIG_S_FEATURES_OK;
+	bool ok =
+		fake_driver_status(&bed->tb->drv) & VIRTIO_CONFIG_S_FEATURES_OK;
 	cr_assert_eq(ok, want == 0);
 	config_free(&vc);
 }

@@ -74,7 +74,7 @@ static void inflate_and_check(void)
 	cr_assert_eq(ram[5 * MIB], 0x77, "neighbour page was discarded");
 
 	memset(ram + 8 * MIB, 0x33, 4 * MIB);
-	struct fvd_sg r = {8 * MIB, 4 * MIB};
+	struct fake_driver_sg r = {8 * MIB, 4 * MIB};
 	head = fbd_report(&bed->drv, &r, 1);
 	cr_assert_eq(wait_used(BALLOON_Q_REPORTING), head);
 	for (uint64_t off = 8 * MIB; off < 12 * MIB; off += 4096)

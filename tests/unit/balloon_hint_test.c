@@ -64,13 +64,13 @@ static struct balloon_hint_status status(void)
 
 static bool config_irq(void)
 {
-	return fvd_ack_irq(&bed->tb->drv) & VIRTIO_MMIO_INT_CONFIG;
+	return fake_driver_ack_irq(&bed->tb->drv) & VIRTIO_MMIO_INT_CONFIG;
 }
 
 static uint32_t start(bool ack)
 {
 	uint32_t id = 0;
-	fvd_ack_irq(&bed->tb->drv);
+	fake_driver_ack_irq(&bed->tb->drv);
 	cr_assert_eq(balloon_hint_start(&bed->b, ack, &id), 0);
 	cr_assert_geq(id, 2);
 	cr_assert(config_irq(), "start raises a config interrupt");
@@ -108,7 +108,7 @@ Test(balloon_hint, free_page_vq_sits_between_statsq_and_reporting_vq)
 	cr_assert_eq(drv->q[BALLOON_Q_REPORTING], 4);
 	cr_assert_eq(fbd_hint_cmd_id(drv), STOP);
 	/* A report still lands on its own queue. */
-	struct fvd_sg r = {4 * MIB, 2 * MIB};
+	struct fake_driver_sg r = {4 * MIB, 2 * MIB};
 	cr_assert_geq(fbd_report(drv, &r, 1), 0);
 	cr_assert_eq(bed->rd.nr, 1);
 	cr_assert_eq(metrics().hint_outside_run, 0);
@@ -141,7 +141,7 @@ Test(balloon_hint, normal_run_records_hints_and_the_guest_stop_brings_done)
 	cr_assert_eq(balloon_hint_page(&bed->b, id, 0), 0);
 	cr_assert_eq(balloon_hint_page(&bed->b, id, 16 * MIB), -EFAULT);
 
-	fvd_ack_irq(&bed->tb->drv);
+	fake_driver_ack_irq(&bed->tb->drv);
 	cr_assert_geq(fbd_hint_stop(drv), 0);
 	cr_assert(config_irq(), "DONE is announced");
 	st = status();
@@ -173,7 +173,7 @@ Test(balloon_hint, host_stop_mid_run_keeps_hints_and_waits_for_done)
 	cr_assert_eq(fbd_hint_config_changed(drv), 1);
 	cr_assert_eq(fbd_hint_blocks(drv, blocks, 1), 1);
 
-	fvd_ack_irq(&bed->tb->drv);
+	fake_driver_ack_irq(&bed->tb->drv);
 	cr_assert_eq(balloon_hint_stop(&bed->b), 0);
 	cr_assert(config_irq());
 	cr_assert_eq(fbd_hint_cmd_id(drv), STOP);
@@ -181,7 +181,7 @@ Test(balloon_hint, host_stop_mid_run_keeps_hints_and_waits_for_done)
 	/* The driver's loop sees STOP and sends no more blocks... */
 	cr_assert_eq(fbd_hint_blocks(drv, blocks + 1, 2), 0);
 	/* ...and a hostile one's late block is ignored. */
-	struct fvd_sg late = {8 * MIB, (uint32_t)BLOCK};
+	struct fake_driver_sg late = {8 * MIB, (uint32_t)BLOCK};
 	cr_assert_geq(fbd_hint_send_ranges(drv, &late, 1), 0);
 	cr_assert_eq(metrics().hint_outside_run, 1);
 	cr_assert_eq(balloon_hint_page(&bed->b, id, 8 * MIB), 0);
@@ -240,7 +240,7 @@ Test(balloon_hint, hints_after_a_stale_id_are_ignored)
 	up();
 	uint32_t id = start(true);
 	cr_assert_geq(fbd_hint_send_cmd(drv, id + 7), 0);
-	struct fvd_sg r = {4 * MIB, (uint32_t)BLOCK};
+	struct fake_driver_sg r = {4 * MIB, (uint32_t)BLOCK};
 	cr_assert_geq(fbd_hint_send_ranges(drv, &r, 1), 0);
 	cr_assert_geq(fbd_hint_send_cmd(drv, STOP), 0);
 	struct balloon_hint_status st = status();
@@ -269,7 +269,7 @@ Test(balloon_hint, an_old_id_sent_mid_run_makes_the_following_hints_stale)
 	cr_assert_eq(fbd_hint_blocks(drv, blocks, 1), 1);
 	/* A confused guest goes back to the superseded id. */
 	cr_assert_geq(fbd_hint_send_cmd(drv, old), 0);
-	struct fvd_sg r = {8 * MIB, (uint32_t)BLOCK};
+	struct fake_driver_sg r = {8 * MIB, (uint32_t)BLOCK};
 	cr_assert_geq(fbd_hint_send_ranges(drv, &r, 1), 0);
 	cr_assert_eq(balloon_hint_page(&bed->b, id, 8 * MIB), 0);
 	cr_assert_eq(balloon_hint_page(&bed->b, id, 4 * MIB), 1);
@@ -283,8 +283,8 @@ Test(balloon_hint, an_old_id_sent_mid_run_makes_the_following_hints_stale)
 Test(balloon_hint, hints_outside_a_run_are_used_and_ignored)
 {
 	up();
-	struct fvd_sg r[2] = {{4 * MIB, (uint32_t)BLOCK},
-			      {8 * MIB, (uint32_t)BLOCK}};
+	struct fake_driver_sg r[2] = {{4 * MIB, (uint32_t)BLOCK},
+				      {8 * MIB, (uint32_t)BLOCK}};
 	/* Before any run, even after a STOP and a made-up id. */
 	cr_assert_geq(fbd_hint_send_ranges(drv, r, 2), 0);
 	cr_assert_geq(fbd_hint_send_cmd(drv, 2), 0);
@@ -314,7 +314,7 @@ Test(balloon_hint, misaligned_ranges_and_bad_cmd_buffers_are_counted)
 	up();
 	uint32_t id = start(true);
 	cr_assert_eq(fbd_hint_config_changed(drv), 1);
-	struct fvd_sg r[4] = {
+	struct fake_driver_sg r[4] = {
 		{4 * MIB + 512, 4096}, /* misaligned start */
 		{4 * MIB, 4095},       /* partial page */
 		{4 * MIB, 0},          /* empty */
@@ -322,8 +322,8 @@ Test(balloon_hint, misaligned_ranges_and_bad_cmd_buffers_are_counted)
 	};
 	cr_assert_geq(fbd_hint_send_ranges(drv, r, 4), 0);
 	/* An output buffer that is not 4 bytes is no cmd id. */
-	uint64_t gpa = fvd_alloc(&bed->tb->drv, 8, 8);
-	struct fvd_sg cmd8 = {gpa, 8};
+	uint64_t gpa = fake_driver_alloc(&bed->tb->drv, 8, 8);
+	struct fake_driver_sg cmd8 = {gpa, 8};
 	cr_assert_geq(fbd_send_raw(drv, BALLOON_Q_FREE_PAGE, &cmd8, 1), 0);
 	struct balloon_metrics m = metrics();
 	cr_assert_eq(m.invalid_hint_ranges, 4);
@@ -350,10 +350,10 @@ Test(balloon_hint, hints_past_ram_record_nothing_and_need_reset)
 		up();
 		uint32_t id = start(true);
 		cr_assert_eq(fbd_hint_config_changed(drv), 1);
-		struct fvd_sg r[2] = {{4 * MIB, (uint32_t)BLOCK},
-				      {bad[i][0], (uint32_t)bad[i][1]}};
+		struct fake_driver_sg r[2] = {{4 * MIB, (uint32_t)BLOCK},
+					      {bad[i][0], (uint32_t)bad[i][1]}};
 		cr_assert_geq(fbd_hint_send_ranges(drv, r, 2), 0);
-		cr_assert(fvd_status(&bed->tb->drv) &
+		cr_assert(fake_driver_status(&bed->tb->drv) &
 			  VIRTIO_CONFIG_S_NEEDS_RESET);
 		cr_assert_eq(status().ranges, 0);
 		cr_assert_eq(balloon_hint_page(&bed->b, id, 4 * MIB), 0);
@@ -395,7 +395,7 @@ Test(balloon_hint, without_acknowledge_on_stop_done_is_explicit)
 	uint32_t id = start(false);
 	cr_assert_eq(fbd_hint_config_changed(drv), 1);
 	cr_assert_eq(fbd_hint_blocks(drv, blocks, 2), 2);
-	fvd_ack_irq(&bed->tb->drv);
+	fake_driver_ack_irq(&bed->tb->drv);
 	cr_assert_geq(fbd_hint_stop(drv), 0);
 	cr_assert_not(config_irq());
 	struct balloon_hint_status st = status();
@@ -425,7 +425,7 @@ Test(balloon_hint, reset_mid_run_voids_the_run_and_ids_stay_fresh)
 	cr_assert_eq(fbd_hint_blocks(drv, blocks, 2), 2);
 	cr_assert_eq(status().ranges, 2);
 
-	fvd_reset(&bed->tb->drv);
+	fake_driver_reset(&bed->tb->drv);
 	struct balloon_hint_status st = status();
 	cr_assert_eq(st.state, BALLOON_HINT_IDLE);
 	cr_assert_eq(st.host_cmd, STOP);
@@ -452,7 +452,7 @@ Test(balloon_hint, host_calls_fail_unless_configured_and_negotiated)
 {
 	struct balloon_config off = {0};
 	up_cfg(&off, NULL, FBD_LINUX_FEATURES);
-	cr_assert_not(fvd_device_features(&bed->tb->drv) &
+	cr_assert_not(fake_driver_device_features(&bed->tb->drv) &
 		      F(VIRTIO_BALLOON_F_FREE_PAGE_HINT));
 	cr_assert_eq(drv->q[BALLOON_Q_FREE_PAGE], -1);
 	struct balloon_hint_status st;
@@ -488,10 +488,10 @@ Test(balloon_hint, driver_writes_to_the_cmd_id_are_dropped)
 	up();
 	uint32_t id = start(true);
 	uint32_t v = htole32(DONE);
-	fvd_config_write(&bed->tb->drv,
-			 offsetof(struct virtio_balloon_config,
-				  free_page_hint_cmd_id),
-			 &v, sizeof(v));
+	fake_driver_config_write(
+		&bed->tb->drv,
+		offsetof(struct virtio_balloon_config, free_page_hint_cmd_id),
+		&v, sizeof(v));
 	cr_assert_eq(fbd_hint_cmd_id(drv), id);
 }
 

@@ -195,7 +195,8 @@ Test(balloon_pages, pfn_array_may_be_split_across_descriptors)
 		pfns[i] = 0x800 + i * 2; /* 256 separate pages */
 	uint64_t gpa = fbd_put_pfns(drv, pfns, 256);
 	/* Split inside PFNs: 5 + 1000 + 19 bytes. */
-	struct fvd_sg sg[3] = {{gpa, 5}, {gpa + 5, 1000}, {gpa + 1005, 19}};
+	struct fake_driver_sg sg[3] = {
+		{gpa, 5}, {gpa + 5, 1000}, {gpa + 1005, 19}};
 	int head = fbd_send_raw(drv, BALLOON_Q_INFLATE, sg, 3);
 	cr_assert_geq(head, 0);
 	cr_assert_eq(bed->rd.nr, 256);
@@ -212,7 +213,7 @@ Test(balloon_pages, malformed_pfn_arrays_are_used_without_effect)
 		pfns[i] = 0x400 + i;
 	/* Odd length: 255 PFNs and two stray bytes. */
 	uint64_t gpa = fbd_put_pfns(drv, pfns, 256);
-	struct fvd_sg odd = {gpa, 1022};
+	struct fake_driver_sg odd = {gpa, 1022};
 	int h1 = fbd_send_raw(drv, BALLOON_Q_INFLATE, &odd, 1);
 	cr_assert_eq(fbd_get_used(drv, BALLOON_Q_INFLATE, NULL), h1);
 	/* Longer than any driver sends. */
@@ -220,9 +221,9 @@ Test(balloon_pages, malformed_pfn_arrays_are_used_without_effect)
 			       BALLOON_MAX_PFNS + 1);
 	cr_assert_eq(fbd_get_used(drv, BALLOON_Q_INFLATE, NULL), h2);
 	/* A device-writable buffer carries no PFNs at all. */
-	struct fvd_sg w = {gpa, 1024};
-	int h3 = fvd_add(&bed->tb->drv, 0, &w, 0, 1);
-	fvd_kick(&bed->tb->drv, 0);
+	struct fake_driver_sg w = {gpa, 1024};
+	int h3 = fake_driver_add(&bed->tb->drv, 0, &w, 0, 1);
+	fake_driver_kick(&bed->tb->drv, 0);
 	cr_assert_eq(fbd_get_used(drv, BALLOON_Q_INFLATE, NULL), h3);
 	cr_assert_eq(bed->rd.nr, 0);
 	struct balloon_metrics m = metrics();
@@ -267,7 +268,7 @@ Test(balloon_pages, deflate_waits_for_inflates_still_discarding)
 	/* A reset forgets a parked deflate like any request. */
 	hd = fbd_send_pfns(drv, BALLOON_Q_DEFLATE, &pfn, 1);
 	cr_assert_eq(fbd_get_used(drv, BALLOON_Q_DEFLATE, NULL), -EAGAIN);
-	fvd_reset(&bed->tb->drv);
+	fake_driver_reset(&bed->tb->drv);
 	cr_assert_eq(metrics().orphaned_requests, 2);
 }
 

@@ -73,7 +73,7 @@ static void expect_ranges(const uint64_t (*want)[2], unsigned n)
 Test(balloon_report, order_9_and_10_ranges_are_discarded_before_the_used_entry)
 {
 	up();
-	struct fvd_sg r[2] = {{8 * MIB, ORDER10}, {4 * MIB, ORDER9}};
+	struct fake_driver_sg r[2] = {{8 * MIB, ORDER10}, {4 * MIB, ORDER9}};
 	int head = fbd_report(drv, r, 2);
 	cr_assert_geq(head, 0);
 	const uint64_t want[][2] = {{4 * MIB, ORDER9}, {8 * MIB, ORDER10}};
@@ -98,9 +98,10 @@ Test(balloon_report, a_full_capacity_report_of_adjacent_blocks_is_one_range)
 	const struct fbd_opts o = {.features = FBD_LINUX_FEATURES};
 	up_with(72 * MIB, &o);
 	/* PAGE_REPORTING_CAPACITY (32) order-9 blocks, shuffled. */
-	struct fvd_sg r[32];
+	struct fake_driver_sg r[32];
 	for (unsigned i = 0; i < 32; i++)
-		r[i] = (struct fvd_sg){8 * MIB + ((i * 7) % 32) * ORDER9, ORDER9};
+		r[i] = (struct fake_driver_sg){
+			8 * MIB + ((i * 7) % 32) * ORDER9, ORDER9};
 	fbd_report(drv, r, 32);
 	const uint64_t want[][2] = {{8 * MIB, 32 * ORDER9}};
 	expect_ranges(want, 1);
@@ -110,8 +111,8 @@ Test(balloon_report, a_full_capacity_report_of_adjacent_blocks_is_one_range)
 Test(balloon_report, overlapping_ranges_are_discarded_once)
 {
 	up();
-	struct fvd_sg r[3] = {{4 * MIB, ORDER10}, {6 * MIB, ORDER9},
-			      {7 * MIB, ORDER9}};
+	struct fake_driver_sg r[3] = {
+		{4 * MIB, ORDER10}, {6 * MIB, ORDER9}, {7 * MIB, ORDER9}};
 	fbd_report(drv, r, 3);
 	const uint64_t want[][2] = {{4 * MIB, 5 * MIB}};
 	expect_ranges(want, 1);
@@ -121,7 +122,7 @@ Test(balloon_report, overlapping_ranges_are_discarded_once)
 Test(balloon_report, misaligned_and_empty_ranges_are_skipped_and_counted)
 {
 	up();
-	struct fvd_sg r[4] = {
+	struct fake_driver_sg r[4] = {
 		{4 * MIB, 0},        /* zero length */
 		{4 * MIB + 1, 4096}, /* unaligned start */
 		{6 * MIB, 4095},     /* unaligned length */
@@ -153,11 +154,11 @@ Test(balloon_report, ranges_past_ram_discard_nothing_and_need_reset)
 	};
 	for (unsigned i = 0; i < 3; i++) {
 		up();
-		struct fvd_sg r[2] = {{4 * MIB, ORDER9},
-				      {bad[i][0], (uint32_t)bad[i][1]}};
+		struct fake_driver_sg r[2] = {{4 * MIB, ORDER9},
+					      {bad[i][0], (uint32_t)bad[i][1]}};
 		fbd_report(drv, r, 2);
 		cr_assert_eq(bed->rd.nr, 0);
-		cr_assert(fvd_status(&bed->tb->drv) &
+		cr_assert(fake_driver_status(&bed->tb->drv) &
 			  VIRTIO_CONFIG_S_NEEDS_RESET);
 		cr_assert_eq(fbd_get_used(drv, BALLOON_Q_REPORTING, NULL),
 			     -EAGAIN);
@@ -173,7 +174,7 @@ Test(balloon_report, nonzero_poison_skips_discard)
 	up_with(16 * MIB, &o);
 	cr_assert(fbd_has(drv, VIRTIO_BALLOON_F_PAGE_POISON));
 	cr_assert(fbd_has(drv, F_REPORTING));
-	struct fvd_sg r[2] = {{4 * MIB, ORDER9}, {8 * MIB, ORDER10}};
+	struct fake_driver_sg r[2] = {{4 * MIB, ORDER9}, {8 * MIB, ORDER10}};
 	int head = fbd_report(drv, r, 2);
 	cr_assert_eq(bed->rd.nr, 0, "a discarded page would read zero");
 	cr_assert_eq(fbd_get_used(drv, BALLOON_Q_REPORTING, NULL), head);
@@ -191,7 +192,7 @@ Test(balloon_report, zero_poison_from_init_on_free_discards)
 				   .init_on_free = true};
 	up_with(16 * MIB, &o);
 	cr_assert(fbd_has(drv, VIRTIO_BALLOON_F_PAGE_POISON));
-	struct fvd_sg r = {4 * MIB, ORDER9};
+	struct fake_driver_sg r = {4 * MIB, ORDER9};
 	fbd_report(drv, &r, 1);
 	const uint64_t want[][2] = {{4 * MIB, ORDER9}};
 	expect_ranges(want, 1);
@@ -203,7 +204,7 @@ Test(balloon_report, guest_without_poisoning_reports_without_page_poison)
 	up();
 	/* virtballoon_validate clears PAGE_POISON and keeps REPORTING. */
 	cr_assert_not(fbd_has(drv, VIRTIO_BALLOON_F_PAGE_POISON));
-	struct fvd_sg r = {4 * MIB, ORDER9};
+	struct fake_driver_sg r = {4 * MIB, ORDER9};
 	fbd_report(drv, &r, 1);
 	cr_assert_eq(bed->rd.nr, 1);
 }
@@ -215,7 +216,7 @@ Test(balloon_report, poisoning_guest_keeps_reporting_because_poison_is_offered)
 	struct balloon_config cfg = {.free_page_reporting = true};
 	bed = fbd_bed_new(&cfg, NULL);
 	cr_assert(bed);
-	uint64_t offer = fvd_device_features(&bed->tb->drv);
+	uint64_t offer = fake_driver_device_features(&bed->tb->drv);
 	cr_assert(offer & F(VIRTIO_BALLOON_F_PAGE_POISON));
 	const struct fbd_opts o = {
 		.features = FBD_LINUX_FEATURES & ~F(VIRTIO_BALLOON_F_PAGE_POISON),
@@ -248,7 +249,7 @@ Test(balloon_report, used_entry_never_precedes_its_discard)
 	up();
 	bed->rd.zero_fill = true;
 	enum { NREP = 8, SLOT = 3 * MIB / 2 };
-	struct fvd_sg r[NREP][3];
+	struct fake_driver_sg r[NREP][3];
 	unsigned nr[NREP];
 	int head_of[NREP];
 	bool seen[NREP] = {0};
@@ -260,7 +261,8 @@ Test(balloon_report, used_entry_never_precedes_its_discard)
 		for (unsigned k = 0; k < nr[i]; k++) {
 			uint64_t off = ((uint64_t)rand() % 256) * 4096;
 			uint64_t len = (1 + (uint64_t)rand() % 64) * 4096;
-			r[i][k] = (struct fvd_sg){base + off, (uint32_t)len};
+			r[i][k] = (struct fake_driver_sg){base + off,
+							  (uint32_t)len};
 			memset(ram + base + off, 0x5a, len); /* guest data */
 		}
 		head_of[i] = fbd_report(drv, r[i], nr[i]);
@@ -301,9 +303,9 @@ Test(balloon_report, used_entry_never_precedes_its_discard)
 Test(balloon_report, reset_with_reports_in_flight_writes_no_used_entry)
 {
 	up();
-	struct fvd_sg r = {4 * MIB, ORDER9};
+	struct fake_driver_sg r = {4 * MIB, ORDER9};
 	fbd_report(drv, &r, 1);
-	fvd_reset(&bed->tb->drv);
+	fake_driver_reset(&bed->tb->drv);
 	fbd_destroy(drv);
 	const struct fbd_opts o = {.features = FBD_LINUX_FEATURES};
 	cr_assert_eq(fbd_probe(drv, &bed->tb->drv, &o), 0);

@@ -24,7 +24,7 @@ Test(balloon_reset, reset_with_discards_in_flight_orphans_them)
 	uint32_t pfn = 0x400;
 	fbd_send_pfns(drv, BALLOON_Q_INFLATE, &pfn, 1);
 	cr_assert_eq(recording_discard_pending(&bed->rd), 1);
-	fvd_reset(&bed->tb->drv);
+	fake_driver_reset(&bed->tb->drv);
 	cr_assert_eq(metrics().orphaned_requests, 1);
 
 	/* A new driver brings the device up with fresh rings. */
@@ -63,7 +63,7 @@ Test(balloon_reset, reset_waits_for_discards_in_flight)
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cr_assert_eq(pthread_create(&th, NULL, complete_later, bed), 0);
-	fvd_reset(&bed->tb->drv);
+	fake_driver_reset(&bed->tb->drv);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* Checked before joining: the reset itself waited for the discard. */
 	cr_assert_eq(recording_discard_pending(&bed->rd), 0);
@@ -96,13 +96,13 @@ Test(balloon_reset, second_activation_orphans_requests_in_flight)
 Test(balloon_reset, work_per_kick_is_capped_and_resumed_later)
 {
 	up();
-	struct fvd *d = &bed->tb->drv;
+	struct fake_driver *d = &bed->tb->drv;
 	uint32_t pfn = 0x400;
 	uint64_t gpa = fbd_put_pfns(drv, &pfn, 1);
-	struct fvd_sg sg = {gpa, 4};
+	struct fake_driver_sg sg = {gpa, 4};
 	for (unsigned i = 0; i < 100; i++)
-		cr_assert_geq(fvd_add(d, 1, &sg, 1, 0), 0);
-	fvd_notify(d, 1);
+		cr_assert_geq(fake_driver_add(d, 1, &sg, 1, 0), 0);
+	fake_driver_notify(d, 1);
 	unsigned used = 0;
 	while (fbd_get_used(drv, BALLOON_Q_DEFLATE, NULL) >= 0)
 		used++;
@@ -122,7 +122,7 @@ Test(balloon_reset, work_per_kick_is_capped_and_resumed_later)
 Test(balloon_reset, requests_waiting_for_discards_are_bounded)
 {
 	up();
-	struct fvd *d = &bed->tb->drv;
+	struct fake_driver *d = &bed->tb->drv;
 	uint64_t gpa[100];
 	for (unsigned i = 0; i < 100; i++) {
 		uint32_t pfn = 0x400 + i;
@@ -130,9 +130,9 @@ Test(balloon_reset, requests_waiting_for_discards_are_bounded)
 	}
 	unsigned sent = 0, used = 0;
 	for (unsigned i = 0; i < 100; i++) {
-		struct fvd_sg sg = {gpa[i], 4};
-		cr_assert_geq(fvd_add(d, 0, &sg, 1, 0), 0);
-		fvd_notify(d, 0);
+		struct fake_driver_sg sg = {gpa[i], 4};
+		cr_assert_geq(fake_driver_add(d, 0, &sg, 1, 0), 0);
+		fake_driver_notify(d, 0);
 		sent++;
 	}
 	cr_assert_eq(bed->b.inflight, BALLOON_MAX_INFLIGHT);
@@ -150,12 +150,12 @@ Test(balloon_reset, requests_waiting_for_discards_are_bounded)
 Test(balloon_reset, malformed_ring_asks_for_reset_and_discards_nothing)
 {
 	up();
-	struct fvd *d = &bed->tb->drv;
+	struct fake_driver *d = &bed->tb->drv;
 	/* A descriptor pointing outside guest RAM. */
-	fvd_set_desc(d, 0, 0, 0x7f0000000000ULL, 1024, 0, 0);
-	fvd_publish_head(d, 0, 0);
-	fvd_notify(d, 0);
-	cr_assert(fvd_status(d) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	fake_driver_set_desc(d, 0, 0, 0x7f0000000000ULL, 1024, 0, 0);
+	fake_driver_publish_head(d, 0, 0);
+	fake_driver_notify(d, 0);
+	cr_assert(fake_driver_status(d) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	cr_assert_eq(bed->rd.nr, 0);
 	/* After a reset the device works again. */
 	fbd_destroy(drv);

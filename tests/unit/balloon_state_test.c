@@ -80,8 +80,8 @@ static void new_side(const struct balloon_config *cfg)
 				      (struct irq_trigger){count_irq, nw}),
 		     0);
 	bus_init(&nw->bus);
-	cr_assert_eq(bus_insert(&nw->bus, VTB_MMIO_BASE, VIRTIO_MMIO_SIZE,
-				&virtio_mmio_bus_ops, &nw->t),
+	cr_assert_eq(bus_insert(&nw->bus, VIRTIO_TESTBED_MMIO_BASE,
+				VIRTIO_MMIO_SIZE, &virtio_mmio_bus_ops, &nw->t),
 		     0);
 }
 
@@ -172,7 +172,7 @@ Test(balloon_state, inflate_and_deflate_continue_on_the_new_device)
 	unsigned old_ranges = bed->rd.nr;
 
 	cr_assert_eq(balloon_set_target_mib(&nw->b, 2), 0);
-	cr_assert(fvd_ack_irq(&bed->tb->drv) & VIRTIO_MMIO_INT_CONFIG);
+	cr_assert(fake_driver_ack_irq(&bed->tb->drv) & VIRTIO_MMIO_INT_CONFIG);
 	cr_assert_eq(fbd_towards_target(drv), 256);
 	cr_assert_eq(fbd_fill(drv, 256), 256);
 	cr_assert_gt(nw->rd.nr, 0, "the new device discards");
@@ -227,11 +227,12 @@ static int post_stats_unkicked(uint64_t memfree)
 	uint64_t val = htole64(memfree);
 	memcpy(buf, &tag, 2);
 	memcpy(buf + 2, &val, 8);
-	uint64_t gpa = fvd_alloc(&bed->tb->drv, sizeof(buf), 8);
-	memcpy(fvd_ptr(&bed->tb->drv, gpa, sizeof(buf)), buf, sizeof(buf));
-	struct fvd_sg sg = {gpa, sizeof(buf)};
-	return fvd_add(&bed->tb->drv, (unsigned)drv->q[BALLOON_Q_STATS], &sg,
-		       1, 0);
+	uint64_t gpa = fake_driver_alloc(&bed->tb->drv, sizeof(buf), 8);
+	memcpy(fake_driver_ptr(&bed->tb->drv, gpa, sizeof(buf)), buf,
+	       sizeof(buf));
+	struct fake_driver_sg sg = {gpa, sizeof(buf)};
+	return fake_driver_add(&bed->tb->drv, (unsigned)drv->q[BALLOON_Q_STATS],
+			       &sg, 1, 0);
 }
 
 Test(balloon_state, stats_buffer_posted_before_the_snapshot_is_taken_up)
@@ -317,7 +318,7 @@ Test(balloon_state, reporting_continues_on_the_new_device)
 	save_old();
 	restore_new(&full_cfg);
 	main_loop_runs();
-	struct fvd_sg r = {8 * MIB, 4 * MIB};
+	struct fake_driver_sg r = {8 * MIB, 4 * MIB};
 	int head = fbd_report(drv, &r, 1);
 	cr_assert_geq(head, 0);
 	cr_assert_eq(nw->rd.nr, 1);
@@ -333,9 +334,10 @@ Test(balloon_state, inflate_posted_before_the_snapshot_is_not_lost)
 	work_old_side(&full_cfg);
 	uint32_t pfns[] = {PFN(10 * MIB), PFN(10 * MIB) + 1};
 	uint64_t gpa = fbd_put_pfns(drv, pfns, 2);
-	struct fvd_sg sg = {gpa, sizeof(pfns)};
-	int head = fvd_add(&bed->tb->drv, (unsigned)drv->q[BALLOON_Q_INFLATE],
-			   &sg, 1, 0); /* its kick never got handled */
+	struct fake_driver_sg sg = {gpa, sizeof(pfns)};
+	int head = fake_driver_add(&bed->tb->drv,
+				   (unsigned)drv->q[BALLOON_Q_INFLATE], &sg, 1,
+				   0); /* its kick never got handled */
 	cr_assert_geq(head, 0);
 	save_old();
 	restore_new(&full_cfg);
@@ -352,15 +354,17 @@ Test(balloon_state, broken_device_stays_broken_until_the_driver_resets)
 {
 	work_old_side(&full_cfg);
 	/* avail idx far ahead of the ring: malformed, NEEDS_RESET. */
-	fvd_set_avail_idx(&bed->tb->drv, (unsigned)drv->q[BALLOON_Q_INFLATE],
-			  1000);
-	fvd_notify(&bed->tb->drv, (unsigned)drv->q[BALLOON_Q_INFLATE]);
-	cr_assert(fvd_status(&bed->tb->drv) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	fake_driver_set_avail_idx(&bed->tb->drv,
+				  (unsigned)drv->q[BALLOON_Q_INFLATE], 1000);
+	fake_driver_notify(&bed->tb->drv, (unsigned)drv->q[BALLOON_Q_INFLATE]);
+	cr_assert(fake_driver_status(&bed->tb->drv) &
+		  VIRTIO_CONFIG_S_NEEDS_RESET);
 	save_old();
 	cr_assert(bst.broken);
 	restore_new(&full_cfg);
 	main_loop_runs();
-	cr_assert(fvd_status(&bed->tb->drv) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	cr_assert(fake_driver_status(&bed->tb->drv) &
+		  VIRTIO_CONFIG_S_NEEDS_RESET);
 	cr_assert_eq(balloon_stats_tick(&nw->b), -ENODEV);
 	cr_assert_eq(nw->rd.nr, 0);
 	fbd_destroy(drv);
@@ -416,6 +420,8 @@ static void expect_balloon_refused(const struct balloon_state *st,
 	err[0] = 0;
 	cr_assert_eq(balloon_restore(&nw->b, st, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, word), "message \"%s\" lacks \"%s\"", err, word);
+	cr_assert_eq(strncmp(err, "balloon: ", 9), 0, "%s", err);
+	cr_assert_null(strstr(err + 1, "balloon: "), "%s", err);
 	expect_unchanged(&b, &m);
 }
 

@@ -99,7 +99,7 @@ Test(balloon_stats, tick_needs_an_active_stats_queue)
 		.features = FBD_LINUX_FEATURES & ~F(VIRTIO_BALLOON_F_STATS_VQ)};
 	cr_assert_eq(fbd_probe(&bed->drv, &bed->tb->drv, &o), 0);
 	cr_assert_eq(balloon_stats_tick(&bed->b), -ENODEV);
-	fvd_reset(&bed->tb->drv);
+	fake_driver_reset(&bed->tb->drv);
 	cr_assert_eq(balloon_stats_tick(&bed->b), -ENODEV);
 }
 
@@ -108,9 +108,9 @@ static void send_raw_stats(const uint8_t *buf, uint32_t len)
 {
 	cr_assert_eq(balloon_stats_tick(&bed->b), 0);
 	cr_assert_geq(fbd_get_used(drv, BALLOON_Q_STATS, NULL), 0);
-	uint64_t gpa = fvd_alloc(&bed->tb->drv, len ? len : 1, 8);
-	memcpy(fvd_ptr(&bed->tb->drv, gpa, len ? len : 1), buf, len);
-	struct fvd_sg sg = {gpa, len};
+	uint64_t gpa = fake_driver_alloc(&bed->tb->drv, len ? len : 1, 8);
+	memcpy(fake_driver_ptr(&bed->tb->drv, gpa, len ? len : 1), buf, len);
+	struct fake_driver_sg sg = {gpa, len};
 	cr_assert_geq(fbd_send_raw(drv, BALLOON_Q_STATS, &sg, 1), 0);
 }
 
@@ -153,9 +153,10 @@ Test(balloon_stats, oversized_and_split_buffers_are_parsed_safely)
 		put_stat(buf + 10 * i, VIRTIO_BALLOON_S_MAJFLT, i);
 	cr_assert_eq(balloon_stats_tick(&bed->b), 0);
 	cr_assert_geq(fbd_get_used(drv, BALLOON_Q_STATS, NULL), 0);
-	uint64_t gpa = fvd_alloc(&bed->tb->drv, sizeof(buf), 8);
-	memcpy(fvd_ptr(&bed->tb->drv, gpa, sizeof(buf)), buf, sizeof(buf));
-	struct fvd_sg sg[2] = {{gpa, 13}, {gpa + 13, sizeof(buf) - 13}};
+	uint64_t gpa = fake_driver_alloc(&bed->tb->drv, sizeof(buf), 8);
+	memcpy(fake_driver_ptr(&bed->tb->drv, gpa, sizeof(buf)), buf,
+	       sizeof(buf));
+	struct fake_driver_sg sg[2] = {{gpa, 13}, {gpa + 13, sizeof(buf) - 13}};
 	cr_assert_geq(fbd_send_raw(drv, BALLOON_Q_STATS, sg, 2), 0);
 	struct balloon_stats s = stats();
 	cr_assert_eq(s.present, 1u << VIRTIO_BALLOON_S_MAJFLT);
@@ -174,9 +175,9 @@ Test(balloon_stats, a_second_buffer_returns_the_first)
 	 * the older one back instead of holding two. */
 	uint8_t buf[10];
 	put_stat(buf, VIRTIO_BALLOON_S_CACHES, 99);
-	uint64_t gpa = fvd_alloc(&bed->tb->drv, 10, 8);
-	memcpy(fvd_ptr(&bed->tb->drv, gpa, 10), buf, 10);
-	struct fvd_sg sg = {gpa, 10};
+	uint64_t gpa = fake_driver_alloc(&bed->tb->drv, 10, 8);
+	memcpy(fake_driver_ptr(&bed->tb->drv, gpa, 10), buf, 10);
+	struct fake_driver_sg sg = {gpa, 10};
 	int head = fbd_send_raw(drv, BALLOON_Q_STATS, &sg, 1);
 	cr_assert_eq(fbd_get_used(drv, BALLOON_Q_STATS, NULL), drv->stats_head);
 	cr_assert_eq(stats().val[VIRTIO_BALLOON_S_CACHES], 99);
@@ -187,7 +188,7 @@ Test(balloon_stats, a_second_buffer_returns_the_first)
 Test(balloon_stats, reset_drops_the_held_buffer_but_keeps_the_values)
 {
 	up();
-	fvd_reset(&bed->tb->drv);
+	fake_driver_reset(&bed->tb->drv);
 	struct balloon_stats s = stats();
 	cr_assert_eq(s.updates, 1);
 	/* A new driver primes a new buffer, parsed at DRIVER_OK. */

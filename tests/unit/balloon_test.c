@@ -23,7 +23,7 @@ Test(balloon, offers_must_tell_host_and_stats_only_by_default)
 	struct balloon_config cfg = {0};
 	bed = fbd_bed_new(&cfg, NULL);
 	cr_assert(bed);
-	uint64_t offer = fvd_device_features(&bed->tb->drv);
+	uint64_t offer = fake_driver_device_features(&bed->tb->drv);
 	cr_assert(offer & F(VIRTIO_BALLOON_F_MUST_TELL_HOST));
 	cr_assert(offer & F(VIRTIO_BALLOON_F_STATS_VQ));
 	cr_assert_not(offer & F(VIRTIO_BALLOON_F_DEFLATE_ON_OOM));
@@ -40,7 +40,7 @@ Test(balloon, offers_deflate_on_oom_reporting_with_poison_and_hinting_when_confi
 				     .free_page_hinting = true};
 	bed = fbd_bed_new(&cfg, NULL);
 	cr_assert(bed);
-	uint64_t offer = fvd_device_features(&bed->tb->drv);
+	uint64_t offer = fake_driver_device_features(&bed->tb->drv);
 	cr_assert(offer & F(VIRTIO_BALLOON_F_DEFLATE_ON_OOM));
 	cr_assert(offer & F(F_REPORTING));
 	cr_assert(offer & F(VIRTIO_BALLOON_F_PAGE_POISON));
@@ -88,7 +88,7 @@ Test(balloon, device_uses_queues_where_linux_numbers_them)
 		cr_assert_eq(balloon_get_stats(&bed->b, &st) == 0, stats,
 			     "mask %u", m);
 		if (rep) {
-			struct fvd_sg r = {8 * MIB, 2 * MIB};
+			struct fake_driver_sg r = {8 * MIB, 2 * MIB};
 			cr_assert_geq(fbd_report(drv, &r, 1), 0);
 			const uint64_t want[][2] = {{8 * MIB, 2 * MIB}};
 			expect_ranges(want, 1);
@@ -113,7 +113,8 @@ Test(balloon, accepts_silent_deflation_by_default)
 					 ~F(VIRTIO_BALLOON_F_MUST_TELL_HOST)};
 	up_with(&cfg, NULL, &o);
 	cr_assert_not(fbd_has(drv, VIRTIO_BALLOON_F_MUST_TELL_HOST));
-	cr_assert(fvd_status(&bed->tb->drv) & VIRTIO_CONFIG_S_DRIVER_OK);
+	cr_assert(fake_driver_status(&bed->tb->drv) &
+		  VIRTIO_CONFIG_S_DRIVER_OK);
 	uint32_t pfn = PFN(2 * MIB);
 	int head = fbd_send_pfns(drv, BALLOON_Q_INFLATE, &pfn, 1);
 	recording_discard_complete_all(&bed->rd, 0);
@@ -128,11 +129,13 @@ Test(balloon, refuses_driver_without_must_tell_host_when_required)
 	struct fbd_opts o = {.features = FBD_LINUX_FEATURES &
 					 ~F(VIRTIO_BALLOON_F_MUST_TELL_HOST)};
 	cr_assert_eq(fbd_probe(&bed->drv, &bed->tb->drv, &o), -EIO);
-	cr_assert_not(fvd_status(&bed->tb->drv) & VIRTIO_CONFIG_S_FEATURES_OK);
+	cr_assert_not(fake_driver_status(&bed->tb->drv) &
+		      VIRTIO_CONFIG_S_FEATURES_OK);
 	/* The same device takes a driver that tells the host. */
 	fbd_destroy(&bed->drv);
 	cr_assert_eq(fbd_probe(&bed->drv, &bed->tb->drv, &linux_opts), 0);
-	cr_assert(fvd_status(&bed->tb->drv) & VIRTIO_CONFIG_S_DRIVER_OK);
+	cr_assert(fake_driver_status(&bed->tb->drv) &
+		  VIRTIO_CONFIG_S_DRIVER_OK);
 }
 
 /* ---- config space ---- */
@@ -142,10 +145,10 @@ Test(balloon, target_sets_num_pages_and_raises_config_interrupt)
 	struct balloon_config cfg = {.amount_mib = 3};
 	up_with(&cfg, NULL, &linux_opts);
 	cr_assert_eq(fbd_num_pages(drv), 3 * 256);
-	fvd_ack_irq(&bed->tb->drv);
+	fake_driver_ack_irq(&bed->tb->drv);
 	cr_assert_eq(balloon_set_target_mib(&bed->b, 64), 0);
 	cr_assert_eq(fbd_num_pages(drv), 64 * 256);
-	cr_assert(fvd_ack_irq(&bed->tb->drv) & VIRTIO_MMIO_INT_CONFIG);
+	cr_assert(fake_driver_ack_irq(&bed->tb->drv) & VIRTIO_MMIO_INT_CONFIG);
 	cr_assert_eq(balloon_set_target_mib(&bed->b, BALLOON_MAX_TARGET_MIB + 1),
 		     -EINVAL);
 	cr_assert_eq(fbd_num_pages(drv), 64 * 256);
@@ -173,14 +176,14 @@ Test(balloon, driver_writes_actual_and_poison_but_not_num_pages)
 	cr_assert_eq(fbd_actual(drv), 0x12345678);
 	/* Byte writes, as legacy PCI drivers did. */
 	uint8_t byte = 0x9a;
-	fvd_config_write(&bed->tb->drv, 4, &byte, 1);
+	fake_driver_config_write(&bed->tb->drv, 4, &byte, 1);
 	cr_assert_eq(fbd_actual(drv), 0x1234569a);
 	uint32_t bogus = htole32(7);
-	fvd_config_write(&bed->tb->drv, 0, &bogus, 4);
+	fake_driver_config_write(&bed->tb->drv, 0, &bogus, 4);
 	cr_assert_eq(fbd_num_pages(drv), 256);
-	fvd_config_write(&bed->tb->drv, 8, &bogus, 4);
+	fake_driver_config_write(&bed->tb->drv, 8, &bogus, 4);
 	uint32_t cmd;
-	fvd_config_read(&bed->tb->drv, 8, &cmd, 4);
+	fake_driver_config_read(&bed->tb->drv, 8, &cmd, 4);
 	cr_assert_eq(cmd, 0);
 	struct balloon_info info;
 	balloon_get_info(&bed->b, &info);
@@ -190,7 +193,7 @@ Test(balloon, driver_writes_actual_and_poison_but_not_num_pages)
 	cr_assert_eq(info.poison_val, 0xaaaaaaaa);
 	/* An 8-byte read spanning two fields. */
 	uint64_t both;
-	fvd_config_read(&bed->tb->drv, 0, &both, 8);
+	fake_driver_config_read(&bed->tb->drv, 0, &both, 8);
 	cr_assert_eq(le64toh(both), (0x1234569aULL << 32) | 256);
 }
 

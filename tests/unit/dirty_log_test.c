@@ -1,8 +1,9 @@
 /* Dirty page logging: the ring walk on crafted rings, then both modes
  * against /dev/kvm with a tiny flat 32-bit guest that writes chosen pages
  * (skipped where /dev/kvm cannot be opened). */
+#include "fakes/kvm_guest.h"
 #include "vm/dirty_log.h"
-#include "vm/vm.h"
+#include "vm/vcpu.h"
 
 #include <core/log.h>
 
@@ -192,64 +193,46 @@ Test(dirty_log, a_hole_before_dirty_entries_is_skipped_as_overrun)
 #define SLOT1_GPA (64 * MIB)
 #define CODE_GPA 0x1000u
 
-/* The ring is only for VMs that run hints. */
-static struct vm_config tvm_cfg = {
-	.balloon = {.enabled = true, .free_page_hinting = true},
+/* What the dirty log works on: a VM fd, guest memory, a vCPU's fd. */
+struct tvm {
+	struct kvm_guest g;
+	struct dirty_log dirty;
+	struct vcpu_env env;
+	struct vcpu vcpu;
 };
 
-static void tvm_open(struct vm *vm, const char *mode)
+/* The ring is only for VMs that run hints. */
+static bool tvm_want_ring = true;
+
+static void tvm_open(struct tvm *vm, const char *mode)
 {
 	memset(vm, 0, sizeof(*vm));
-	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0)
-		cr_skip_test("/dev/kvm cannot be opened: %s", strerror(errno));
-	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-		cr_skip_test("/dev/kvm is not a KVM of API version %d",
-			     KVM_API_VERSION);
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
-	cr_assert_geq(vm->vm_fd, 0, "KVM_CREATE_VM: %s", strerror(errno));
-	vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	cr_assert_gt(vm->vcpu_mmap_size, 0);
-	cr_assert_eq(ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000UL), 0);
-
 	/* Slot 1 ends mid-word: 515 pages. */
 	const uint64_t ranges[2][2] = {{0, 24 * MIB},
 				       {SLOT1_GPA, 2 * MIB + 3 * 4096}};
-	struct gmem_opts opts = {.backend = GMEM_ANON_PRIVATE};
-	cr_assert_eq(gmem_init(&vm->mem, ranges, 2, &opts), 0);
-	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
-		const struct gmem_region *g = &vm->mem.regions[i];
-		struct kvm_userspace_memory_region kr = {
-			.slot = i,
-			.guest_phys_addr = g->gpa,
-			.memory_size = g->len,
-			.userspace_addr = (uint64_t)(uintptr_t)g->hva,
-		};
-		cr_assert_eq(ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr), 0);
-	}
+	kvm_guest_open(&vm->g, ranges, 2);
+	vm->env = (struct vcpu_env){.vm_fd = vm->g.vm_fd,
+				    .mmap_size = vm->g.vcpu_mmap_size};
 	if (mode)
 		setenv("MVMM_DIRTY_LOG", mode, 1);
 	else
 		unsetenv("MVMM_DIRTY_LOG");
 	log_set_level(LOG_WARN);
-	vm->cfg = &tvm_cfg;
-	cr_assert_eq(dirty_log_init(vm), 0);
-	vm->nr_vcpus = 1;
-	vm->vcpus = calloc(1, sizeof(*vm->vcpus));
-	cr_assert_eq(vcpu_create(vm, &vm->vcpus[0], 0), 0);
+	cr_assert_eq(dirty_log_init(&vm->dirty, vm->g.vm_fd, &vm->g.mem, 1,
+				    tvm_want_ring), 0);
+	cr_assert_eq(vcpu_create(&vm->vcpu, &vm->env, 0), 0);
+	cr_assert_eq(dirty_log_map_ring(&vm->dirty, 0, vm->vcpu.fd), 0);
 }
 
-static void tvm_close(struct vm *vm)
+static void tvm_close(struct tvm *vm)
 {
-	vcpu_destroy(&vm->vcpus[0]);
-	free(vm->vcpus);
-	dirty_log_destroy(vm);
-	gmem_destroy(&vm->mem);
-	close(vm->vm_fd);
-	close(vm->kvm_fd);
+	dirty_log_unmap_ring(&vm->dirty, 0);
+	vcpu_destroy(&vm->vcpu);
+	dirty_log_destroy(&vm->dirty);
+	kvm_guest_close(&vm->g);
 }
 
-static void require_ring(struct vm *vm)
+static void require_ring(struct tvm *vm)
 {
 	if (!vm->dirty.ring) {
 		tvm_close(vm);
@@ -266,9 +249,9 @@ static uint8_t *emit32(uint8_t *p, uint32_t v)
 /* Flat 32-bit code at CODE_GPA: for each {gpa, n} writes a byte to each of n
  * pages from gpa, with an OUT after each write so that KVM checks its ring
  * between writes as it does for a real guest; then HLT. */
-static void tvm_load(struct vm *vm, const uint32_t (*runs)[2], unsigned nr)
+static void tvm_load(struct tvm *vm, const uint32_t (*runs)[2], unsigned nr)
 {
-	uint8_t *p = gmem_ptr(&vm->mem, CODE_GPA, 4096), *start = p;
+	uint8_t *p = gmem_ptr(&vm->g.mem, CODE_GPA, 4096), *start = p;
 	cr_assert_not_null(p);
 	for (unsigned i = 0; i < nr; i++) {
 		*p++ = 0xbf; /* mov edi, gpa */
@@ -288,25 +271,13 @@ static void tvm_load(struct vm *vm, const uint32_t (*runs)[2], unsigned nr)
 	}
 	*p = 0xf4; /* hlt */
 
-	int fd = vm->vcpus[0].fd;
-	struct kvm_sregs s;
-	cr_assert_eq(ioctl(fd, KVM_GET_SREGS, &s), 0);
-	struct kvm_segment seg = {.base = 0, .limit = 0xffffffff, .selector = 0x10,
-				  .type = 3, .present = 1, .db = 1, .s = 1, .g = 1};
-	s.ds = s.es = s.fs = s.gs = s.ss = seg;
-	seg.type = 11;
-	seg.selector = 0x8;
-	s.cs = seg;
-	s.cr0 |= 1; /* protected mode, no paging */
-	cr_assert_eq(ioctl(fd, KVM_SET_SREGS, &s), 0);
-	struct kvm_regs r = {.rip = CODE_GPA, .rflags = 2};
-	cr_assert_eq(ioctl(fd, KVM_SET_REGS, &r), 0);
+	kvm_guest_enter_flat32(vm->vcpu.fd, CODE_GPA);
 }
 
-/* Runs to HLT; a full ring is handled the way vcpu.c does. */
-static unsigned tvm_run(struct vm *vm)
+/* Runs to HLT; a full ring is handled the way the VM's vCPUs do. */
+static unsigned tvm_run(struct tvm *vm)
 {
-	struct vcpu *v = &vm->vcpus[0];
+	struct vcpu *v = &vm->vcpu;
 	unsigned fulls = 0;
 	for (unsigned n = 0; n < 100000; n++) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
@@ -318,7 +289,7 @@ static unsigned tvm_run(struct vm *vm)
 		case KVM_EXIT_IO:
 			continue;
 		case KVM_EXIT_DIRTY_RING_FULL:
-			cr_assert_eq(dirty_log_ring_full(vm, v), 0);
+			cr_assert_eq(dirty_log_ring_full(&vm->dirty, 0), 0);
 			fulls++;
 			continue;
 		case KVM_EXIT_HLT:
@@ -365,15 +336,15 @@ static const uint64_t S0_PAGES = 24 * MIB / 4096, S1_PAGES = 515;
 /* Writes to both slots show once, and only the pages written. */
 static void check_written_pages_fetched_once(const char *mode)
 {
-	struct vm vm;
+	struct tvm vm;
 	tvm_open(&vm, mode);
 	if (!mode)
 		require_ring(&vm);
-	cr_assert_str_eq(dirty_log_mode(&vm), mode ? mode : "ring");
+	cr_assert_str_eq(dirty_log_mode(&vm.dirty), mode ? mode : "ring");
 	const uint32_t runs[][2] = {{0x100000, 16}, {0x3ff000, 3},
 				    {(uint32_t)SLOT1_GPA + 0x5000, 2}};
 	tvm_load(&vm, runs, 3);
-	cr_assert_eq(dirty_log_enable(&vm, true), 0);
+	cr_assert_eq(dirty_log_enable(&vm.dirty, true), 0);
 	tvm_run(&vm);
 
 	uint64_t *b0 = words(S0_PAGES), *b1 = words(S1_PAGES);
@@ -383,8 +354,8 @@ static void check_written_pages_fetched_once(const char *mode)
 	set_run(w0, 0x100, 16);
 	set_run(w0, 0x3ff, 3);
 	set_run(w1, 5, 2);
-	cr_assert_eq(dirty_log_fetch(&vm, 0, b0), 0);
-	cr_assert_eq(dirty_log_fetch(&vm, 1, b1), 0);
+	cr_assert_eq(dirty_log_fetch(&vm.dirty, 0, b0), 0);
+	cr_assert_eq(dirty_log_fetch(&vm.dirty, 1, b1), 0);
 	assert_bits(b0, w0, S0_PAGES, "slot 0");
 	assert_bits(b1, w1, S1_PAGES, "slot 1");
 
@@ -392,8 +363,8 @@ static void check_written_pages_fetched_once(const char *mode)
 	zero(w0, S0_PAGES);
 	zero(b1, S1_PAGES);
 	zero(w1, S1_PAGES);
-	cr_assert_eq(dirty_log_fetch(&vm, 0, b0), 0);
-	cr_assert_eq(dirty_log_fetch(&vm, 1, b1), 0);
+	cr_assert_eq(dirty_log_fetch(&vm.dirty, 0, b0), 0);
+	cr_assert_eq(dirty_log_fetch(&vm.dirty, 1, b1), 0);
 	assert_bits(b0, w0, S0_PAGES, "slot 0, second fetch");
 	assert_bits(b1, w1, S1_PAGES, "slot 1, second fetch");
 	free(b0), free(b1), free(w0), free(w1);
@@ -412,24 +383,24 @@ Test(dirty_log, ring_reports_written_pages_once)
 
 static void check_enable_forgets_earlier_writes(const char *mode)
 {
-	struct vm vm;
+	struct tvm vm;
 	tvm_open(&vm, mode);
 	if (!mode)
 		require_ring(&vm);
 	const uint32_t runs[][2] = {{0x200000, 8}};
 	tvm_load(&vm, runs, 1);
-	cr_assert_eq(dirty_log_enable(&vm, true), 0);
+	cr_assert_eq(dirty_log_enable(&vm.dirty, true), 0);
 	tvm_run(&vm);
-	cr_assert_eq(dirty_log_enable(&vm, true), 0); /* again: a fresh start */
+	cr_assert_eq(dirty_log_enable(&vm.dirty, true), 0); /* again: a fresh start */
 	uint64_t *b0 = words(S0_PAGES), *w0 = words(S0_PAGES);
-	cr_assert_eq(dirty_log_fetch(&vm, 0, b0), 0);
+	cr_assert_eq(dirty_log_fetch(&vm.dirty, 0, b0), 0);
 	assert_bits(b0, w0, S0_PAGES, "after re-enable");
 
 	/* The same pages written again are logged again. */
 	tvm_load(&vm, runs, 1);
 	tvm_run(&vm);
 	set_run(w0, 0x200, 8);
-	cr_assert_eq(dirty_log_fetch(&vm, 0, b0), 0);
+	cr_assert_eq(dirty_log_fetch(&vm.dirty, 0, b0), 0);
 	assert_bits(b0, w0, S0_PAGES, "second run");
 	free(b0), free(w0);
 	tvm_close(&vm);
@@ -447,7 +418,7 @@ Test(dirty_log, ring_enable_forgets_earlier_writes)
 
 Test(dirty_log, ring_full_exit_is_harvested_and_nothing_is_lost)
 {
-	struct vm vm;
+	struct tvm vm;
 	tvm_open(&vm, NULL);
 	require_ring(&vm);
 	/* More pages than one ring holds. */
@@ -455,12 +426,12 @@ Test(dirty_log, ring_full_exit_is_harvested_and_nothing_is_lost)
 	cr_assert_lt(0x100 + (uint64_t)n, S0_PAGES);
 	const uint32_t runs[][2] = {{0x100000, n}};
 	tvm_load(&vm, runs, 1);
-	cr_assert_eq(dirty_log_enable(&vm, true), 0);
+	cr_assert_eq(dirty_log_enable(&vm.dirty, true), 0);
 	unsigned fulls = tvm_run(&vm);
 	cr_assert_geq(fulls, 1, "no KVM_EXIT_DIRTY_RING_FULL");
 	uint64_t *b0 = words(S0_PAGES), *w0 = words(S0_PAGES);
 	set_run(w0, 0x100, n);
-	cr_assert_eq(dirty_log_fetch(&vm, 0, b0), 0);
+	cr_assert_eq(dirty_log_fetch(&vm.dirty, 0, b0), 0);
 	assert_bits(b0, w0, S0_PAGES, "after ring-full exits");
 	cr_assert_eq(vm.dirty.bad_entries, 0);
 	cr_assert_eq(vm.dirty.holes, 0);
@@ -470,74 +441,74 @@ Test(dirty_log, ring_full_exit_is_harvested_and_nothing_is_lost)
 
 Test(dirty_log, ring_mode_maps_a_ring_per_vcpu_and_env_forces_bitmap)
 {
-	struct vm vm;
+	struct tvm vm;
 	tvm_open(&vm, "bitmap");
-	cr_assert_str_eq(dirty_log_mode(&vm), "bitmap");
-	cr_assert_null(vm.vcpus[0].dirty_ring.gfns);
-	cr_assert_eq(dirty_log_ring_bytes(&vm), 0);
-	int max = ioctl(vm.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING);
+	cr_assert_str_eq(dirty_log_mode(&vm.dirty), "bitmap");
+	cr_assert_null(vm.dirty.rings[0].gfns);
+	cr_assert_eq(dirty_log_ring_bytes(&vm.dirty), 0);
+	int max = ioctl(vm.g.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING);
 	tvm_close(&vm);
 
 	tvm_open(&vm, NULL);
 	if (max <= 0) {
-		cr_assert_str_eq(dirty_log_mode(&vm), "bitmap");
+		cr_assert_str_eq(dirty_log_mode(&vm.dirty), "bitmap");
 		tvm_close(&vm);
 		cr_skip_test("KVM offers no dirty ring here");
 	}
 	cr_log_info("KVM_CAP_DIRTY_LOG_RING: %d bytes", max);
-	cr_assert_str_eq(dirty_log_mode(&vm), "ring");
-	cr_assert_not_null(vm.vcpus[0].dirty_ring.gfns);
-	cr_assert_eq(dirty_log_ring_bytes(&vm),
+	cr_assert_str_eq(dirty_log_mode(&vm.dirty), "ring");
+	cr_assert_not_null(vm.dirty.rings[0].gfns);
+	cr_assert_eq(dirty_log_ring_bytes(&vm.dirty),
 		     (size_t)vm.dirty.ring_entries * sizeof(struct kvm_dirty_gfn));
-	cr_assert_leq(dirty_log_ring_bytes(&vm), (size_t)max);
+	cr_assert_leq(dirty_log_ring_bytes(&vm.dirty), (size_t)max);
 	for (uint32_t i = 0; i < vm.dirty.ring_entries; i++)
-		cr_assert_eq(vm.vcpus[0].dirty_ring.gfns[i].flags, 0);
+		cr_assert_eq(vm.dirty.rings[0].gfns[i].flags, 0);
 	tvm_close(&vm);
 }
 
 Test(dirty_log, a_vm_without_hinting_keeps_the_bitmap)
 {
-	struct vm vm;
-	tvm_cfg.balloon.free_page_hinting = false;
+	struct tvm vm;
+	tvm_want_ring = false;
 	tvm_open(&vm, NULL);
-	tvm_cfg.balloon.free_page_hinting = true;
-	cr_assert_str_eq(dirty_log_mode(&vm), "bitmap");
-	cr_assert_null(vm.vcpus[0].dirty_ring.gfns);
+	tvm_want_ring = true;
+	cr_assert_str_eq(dirty_log_mode(&vm.dirty), "bitmap");
+	cr_assert_null(vm.dirty.rings[0].gfns);
 	tvm_close(&vm);
 }
 
 Test(dirty_log, fetch_refuses_unknown_slot_and_logging_off)
 {
-	struct vm vm;
+	struct tvm vm;
 	tvm_open(&vm, "bitmap");
 	uint64_t *b0 = words(S0_PAGES);
-	cr_assert_eq(dirty_log_fetch(&vm, 0, b0), -ENOENT);
-	cr_assert_eq(dirty_log_enable(&vm, true), 0);
-	cr_assert_eq(dirty_log_fetch(&vm, 2, b0), -EINVAL);
-	cr_assert_eq(dirty_log_fetch(&vm, 0, b0), 0);
-	cr_assert_eq(dirty_log_enable(&vm, false), 0);
-	cr_assert_eq(dirty_log_fetch(&vm, 0, b0), -ENOENT);
+	cr_assert_eq(dirty_log_fetch(&vm.dirty, 0, b0), -ENOENT);
+	cr_assert_eq(dirty_log_enable(&vm.dirty, true), 0);
+	cr_assert_eq(dirty_log_fetch(&vm.dirty, 2, b0), -EINVAL);
+	cr_assert_eq(dirty_log_fetch(&vm.dirty, 0, b0), 0);
+	cr_assert_eq(dirty_log_enable(&vm.dirty, false), 0);
+	cr_assert_eq(dirty_log_fetch(&vm.dirty, 0, b0), -ENOENT);
 	free(b0);
 	tvm_close(&vm);
 }
 
 Test(dirty_log, an_overrun_slot_reports_each_of_its_pages_once)
 {
-	struct vm vm;
+	struct tvm vm;
 	tvm_open(&vm, "bitmap");
-	cr_assert_eq(dirty_log_enable(&vm, true), 0);
+	cr_assert_eq(dirty_log_enable(&vm.dirty, true), 0);
 	/* What dirty_log_harvest_ring's overrun leads to, on slot 1 alone. */
 	vm.dirty.overflow[1] = true;
 	uint64_t *b0 = words(S0_PAGES), *b1 = words(S1_PAGES);
 	uint64_t *w0 = words(S0_PAGES), *w1 = words(S1_PAGES);
 	set_run(w1, 0, S1_PAGES);
-	cr_assert_eq(dirty_log_fetch(&vm, 0, b0), 0);
-	cr_assert_eq(dirty_log_fetch(&vm, 1, b1), 0);
+	cr_assert_eq(dirty_log_fetch(&vm.dirty, 0, b0), 0);
+	cr_assert_eq(dirty_log_fetch(&vm.dirty, 1, b1), 0);
 	assert_bits(b0, w0, S0_PAGES, "slot 0");
 	assert_bits(b1, w1, S1_PAGES, "slot 1: every page, none past its end");
 	zero(b1, S1_PAGES);
 	zero(w1, S1_PAGES);
-	cr_assert_eq(dirty_log_fetch(&vm, 1, b1), 0);
+	cr_assert_eq(dirty_log_fetch(&vm.dirty, 1, b1), 0);
 	assert_bits(b1, w1, S1_PAGES, "slot 1, second fetch");
 	free(b0), free(b1), free(w0), free(w1);
 	tvm_close(&vm);

@@ -17,7 +17,7 @@ static pthread_t th[NR];
 static void *runner(void *arg)
 {
 	atomic_ulong *lap = arg;
-	while (pause_gate_checkpoint(&gate)) {
+	while (pause_gate_checkpoint(&gate, NULL, NULL)) {
 		atomic_fetch_add(lap, 1);
 		usleep(100);
 	}
@@ -49,6 +49,18 @@ static void stop(unsigned n)
 	pause_gate_destroy(&gate);
 }
 
+/* Whether thread i laps past before within 2 s: a fixed sleep is too
+ * short on a loaded host. */
+static bool laps_past(unsigned i, unsigned long before)
+{
+	for (int ms = 0; ms < 2000; ms++) {
+		if (atomic_load(&laps[i]) > before)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
 TestSuite(pause_gate);
 
 Test(pause_gate, pause_parks_every_thread_until_resume)
@@ -67,10 +79,8 @@ Test(pause_gate, pause_parks_every_thread_until_resume)
 			     "thread %u ran while paused", i);
 	cr_assert_eq(pause_gate_pause(&gate, count_kick, NULL, 10), -EALREADY);
 	cr_assert_eq(pause_gate_resume(&gate), 0);
-	usleep(5000);
 	for (unsigned i = 0; i < NR; i++)
-		cr_assert_gt(atomic_load(&laps[i]), before[i],
-			     "thread %u did not resume", i);
+		cr_assert(laps_past(i, before[i]), "thread %u did not resume", i);
 	cr_assert_eq(pause_gate_resume(&gate), -EALREADY);
 	stop(NR);
 }
@@ -82,9 +92,8 @@ Test(pause_gate, a_thread_that_never_parks_times_out_and_the_rest_run_on)
 	pause_gate_join(&gate);
 	cr_assert_eq(pause_gate_pause(&gate, count_kick, NULL, 30), -ETIMEDOUT);
 	cr_assert_not(pause_gate_paused(&gate), "the request is withdrawn");
-	unsigned long l = atomic_load(&laps[0]);
-	usleep(5000);
-	cr_assert_gt(atomic_load(&laps[0]), l);
+	cr_assert(laps_past(0, atomic_load(&laps[0])),
+		  "the thread that parked did not run on");
 	pause_gate_leave(&gate);
 	stop(1);
 }
@@ -107,4 +116,45 @@ Test(pause_gate, shutdown_releases_parked_threads)
 	cr_assert_eq(pause_gate_pause(&gate, count_kick, NULL, 1000), 0);
 	stop(NR); /* joins: hangs if shutdown left anyone parked */
 	cr_assert_eq(gate.active, 0);
+}
+
+static atomic_int before_park_calls, before_park_saw_pause;
+
+static void note_before_park(void *opaque)
+{
+	/* Called without the gate's lock: the query would deadlock else. */
+	if (pause_gate_paused(opaque))
+		atomic_fetch_add(&before_park_saw_pause, 1);
+	atomic_fetch_add(&before_park_calls, 1);
+}
+
+static void *runner_with_hook(void *arg)
+{
+	atomic_ulong *lap = arg;
+	while (pause_gate_checkpoint(&gate, note_before_park, &gate)) {
+		atomic_fetch_add(lap, 1);
+		usleep(100);
+	}
+	pause_gate_leave(&gate);
+	return NULL;
+}
+
+Test(pause_gate, before_park_runs_once_per_park_and_only_when_pausing)
+{
+	cr_assert_eq(pause_gate_init(&gate, 0), 0);
+	atomic_store(&laps[0], 0);
+	atomic_store(&before_park_calls, 0);
+	atomic_store(&before_park_saw_pause, 0);
+	pause_gate_join(&gate);
+	cr_assert_eq(pthread_create(&th[0], NULL, runner_with_hook, &laps[0]), 0);
+	cr_assert(laps_past(0, 0));
+	cr_assert_eq(atomic_load(&before_park_calls), 0, "called while running");
+	cr_assert_eq(pause_gate_pause(&gate, count_kick, NULL, 1000), 0);
+	cr_assert_eq(atomic_load(&before_park_calls), 1);
+	cr_assert_eq(pause_gate_resume(&gate), 0);
+	cr_assert(laps_past(0, atomic_load(&laps[0])));
+	cr_assert_eq(pause_gate_pause(&gate, count_kick, NULL, 1000), 0);
+	cr_assert_eq(atomic_load(&before_park_calls), 2);
+	cr_assert_eq(atomic_load(&before_park_saw_pause), 2);
+	stop(1);
 }

@@ -22,22 +22,22 @@ static const uint8_t odd13[13] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0xaa, 0xbb, 0xcc
 static const uint64_t word = 0x1122334455667788ULL;
 
 /* A small image with zero-length, odd-length and 8-byte sections. */
-static void build(struct snap_writer *w, const void **img, size_t *len)
+static void build(struct snapfile_writer *w, const void **img, size_t *len)
 {
-	snap_writer_init(w);
-	snap_put(w, 1, 0, odd7, sizeof(odd7));
-	snap_put(w, 2, 0, NULL, 0);
-	snap_put(w, 1, 1, odd13, sizeof(odd13));
-	snap_put(w, 3, 5, &word, sizeof(word));
-	cr_assert_eq(snap_writer_image(w, ARCH, img, len), 0);
+	snapfile_writer_init(w);
+	snapfile_put(w, 1, 0, odd7, sizeof(odd7));
+	snapfile_put(w, 2, 0, NULL, 0);
+	snapfile_put(w, 1, 1, odd13, sizeof(odd13));
+	snapfile_put(w, 3, 5, &word, sizeof(word));
+	cr_assert_eq(snapfile_writer_image(w, ARCH, img, len), 0);
 }
 
 static int parse(const void *img, size_t len, char *err, size_t errlen)
 {
-	struct snap_reader r;
-	int e = snap_reader_parse(&r, img, len, ARCH, err, errlen);
+	struct snapfile_reader r;
+	int e = snapfile_reader_parse(&r, img, len, ARCH, err, errlen);
 	if (!e)
-		snap_reader_free(&r);
+		snapfile_reader_free(&r);
 	return e;
 }
 
@@ -63,77 +63,77 @@ static unsigned count_entries(const char *dir)
 
 Test(snapfile, round_trips_sections_of_any_length)
 {
-	struct snap_writer w;
+	struct snapfile_writer w;
 	const void *img;
 	size_t len;
 	build(&w, &img, &len);
 	cr_assert_eq(len % 8, 0);
 
-	struct snap_reader r;
+	struct snapfile_reader r;
 	char err[256] = "";
-	cr_assert_eq(snap_reader_parse(&r, img, len, ARCH, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(snapfile_reader_parse(&r, img, len, ARCH, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(r.nr_sections, 4);
 	cr_assert_eq(r.version, SNAPFILE_VERSION);
 	cr_assert_eq(r.arch, ARCH);
 
 	const void *d;
 	size_t dl;
-	cr_assert_eq(snap_get(&r, 1, 0, &d, &dl), 0);
+	cr_assert_eq(snapfile_get(&r, 1, 0, &d, &dl), 0);
 	cr_assert_eq(dl, sizeof(odd7));
 	cr_assert_arr_eq(d, odd7, sizeof(odd7));
-	cr_assert_eq(snap_get(&r, 2, 0, &d, &dl), 0);
+	cr_assert_eq(snapfile_get(&r, 2, 0, &d, &dl), 0);
 	cr_assert_eq(dl, 0);
-	cr_assert_eq(snap_get(&r, 1, 1, &d, &dl), 0);
+	cr_assert_eq(snapfile_get(&r, 1, 1, &d, &dl), 0);
 	cr_assert_eq(dl, sizeof(odd13));
 	cr_assert_arr_eq(d, odd13, sizeof(odd13));
 	uint64_t v = 0;
-	cr_assert_eq(snap_get_exact(&r, 3, 5, &v, sizeof(v)), 0);
+	cr_assert_eq(snapfile_get_exact(&r, 3, 5, &v, sizeof(v)), 0);
 	cr_assert_eq(v, word);
-	snap_reader_free(&r);
-	snap_writer_free(&w);
+	snapfile_reader_free(&r);
+	snapfile_writer_free(&w);
 }
 
 Test(snapfile, empty_writer_gives_valid_image)
 {
-	struct snap_writer w;
-	snap_writer_init(&w);
+	struct snapfile_writer w;
+	snapfile_writer_init(&w);
 	const void *img;
 	size_t len;
-	cr_assert_eq(snap_writer_image(&w, ARCH, &img, &len), 0);
+	cr_assert_eq(snapfile_writer_image(&w, ARCH, &img, &len), 0);
 	cr_assert_eq(len, 32);
-	struct snap_reader r;
-	cr_assert_eq(snap_reader_parse(&r, img, len, ARCH, NULL, 0), 0);
+	struct snapfile_reader r;
+	cr_assert_eq(snapfile_reader_parse(&r, img, len, ARCH, NULL, 0), 0);
 	const void *d;
 	size_t dl;
-	cr_assert_eq(snap_get(&r, 1, 0, &d, &dl), -ENOENT);
-	snap_reader_free(&r);
-	snap_writer_free(&w);
+	cr_assert_eq(snapfile_get(&r, 1, 0, &d, &dl), -ENOENT);
+	snapfile_reader_free(&r);
+	snapfile_writer_free(&w);
 }
 
 Test(snapfile, get_exact_refuses_length_mismatch_and_missing)
 {
-	struct snap_writer w;
+	struct snapfile_writer w;
 	const void *img;
 	size_t len;
 	build(&w, &img, &len);
-	struct snap_reader r;
-	cr_assert_eq(snap_reader_parse(&r, img, len, ARCH, NULL, 0), 0);
+	struct snapfile_reader r;
+	cr_assert_eq(snapfile_reader_parse(&r, img, len, ARCH, NULL, 0), 0);
 	uint8_t buf[16];
-	cr_assert_eq(snap_get_exact(&r, 1, 0, buf, 8), -EINVAL);
-	cr_assert_eq(snap_get_exact(&r, 1, 0, buf, 6), -EINVAL);
-	cr_assert_eq(snap_get_exact(&r, 1, 0, buf, 7), 0);
-	cr_assert_eq(snap_get_exact(&r, 1, 2, buf, 7), -ENOENT);
-	cr_assert_eq(snap_get_exact(&r, 4, 0, buf, 7), -ENOENT);
+	cr_assert_eq(snapfile_get_exact(&r, 1, 0, buf, 8), -EINVAL);
+	cr_assert_eq(snapfile_get_exact(&r, 1, 0, buf, 6), -EINVAL);
+	cr_assert_eq(snapfile_get_exact(&r, 1, 0, buf, 7), 0);
+	cr_assert_eq(snapfile_get_exact(&r, 1, 2, buf, 7), -ENOENT);
+	cr_assert_eq(snapfile_get_exact(&r, 4, 0, buf, 7), -ENOENT);
 	const void *d;
 	size_t dl;
-	cr_assert_eq(snap_get(&r, 3, 0, &d, &dl), -ENOENT);
-	snap_reader_free(&r);
-	snap_writer_free(&w);
+	cr_assert_eq(snapfile_get(&r, 3, 0, &d, &dl), -ENOENT);
+	snapfile_reader_free(&r);
+	snapfile_writer_free(&w);
 }
 
 Test(snapfile, refuses_every_single_byte_change)
 {
-	struct snap_writer w;
+	struct snapfile_writer w;
 	const void *img;
 	size_t len;
 	build(&w, &img, &len);
@@ -150,12 +150,12 @@ Test(snapfile, refuses_every_single_byte_change)
 		}
 	}
 	free(copy);
-	snap_writer_free(&w);
+	snapfile_writer_free(&w);
 }
 
 Test(snapfile, refuses_every_truncation_and_extension)
 {
-	struct snap_writer w;
+	struct snapfile_writer w;
 	const void *img;
 	size_t len;
 	build(&w, &img, &len);
@@ -167,12 +167,12 @@ Test(snapfile, refuses_every_truncation_and_extension)
 	cr_assert_eq(parse(longer, len + 8, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "corrupt"), "%s", err);
 	free(longer);
-	snap_writer_free(&w);
+	snapfile_writer_free(&w);
 }
 
 Test(snapfile, names_magic_version_and_arch_mismatches)
 {
-	struct snap_writer w;
+	struct snapfile_writer w;
 	const void *img;
 	size_t len;
 	build(&w, &img, &len);
@@ -190,8 +190,8 @@ Test(snapfile, names_magic_version_and_arch_mismatches)
 	cr_assert_eq(parse(c, len, err, sizeof(err)), -EINVAL);
 	cr_assert_str_eq(err, "state file was written for format version 7, this mvmm reads version 1");
 
-	struct snap_reader r;
-	cr_assert_eq(snap_reader_parse(&r, img, len, 2, err, sizeof(err)), -EINVAL);
+	struct snapfile_reader r;
+	cr_assert_eq(snapfile_reader_parse(&r, img, len, 2, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "architecture x86_64 (1)"), "%s", err);
 
 	memcpy(c, img, len);
@@ -199,7 +199,7 @@ Test(snapfile, names_magic_version_and_arch_mismatches)
 	cr_assert_eq(parse(c, len, err, sizeof(err)), -EINVAL);
 	cr_assert_str_eq(err, "state file is corrupt: checksum mismatch (file was modified or truncated)");
 	free(c);
-	snap_writer_free(&w);
+	snapfile_writer_free(&w);
 }
 
 /* Damage with the CRC recomputed, so only the structural checks remain. */
@@ -212,7 +212,7 @@ static int parse_recrc(uint8_t *c, size_t len, char *err, size_t errlen)
 
 Test(snapfile, refuses_section_overrunning_payload_despite_valid_crc)
 {
-	struct snap_writer w;
+	struct snapfile_writer w;
 	const void *img;
 	size_t len;
 	build(&w, &img, &len);
@@ -245,7 +245,7 @@ Test(snapfile, refuses_section_overrunning_payload_despite_valid_crc)
 	cr_assert_eq(parse_recrc(c, len, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "sections"), "%s", err);
 	free(c);
-	snap_writer_free(&w);
+	snapfile_writer_free(&w);
 }
 
 Test(snapfile, commit_writes_atomically_and_reads_back)
@@ -254,7 +254,7 @@ Test(snapfile, commit_writes_atomically_and_reads_back)
 	make_tmpdir(dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/vm.state", dir);
 
-	struct snap_writer w;
+	struct snapfile_writer w;
 	const void *img;
 	size_t len;
 	build(&w, &img, &len);
@@ -262,61 +262,61 @@ Test(snapfile, commit_writes_atomically_and_reads_back)
 	FILE *f = fopen(path, "w");
 	fputs("old", f);
 	fclose(f);
-	cr_assert_eq(snap_writer_commit(&w, ARCH, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(snapfile_writer_commit(&w, ARCH, path, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(count_entries(dir), 1, "temporary file left behind");
 
 	struct stat sb;
 	cr_assert_eq(stat(path, &sb), 0);
 	cr_assert_eq((size_t)sb.st_size, len);
-	struct snap_reader r;
-	cr_assert_eq(snap_reader_open(&r, path, ARCH, err, sizeof(err)), 0, "%s", err);
+	struct snapfile_reader r;
+	cr_assert_eq(snapfile_reader_open(&r, path, ARCH, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(r.len, len);
 	cr_assert_arr_eq(r.buf, img, len);
-	snap_reader_free(&r);
+	snapfile_reader_free(&r);
 
 	/* A corrupt file on disk is refused with its name in the reason. */
 	f = fopen(path, "r+");
 	fseek(f, 40, SEEK_SET);
 	fputc(0x5a, f);
 	fclose(f);
-	cr_assert_eq(snap_reader_open(&r, path, ARCH, err, sizeof(err)), -EINVAL);
+	cr_assert_eq(snapfile_reader_open(&r, path, ARCH, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, path) && strstr(err, "checksum"), "%s", err);
 
 	unlink(path);
 	rmdir(dir);
-	snap_writer_free(&w);
+	snapfile_writer_free(&w);
 }
 
 Test(snapfile, commit_failure_leaves_nothing)
 {
 	char dir[256], path[400], err[512] = "";
 	make_tmpdir(dir, sizeof(dir));
-	struct snap_writer w;
+	struct snapfile_writer w;
 	const void *img;
 	size_t len;
 	build(&w, &img, &len);
 
 	snprintf(path, sizeof(path), "%s/missing/vm.state", dir);
-	cr_assert_eq(snap_writer_commit(&w, ARCH, path, err, sizeof(err)), -ENOENT);
+	cr_assert_eq(snapfile_writer_commit(&w, ARCH, path, err, sizeof(err)), -ENOENT);
 	cr_assert(strstr(err, path), "%s", err);
 	cr_assert_eq(count_entries(dir), 0);
 
 	/* rename over a directory fails after the temporary was written. */
 	snprintf(path, sizeof(path), "%s/adir", dir);
 	cr_assert_eq(mkdir(path, 0700), 0);
-	cr_assert_lt(snap_writer_commit(&w, ARCH, path, err, sizeof(err)), 0);
+	cr_assert_lt(snapfile_writer_commit(&w, ARCH, path, err, sizeof(err)), 0);
 	cr_assert(strstr(err, path) && strstr(err, "rename"), "%s", err);
 	cr_assert_eq(count_entries(dir), 1, "temporary file left behind");
 	rmdir(path);
 	rmdir(dir);
-	snap_writer_free(&w);
+	snapfile_writer_free(&w);
 }
 
 Test(snapfile, open_names_missing_file)
 {
-	struct snap_reader r;
+	struct snapfile_reader r;
 	char err[256];
 	const char *p = "/nonexistent/mvmm-snapfile-test.state";
-	cr_assert_eq(snap_reader_open(&r, p, ARCH, err, sizeof(err)), -ENOENT);
+	cr_assert_eq(snapfile_reader_open(&r, p, ARCH, err, sizeof(err)), -ENOENT);
 	cr_assert(strstr(err, p), "%s", err);
 }

@@ -3,7 +3,7 @@
  * guest memory and restored, the driver is moved over to it and carries on;
  * every invalid image is refused without touching the new transport. */
 #include "fakes/fake_vdev.h"
-#include "fakes/vtb.h"
+#include "fakes/virtio_testbed.h"
 
 #include <core/log.h>
 
@@ -21,8 +21,8 @@
 #define ALL_F (~0ULL)
 
 static struct fake_vdev *dev, *dev2;
-static struct vtb *tb;
-static struct fvd *drv;
+static struct virtio_testbed *tb;
+static struct fake_driver *drv;
 /* The restored side: a new transport over tb's guest memory. */
 static struct virtio_mmio t2;
 static struct bus bus2;
@@ -45,7 +45,7 @@ static void setup(void)
 	fake_vdev_init(dev, DEV_ID, 2, QMAX);
 	fake_vdev_init(dev2, DEV_ID, 2, QMAX);
 	dev->offer = dev2->offer = F(0) | F(5);
-	tb = vtb_new(&dev->vdev, VTB_RAM_DEFAULT);
+	tb = virtio_testbed_new(&dev->vdev, VIRTIO_TESTBED_RAM_DEFAULT);
 	cr_assert(tb);
 	drv = &tb->drv;
 	irqs2 = 0;
@@ -54,15 +54,15 @@ static void setup(void)
 				      (struct irq_trigger){count_irq2, NULL}),
 		     0);
 	bus_init(&bus2);
-	cr_assert_eq(bus_insert(&bus2, VTB_MMIO_BASE, VIRTIO_MMIO_SIZE,
-				&virtio_mmio_bus_ops, &t2),
+	cr_assert_eq(bus_insert(&bus2, VIRTIO_TESTBED_MMIO_BASE,
+				VIRTIO_MMIO_SIZE, &virtio_mmio_bus_ops, &t2),
 		     0);
 }
 
 static void teardown(void)
 {
 	virtio_mmio_destroy(&t2);
-	vtb_free(tb);
+	virtio_testbed_free(tb);
 	free(dev);
 	free(dev2);
 }
@@ -71,10 +71,10 @@ TestSuite(virtio_mmio_state, .init = setup, .fini = teardown);
 
 static void bring_up(uint64_t features)
 {
-	cr_assert_eq(fvd_negotiate(drv, features), 0);
-	cr_assert_eq(fvd_setup_queue(drv, 0, 16), 0);
-	cr_assert_eq(fvd_setup_queue(drv, 1, 8), 0);
-	fvd_driver_ok(drv);
+	cr_assert_eq(fake_driver_negotiate(drv, features), 0);
+	cr_assert_eq(fake_driver_setup_queue(drv, 0, 16), 0);
+	cr_assert_eq(fake_driver_setup_queue(drv, 1, 8), 0);
+	fake_driver_set_driver_ok(drv);
 	cr_assert_eq(dev->activations, 1);
 }
 
@@ -82,11 +82,11 @@ static void bring_up(uint64_t features)
 static int post(unsigned q, const char *msg, uint64_t *in)
 {
 	uint32_t n = (uint32_t)strlen(msg);
-	uint64_t out = fvd_alloc(drv, n, 1);
-	*in = fvd_alloc(drv, 64, 1);
-	memcpy(fvd_ptr(drv, out, n), msg, n);
-	struct fvd_sg sg[2] = {{out, n}, {*in, 64}};
-	int head = fvd_add(drv, q, sg, 1, 1);
+	uint64_t out = fake_driver_alloc(drv, n, 1);
+	*in = fake_driver_alloc(drv, 64, 1);
+	memcpy(fake_driver_ptr(drv, out, n), msg, n);
+	struct fake_driver_sg sg[2] = {{out, n}, {*in, 64}};
+	int head = fake_driver_add(drv, q, sg, 1, 1);
 	cr_assert_geq(head, 0);
 	return head;
 }
@@ -95,11 +95,11 @@ static void round_trip(unsigned q, const char *msg)
 {
 	uint64_t in;
 	int head = post(q, msg, &in);
-	fvd_kick(drv, q);
+	fake_driver_kick(drv, q);
 	uint32_t len = 0;
-	cr_assert_eq(fvd_get_used(drv, q, &len), head);
+	cr_assert_eq(fake_driver_get_used(drv, q, &len), head);
 	cr_assert_eq(len, strlen(msg));
-	cr_assert_eq(memcmp(fvd_ptr(drv, in, len), msg, len), 0);
+	cr_assert_eq(memcmp(fake_driver_ptr(drv, in, len), msg, len), 0);
 }
 
 static void save(struct virtio_mmio_state *st)
@@ -124,12 +124,12 @@ Test(virtio_mmio_state, round_trip_restores_every_register_and_queue)
 	round_trip(0, "one");
 	round_trip(0, "two");
 	round_trip(1, "three");
-	fvd_write(drv, VIRTIO_MMIO_QUEUE_SEL, 1);
-	fvd_write(drv, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	fake_driver_write(drv, VIRTIO_MMIO_QUEUE_SEL, 1);
+	fake_driver_write(drv, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
 	dev->host->config_changed(dev->host->t);
-	uint32_t isr = fvd_read(drv, VIRTIO_MMIO_INTERRUPT_STATUS);
-	uint32_t gen = fvd_read(drv, VIRTIO_MMIO_CONFIG_GENERATION);
-	uint32_t status = fvd_status(drv);
+	uint32_t isr = fake_driver_read(drv, VIRTIO_MMIO_INTERRUPT_STATUS);
+	uint32_t gen = fake_driver_read(drv, VIRTIO_MMIO_CONFIG_GENERATION);
+	uint32_t status = fake_driver_status(drv);
 	cr_assert_eq(isr, VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
 
 	struct virtio_mmio_state st, again;
@@ -139,17 +139,18 @@ Test(virtio_mmio_state, round_trip_restores_every_register_and_queue)
 	cr_assert_eq(dev2->nr_queues, 2);
 	cr_assert_eq(dev2->acked, tb->t.driver_features);
 	cr_assert_eq(irqs2, 1, "pending InterruptStatus fires once");
-	cr_assert_eq(fvd_status(drv), status);
-	cr_assert_eq(fvd_read(drv, VIRTIO_MMIO_INTERRUPT_STATUS), isr);
-	cr_assert_eq(fvd_read(drv, VIRTIO_MMIO_CONFIG_GENERATION), gen);
-	cr_assert_eq(fvd_read(drv, VIRTIO_MMIO_QUEUE_READY), 1, "QueueSel 1");
+	cr_assert_eq(fake_driver_status(drv), status);
+	cr_assert_eq(fake_driver_read(drv, VIRTIO_MMIO_INTERRUPT_STATUS), isr);
+	cr_assert_eq(fake_driver_read(drv, VIRTIO_MMIO_CONFIG_GENERATION), gen);
+	cr_assert_eq(fake_driver_read(drv, VIRTIO_MMIO_QUEUE_READY), 1,
+		     "QueueSel 1");
 	cr_assert(t2.queues[0].event_idx && t2.queues[0].indirect);
 	/* Saving the restored transport gives the same image. */
 	cr_assert_eq(virtio_mmio_save(&t2, &again), 0);
 	cr_assert_eq(memcmp(&st, &again, sizeof(st)), 0);
 
 	/* The driver carries on: used indices continue where they were. */
-	fvd_ack_irq(drv);
+	fake_driver_ack_irq(drv);
 	round_trip(0, "four");
 	round_trip(1, "five");
 	cr_assert_eq(t2.queues[0].used_idx, 3);
@@ -164,7 +165,7 @@ Test(virtio_mmio_state, chain_in_flight_at_save_completes_after_restore)
 	dev->manual = true;
 	uint64_t in;
 	int head = post(0, "held", &in);
-	fvd_kick(drv, 0);
+	fake_driver_kick(drv, 0);
 	/* The old device popped the chain and still holds it. */
 	struct virtq_chain *chain = malloc(sizeof(*chain));
 	cr_assert_eq(virtq_pop(&tb->t.queues[0], chain), 1);
@@ -181,7 +182,7 @@ Test(virtio_mmio_state, chain_in_flight_at_save_completes_after_restore)
 	cr_assert_eq(virtq_push_used(&t2.queues[0], (uint16_t)head, 0), 0);
 	dev2->host->notify_queue(dev2->host->t, 0);
 	uint32_t len;
-	cr_assert_eq(fvd_get_used(drv, 0, &len), head);
+	cr_assert_eq(fake_driver_get_used(drv, 0, &len), head);
 	round_trip(0, "after");
 }
 
@@ -197,8 +198,8 @@ Test(virtio_mmio_state, buffer_posted_without_a_handled_kick_is_not_lost)
 	virtio_mmio_restored(&t2);
 	cr_assert_eq(dev2->completed, 1);
 	uint32_t len;
-	cr_assert_eq(fvd_get_used(drv, 0, &len), head);
-	cr_assert_eq(memcmp(fvd_ptr(drv, in, 4), "late", 4), 0);
+	cr_assert_eq(fake_driver_get_used(drv, 0, &len), head);
+	cr_assert_eq(memcmp(fake_driver_ptr(drv, in, 4), "late", 4), 0);
 	virtio_mmio_restored(&t2);
 	cr_assert_eq(dev2->completed, 1, "nothing waiting: nothing done");
 }
@@ -206,17 +207,18 @@ Test(virtio_mmio_state, buffer_posted_without_a_handled_kick_is_not_lost)
 Test(virtio_mmio_state, needs_reset_restores_as_is_and_a_reset_recovers)
 {
 	bring_up(ALL_F);
-	fvd_set_desc(drv, 0, 0, 0x100, 8, VRING_DESC_F_NEXT, 0); /* loop */
-	fvd_publish_head(drv, 0, 0);
-	fvd_notify(drv, 0);
-	cr_assert(fvd_status(drv) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	fake_driver_set_desc(drv, 0, 0, 0x100, 8, VRING_DESC_F_NEXT,
+			     0); /* loop */
+	fake_driver_publish_head(drv, 0, 0);
+	fake_driver_notify(drv, 0);
+	cr_assert(fake_driver_status(drv) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	struct virtio_mmio_state st;
 	save(&st);
 	restore_ok(&st);
-	cr_assert(fvd_status(drv) & VIRTIO_CONFIG_S_NEEDS_RESET);
-	fvd_notify(drv, 0);
+	cr_assert(fake_driver_status(drv) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	fake_driver_notify(drv, 0);
 	cr_assert_eq(dev2->notifies[0], 0, "kicks ignored until reset");
-	fvd_reset(drv);
+	fake_driver_reset(drv);
 	cr_assert_eq(dev2->resets, 1);
 	bring_up(ALL_F);
 	round_trip(0, "fresh");
@@ -224,29 +226,30 @@ Test(virtio_mmio_state, needs_reset_restores_as_is_and_a_reset_recovers)
 
 Test(virtio_mmio_state, broken_before_driver_ok_is_not_activated)
 {
-	cr_assert_eq(fvd_negotiate(drv, ALL_F), 0);
-	fvd_setup_queue_at(drv, 0, 12, 0x1000, 0x2000, 0x3000);
-	fvd_driver_ok(drv);
+	cr_assert_eq(fake_driver_negotiate(drv, ALL_F), 0);
+	fake_driver_setup_queue_at(drv, 0, 12, 0x1000, 0x2000, 0x3000);
+	fake_driver_set_driver_ok(drv);
 	cr_assert_eq(dev->activations, 0);
 	struct virtio_mmio_state st;
 	save(&st);
 	cr_assert_eq(st.activated, 0);
 	restore_ok(&st);
 	cr_assert_eq(dev2->activations, 0);
-	cr_assert(fvd_status(drv) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	cr_assert(fake_driver_status(drv) & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
 Test(virtio_mmio_state, mid_negotiation_state_lets_the_driver_finish)
 {
-	cr_assert_eq(fvd_negotiate(drv, F(VIRTIO_F_VERSION_1) | F(5)), 0);
-	cr_assert_eq(fvd_setup_queue(drv, 0, 16), 0);
+	cr_assert_eq(fake_driver_negotiate(drv, F(VIRTIO_F_VERSION_1) | F(5)),
+		     0);
+	cr_assert_eq(fake_driver_setup_queue(drv, 0, 16), 0);
 	struct virtio_mmio_state st;
 	save(&st);
 	restore_ok(&st);
 	cr_assert_eq(dev2->activations, 0);
 	cr_assert_eq(dev2->acked, F(VIRTIO_F_VERSION_1) | F(5));
-	cr_assert_eq(fvd_setup_queue(drv, 1, 8), 0);
-	fvd_driver_ok(drv);
+	cr_assert_eq(fake_driver_setup_queue(drv, 1, 8), 0);
+	fake_driver_set_driver_ok(drv);
 	cr_assert_eq(dev2->activations, 1);
 	cr_assert_not(t2.queues[0].event_idx);
 	round_trip(0, "finished");
@@ -260,6 +263,7 @@ Test(virtio_mmio_state, refuses_a_transport_already_in_use)
 	save(&st);
 	cr_assert_eq(virtio_mmio_restore(&tb->t, &st, err, sizeof(err)), -EBUSY);
 	cr_assert(strstr(err, "freshly"), "%s", err);
+	cr_assert_eq(strstr(err, "virtio-mmio (device "), err, "%s", err);
 }
 
 /* A corrupted image is refused with a message and t2 stays fresh. */
@@ -270,16 +274,18 @@ static void expect_refused(struct virtio_mmio_state *st, const char *word)
 	err[0] = 0;
 	cr_assert_eq(virtio_mmio_restore(&t2, st, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, word), "message \"%s\" lacks \"%s\"", err, word);
+	cr_assert_eq(strstr(err, "virtio-mmio (device "), err,
+		     "message \"%s\" does not name the transport first", err);
 	cr_assert_eq(virtio_mmio_save(&t2, &after), 0);
 	cr_assert_eq(memcmp(&before, &after, sizeof(before)), 0);
 	cr_assert_eq(dev2->activations, 0);
 	cr_assert_eq(irqs2, 0);
 	/* Still a fresh device: a driver can bring it up. */
 	move_driver();
-	fvd_reset(drv);
-	cr_assert_eq(fvd_negotiate(drv, ALL_F), 0);
-	cr_assert_eq(fvd_setup_queue(drv, 0, 16), 0);
-	fvd_driver_ok(drv);
+	fake_driver_reset(drv);
+	cr_assert_eq(fake_driver_negotiate(drv, ALL_F), 0);
+	cr_assert_eq(fake_driver_setup_queue(drv, 0, 16), 0);
+	fake_driver_set_driver_ok(drv);
 	cr_assert_eq(dev2->activations, 1);
 }
 
@@ -373,7 +379,7 @@ Test(virtio_mmio_state, refuses_ring_outside_guest_ram)
 {
 	struct virtio_mmio_state st;
 	saved_running(&st);
-	st.queues[0].used_gpa = VTB_RAM_DEFAULT - 64;
+	st.queues[0].used_gpa = VIRTIO_TESTBED_RAM_DEFAULT - 64;
 	expect_refused(&st, "outside guest RAM");
 }
 

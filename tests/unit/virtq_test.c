@@ -1,7 +1,7 @@
 /* Split virtqueue, device side: chains the fake driver lays out (well-formed
  * and hostile) popped straight from the queue the transport activated. */
 #include "fakes/fake_vdev.h"
-#include "fakes/vtb.h"
+#include "fakes/virtio_testbed.h"
 
 #include <core/gmem.h>
 #include <core/log.h>
@@ -14,23 +14,23 @@
 #include <string.h>
 
 #define QSIZE 8
-#define RAM VTB_RAM_DEFAULT
+#define RAM VIRTIO_TESTBED_RAM_DEFAULT
 #define F(b) (1ULL << (b))
 #define NEXT VRING_DESC_F_NEXT
 #define WRITE VRING_DESC_F_WRITE
 #define INDIRECT VRING_DESC_F_INDIRECT
 
 static struct fake_vdev *dev;
-static struct vtb *tb;
-static struct fvd *drv;
+static struct virtio_testbed *tb;
+static struct fake_driver *drv;
 static struct virtq *vq;
 static struct virtq_chain chain;
 
 static void bring_up(uint64_t features)
 {
-	cr_assert_eq(fvd_negotiate(drv, features), 0);
-	cr_assert_eq(fvd_setup_queue(drv, 0, QSIZE), 0);
-	fvd_driver_ok(drv);
+	cr_assert_eq(fake_driver_negotiate(drv, features), 0);
+	cr_assert_eq(fake_driver_setup_queue(drv, 0, QSIZE), 0);
+	fake_driver_set_driver_ok(drv);
 	cr_assert(dev->queues && dev->queues[0].ready);
 	vq = &dev->queues[0];
 }
@@ -42,7 +42,7 @@ static void setup(void)
 	cr_assert(dev);
 	fake_vdev_init(dev, 42, 1, 256);
 	dev->manual = true; /* tests pop by hand */
-	tb = vtb_new(&dev->vdev, RAM);
+	tb = virtio_testbed_new(&dev->vdev, RAM);
 	cr_assert(tb);
 	drv = &tb->drv;
 	bring_up(~0ULL);
@@ -50,7 +50,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	vtb_free(tb);
+	virtio_testbed_free(tb);
 	free(dev);
 }
 
@@ -59,7 +59,7 @@ TestSuite(virtq, .init = setup, .fini = teardown);
 /* Publishes head and expects virtq_pop to reject it without consuming. */
 static void expect_malformed(uint16_t head)
 {
-	fvd_publish_head(drv, 0, head);
+	fake_driver_publish_head(drv, 0, head);
 	cr_assert_eq(virtq_pop(vq, &chain), -EINVAL);
 	cr_assert_eq(vq->malformed, 1);
 	cr_assert_eq(vq->last_avail, 0, "a bad chain is not consumed");
@@ -73,8 +73,9 @@ Test(virtq, empty_queue_pops_nothing)
 
 Test(virtq, pops_readable_then_writable_segments)
 {
-	struct fvd_sg sg[3] = {{0x1000, 10}, {0x2000, 20}, {0x3000, 300}};
-	int head = fvd_add(drv, 0, sg, 2, 1);
+	struct fake_driver_sg sg[3] = {
+		{0x1000, 10}, {0x2000, 20}, {0x3000, 300}};
+	int head = fake_driver_add(drv, 0, sg, 2, 1);
 	cr_assert(virtq_has_avail(vq));
 	cr_assert_eq(virtq_pop(vq, &chain), 1);
 	cr_assert_eq(chain.head, head);
@@ -94,30 +95,31 @@ Test(virtq, pops_in_avail_order_across_index_wrap)
 {
 	/* Walk the 16-bit indices around 65535 -> 0. */
 	for (unsigned i = 0; i < 70000; i++) {
-		int head = fvd_add(drv, 0, &(struct fvd_sg){0x1000, 1}, 1, 0);
+		int head = fake_driver_add(
+			drv, 0, &(struct fake_driver_sg){0x1000, 1}, 1, 0);
 		cr_assert_geq(head, 0);
 		cr_assert_eq(virtq_pop(vq, &chain), 1);
 		cr_assert_eq(chain.head, head);
 		cr_assert_eq(virtq_push_used(vq, chain.head, 0), 0);
-		cr_assert_eq(fvd_get_used(drv, 0, NULL), head);
+		cr_assert_eq(fake_driver_get_used(drv, 0, NULL), head);
 	}
 }
 
 Test(virtq, accepts_chain_as_long_as_the_queue)
 {
 	for (uint16_t i = 0; i < QSIZE; i++)
-		fvd_set_desc(drv, 0, i, 0x1000 + i, 1,
-			     i + 1 < QSIZE ? NEXT : 0, i + 1);
-	fvd_publish_head(drv, 0, 0);
+		fake_driver_set_desc(drv, 0, i, 0x1000 + i, 1,
+				     i + 1 < QSIZE ? NEXT : 0, i + 1);
+	fake_driver_publish_head(drv, 0, 0);
 	cr_assert_eq(virtq_pop(vq, &chain), 1);
 	cr_assert_eq(chain.nr_segs, QSIZE);
 }
 
 Test(virtq, rejects_descriptor_loop)
 {
-	fvd_set_desc(drv, 0, 0, 0x1000, 4, NEXT, 1);
-	fvd_set_desc(drv, 0, 1, 0x1000, 4, NEXT, 2);
-	fvd_set_desc(drv, 0, 2, 0x1000, 4, NEXT, 1);
+	fake_driver_set_desc(drv, 0, 0, 0x1000, 4, NEXT, 1);
+	fake_driver_set_desc(drv, 0, 1, 0x1000, 4, NEXT, 2);
+	fake_driver_set_desc(drv, 0, 2, 0x1000, 4, NEXT, 1);
 	expect_malformed(0);
 }
 
@@ -126,13 +128,14 @@ Test(virtq, rejects_chain_longer_than_queue)
 	/* Every descriptor chained and the last pointing back into the
 	 * table: QSIZE + 1 descriptors or more. */
 	for (uint16_t i = 0; i < QSIZE; i++)
-		fvd_set_desc(drv, 0, i, 0x1000, 1, NEXT, (i + 1) % QSIZE);
+		fake_driver_set_desc(drv, 0, i, 0x1000, 1, NEXT,
+				     (i + 1) % QSIZE);
 	expect_malformed(0);
 }
 
 Test(virtq, rejects_next_index_past_queue)
 {
-	fvd_set_desc(drv, 0, 0, 0x1000, 4, NEXT, QSIZE);
+	fake_driver_set_desc(drv, 0, 0, 0x1000, 4, NEXT, QSIZE);
 	expect_malformed(0);
 }
 
@@ -143,39 +146,39 @@ Test(virtq, rejects_head_index_past_queue)
 
 Test(virtq, rejects_avail_idx_too_far_ahead)
 {
-	fvd_set_avail_idx(drv, 0, QSIZE + 1);
+	fake_driver_set_avail_idx(drv, 0, QSIZE + 1);
 	cr_assert_eq(virtq_pop(vq, &chain), -EINVAL);
 	cr_assert_eq(vq->malformed, 1);
 }
 
 Test(virtq, rejects_address_past_end_of_ram)
 {
-	fvd_set_desc(drv, 0, 0, RAM - 8, 16, 0, 0);
+	fake_driver_set_desc(drv, 0, 0, RAM - 8, 16, 0, 0);
 	expect_malformed(0);
 }
 
 Test(virtq, rejects_address_at_end_of_ram)
 {
-	fvd_set_desc(drv, 0, 0, RAM, 1, 0, 0);
+	fake_driver_set_desc(drv, 0, 0, RAM, 1, 0, 0);
 	expect_malformed(0);
 }
 
 Test(virtq, rejects_address_len_overflow)
 {
-	fvd_set_desc(drv, 0, 0, UINT64_MAX - 0xf, 0x20, 0, 0);
+	fake_driver_set_desc(drv, 0, 0, UINT64_MAX - 0xf, 0x20, 0, 0);
 	expect_malformed(0);
 }
 
 Test(virtq, rejects_readable_after_writable)
 {
-	fvd_set_desc(drv, 0, 0, 0x1000, 4, NEXT | WRITE, 1);
-	fvd_set_desc(drv, 0, 1, 0x2000, 4, 0, 0);
+	fake_driver_set_desc(drv, 0, 0, 0x1000, 4, NEXT | WRITE, 1);
+	fake_driver_set_desc(drv, 0, 1, 0x2000, 4, 0, 0);
 	expect_malformed(0);
 }
 
 static uint64_t indirect_table(unsigned n)
 {
-	uint64_t t = fvd_alloc(drv, 16ULL * n, 16);
+	uint64_t t = fake_driver_alloc(drv, 16ULL * n, 16);
 	cr_assert(t);
 	return t;
 }
@@ -183,7 +186,7 @@ static uint64_t indirect_table(unsigned n)
 static void set_entry(uint64_t table, unsigned i, uint64_t addr, uint32_t len,
 		      uint16_t flags, uint16_t next)
 {
-	struct vring_desc *d = fvd_ptr(drv, table + 16ULL * i, 16);
+	struct vring_desc *d = fake_driver_ptr(drv, table + 16ULL * i, 16);
 	*d = (struct vring_desc){addr, len, flags, next};
 }
 
@@ -193,8 +196,9 @@ Test(virtq, pops_indirect_table)
 	set_entry(t, 0, 0x1000, 8, NEXT, 1);
 	set_entry(t, 1, 0x2000, 16, NEXT | WRITE, 2);
 	set_entry(t, 2, 0x3000, 32, WRITE, 0);
-	fvd_set_desc(drv, 0, 5, t, 48, INDIRECT | WRITE, 0); /* WRITE ignored */
-	fvd_publish_head(drv, 0, 5);
+	fake_driver_set_desc(drv, 0, 5, t, 48, INDIRECT | WRITE,
+			     0); /* WRITE ignored */
+	fake_driver_publish_head(drv, 0, 5);
 	cr_assert_eq(virtq_pop(vq, &chain), 1);
 	cr_assert_eq(chain.head, 5);
 	cr_assert_eq(chain.nr_segs, 3);
@@ -206,9 +210,9 @@ Test(virtq, pops_direct_descriptors_followed_by_indirect)
 {
 	uint64_t t = indirect_table(1);
 	set_entry(t, 0, 0x3000, 32, WRITE, 0);
-	fvd_set_desc(drv, 0, 0, 0x1000, 8, NEXT, 1);
-	fvd_set_desc(drv, 0, 1, t, 16, INDIRECT, 0);
-	fvd_publish_head(drv, 0, 0);
+	fake_driver_set_desc(drv, 0, 0, 0x1000, 8, NEXT, 1);
+	fake_driver_set_desc(drv, 0, 1, t, 16, INDIRECT, 0);
+	fake_driver_publish_head(drv, 0, 0);
 	cr_assert_eq(virtq_pop(vq, &chain), 1);
 	cr_assert_eq(chain.nr_segs, 2);
 	cr_assert(chain.segs[1].write);
@@ -220,7 +224,7 @@ Test(virtq, rejects_indirect_inside_indirect)
 	set_entry(inner, 0, 0x1000, 8, 0, 0);
 	set_entry(outer, 0, 0x1000, 8, NEXT, 1);
 	set_entry(outer, 1, inner, 16, INDIRECT, 0);
-	fvd_set_desc(drv, 0, 0, outer, 32, INDIRECT, 0);
+	fake_driver_set_desc(drv, 0, 0, outer, 32, INDIRECT, 0);
 	expect_malformed(0);
 }
 
@@ -228,27 +232,27 @@ Test(virtq, rejects_indirect_with_next)
 {
 	uint64_t t = indirect_table(1);
 	set_entry(t, 0, 0x1000, 8, 0, 0);
-	fvd_set_desc(drv, 0, 0, t, 16, INDIRECT | NEXT, 1);
-	fvd_set_desc(drv, 0, 1, 0x1000, 8, 0, 0);
+	fake_driver_set_desc(drv, 0, 0, t, 16, INDIRECT | NEXT, 1);
+	fake_driver_set_desc(drv, 0, 1, 0x1000, 8, 0, 0);
 	expect_malformed(0);
 }
 
 Test(virtq, rejects_indirect_table_of_bad_length)
 {
 	uint64_t t = indirect_table(2);
-	fvd_set_desc(drv, 0, 0, t, 20, INDIRECT, 0);
-	fvd_set_desc(drv, 0, 1, t, 0, INDIRECT, 0);
-	fvd_publish_head(drv, 0, 0);
+	fake_driver_set_desc(drv, 0, 0, t, 20, INDIRECT, 0);
+	fake_driver_set_desc(drv, 0, 1, t, 0, INDIRECT, 0);
+	fake_driver_publish_head(drv, 0, 0);
 	cr_assert_eq(virtq_pop(vq, &chain), -EINVAL);
-	fvd_set_desc(drv, 0, 0, 0x1000, 0, 0, 0); /* fix the first */
-	fvd_publish_head(drv, 0, 1);
+	fake_driver_set_desc(drv, 0, 0, 0x1000, 0, 0, 0); /* fix the first */
+	fake_driver_publish_head(drv, 0, 1);
 	cr_assert_eq(virtq_pop(vq, &chain), 1);
 	cr_assert_eq(virtq_pop(vq, &chain), -EINVAL);
 }
 
 Test(virtq, rejects_indirect_table_outside_ram)
 {
-	fvd_set_desc(drv, 0, 0, RAM - 16, 32, INDIRECT, 0);
+	fake_driver_set_desc(drv, 0, 0, RAM - 16, 32, INDIRECT, 0);
 	expect_malformed(0);
 }
 
@@ -257,7 +261,7 @@ Test(virtq, rejects_indirect_loop)
 	uint64_t t = indirect_table(2);
 	set_entry(t, 0, 0x1000, 8, NEXT, 1);
 	set_entry(t, 1, 0x1000, 8, NEXT, 0);
-	fvd_set_desc(drv, 0, 0, t, 32, INDIRECT, 0);
+	fake_driver_set_desc(drv, 0, 0, t, 32, INDIRECT, 0);
 	expect_malformed(0);
 }
 
@@ -267,7 +271,7 @@ Test(virtq, rejects_indirect_chain_longer_than_chain_max)
 	uint64_t t = indirect_table(n);
 	for (unsigned i = 0; i < n; i++)
 		set_entry(t, i, 0x1000, 1, i + 1 < n ? NEXT : 0, i + 1);
-	fvd_set_desc(drv, 0, 0, t, 16 * n, INDIRECT, 0);
+	fake_driver_set_desc(drv, 0, 0, t, 16 * n, INDIRECT, 0);
 	expect_malformed(0);
 }
 
@@ -277,7 +281,7 @@ Test(virtq, rejects_indirect_when_not_negotiated)
 	cr_assert_not(vq->indirect);
 	uint64_t t = indirect_table(1);
 	set_entry(t, 0, 0x1000, 8, 0, 0);
-	fvd_set_desc(drv, 0, 0, t, 16, INDIRECT, 0);
+	fake_driver_set_desc(drv, 0, 0, t, 16, INDIRECT, 0);
 	expect_malformed(0);
 }
 
@@ -286,9 +290,9 @@ Test(virtq, chain_read_and_write_span_segments)
 	uint8_t *ram = tb->ram;
 	memcpy(ram + 0x1000, "hello ", 6);
 	memcpy(ram + 0x2000, "world", 5);
-	struct fvd_sg sg[4] = {
+	struct fake_driver_sg sg[4] = {
 		{0x1000, 6}, {0x2000, 5}, {0x3000, 3}, {0x4000, 100}};
-	fvd_add(drv, 0, sg, 2, 2);
+	fake_driver_add(drv, 0, sg, 2, 2);
 	cr_assert_eq(virtq_pop(vq, &chain), 1);
 	char buf[32] = {0};
 	cr_assert_eq(virtq_chain_read(vq, &chain, 4, buf, sizeof(buf)), 7);
@@ -301,24 +305,27 @@ Test(virtq, chain_read_and_write_span_segments)
 
 Test(virtq, push_used_publishes_element_then_index)
 {
-	int h0 = fvd_add(drv, 0, &(struct fvd_sg){0x1000, 4}, 1, 0);
-	int h1 = fvd_add(drv, 0, &(struct fvd_sg){0x2000, 4}, 0, 1);
+	int h0 = fake_driver_add(drv, 0, &(struct fake_driver_sg){0x1000, 4}, 1,
+				 0);
+	int h1 = fake_driver_add(drv, 0, &(struct fake_driver_sg){0x2000, 4}, 0,
+				 1);
 	cr_assert_eq(virtq_pop(vq, &chain), 1);
 	cr_assert_eq(virtq_pop(vq, &chain), 1);
 	cr_assert_eq(virtq_push_used(vq, (uint16_t)h1, 4), 0);
 	cr_assert_eq(virtq_push_used(vq, (uint16_t)h0, 0), 0);
 	uint32_t len;
-	cr_assert_eq(fvd_get_used(drv, 0, &len), h1, "out of order is fine");
+	cr_assert_eq(fake_driver_get_used(drv, 0, &len), h1,
+		     "out of order is fine");
 	cr_assert_eq(len, 4);
-	cr_assert_eq(fvd_get_used(drv, 0, &len), h0);
-	cr_assert_eq(fvd_get_used(drv, 0, &len), -EAGAIN);
+	cr_assert_eq(fake_driver_get_used(drv, 0, &len), h0);
+	cr_assert_eq(fake_driver_get_used(drv, 0, &len), -EAGAIN);
 	cr_assert_eq(virtq_push_used(vq, QSIZE, 0), -EINVAL);
 }
 
 /* Pushes one used buffer for a freshly added request. */
 static void complete_one(void)
 {
-	fvd_add(drv, 0, &(struct fvd_sg){0x1000, 4}, 1, 0);
+	fake_driver_add(drv, 0, &(struct fake_driver_sg){0x1000, 4}, 1, 0);
 	cr_assert_eq(virtq_pop(vq, &chain), 1);
 	cr_assert_eq(virtq_push_used(vq, chain.head, 0), 0);
 }
@@ -328,12 +335,13 @@ Test(virtq, event_idx_suppresses_interrupts)
 	cr_assert(vq->event_idx);
 	complete_one();
 	cr_assert(virtq_needs_notify(vq), "first notification always goes");
-	fvd_get_used(drv, 0, NULL); /* used_event = 1: next one wanted */
-	fvd_disable_cb(drv, 0);
+	fake_driver_get_used(drv, 0,
+			     NULL); /* used_event = 1: next one wanted */
+	fake_driver_disable_cb(drv, 0);
 	complete_one();
 	cr_assert_not(virtq_needs_notify(vq));
-	cr_assert(fvd_enable_cb(drv, 0), "a used buffer is pending");
-	fvd_get_used(drv, 0, NULL);
+	cr_assert(fake_driver_enable_cb(drv, 0), "a used buffer is pending");
+	fake_driver_get_used(drv, 0, NULL);
 	complete_one();
 	cr_assert(virtq_needs_notify(vq));
 	/* used_event still 2 (not consumed): no second interrupt. */
@@ -347,10 +355,10 @@ Test(virtq, no_interrupt_flag_suppresses_without_event_idx)
 	cr_assert_not(vq->event_idx);
 	complete_one();
 	cr_assert(virtq_needs_notify(vq));
-	fvd_disable_cb(drv, 0);
+	fake_driver_disable_cb(drv, 0);
 	complete_one();
 	cr_assert_not(virtq_needs_notify(vq));
-	fvd_enable_cb(drv, 0);
+	fake_driver_enable_cb(drv, 0);
 	complete_one();
 	cr_assert(virtq_needs_notify(vq));
 }
@@ -358,14 +366,15 @@ Test(virtq, no_interrupt_flag_suppresses_without_event_idx)
 Test(virtq, event_idx_suppression_reaches_the_irq_line)
 {
 	dev->manual = false;
-	int head = fvd_add(drv, 0, &(struct fvd_sg){0x1000, 4}, 0, 1);
-	fvd_kick(drv, 0);
+	int head = fake_driver_add(drv, 0, &(struct fake_driver_sg){0x1000, 4},
+				   0, 1);
+	fake_driver_kick(drv, 0);
 	cr_assert_eq(tb->irqs, 1);
-	fvd_disable_cb(drv, 0);
-	fvd_add(drv, 0, &(struct fvd_sg){0x2000, 4}, 0, 1);
-	fvd_kick(drv, 0);
+	fake_driver_disable_cb(drv, 0);
+	fake_driver_add(drv, 0, &(struct fake_driver_sg){0x2000, 4}, 0, 1);
+	fake_driver_kick(drv, 0);
 	cr_assert_eq(tb->irqs, 1, "driver asked for no interrupt");
-	cr_assert_eq(fvd_get_used(drv, 0, NULL), head);
+	cr_assert_eq(fake_driver_get_used(drv, 0, NULL), head);
 	struct virtio_mmio_metrics m;
 	virtio_mmio_get_metrics(&tb->t, &m);
 	cr_assert_eq(m.irqs_suppressed, 1);
@@ -373,20 +382,36 @@ Test(virtq, event_idx_suppression_reaches_the_irq_line)
 
 Test(virtq, empty_pop_rearms_avail_event)
 {
-	fvd_add(drv, 0, &(struct fvd_sg){0x1000, 4}, 1, 0);
-	cr_assert(fvd_kick(drv, 0));
-	fvd_add(drv, 0, &(struct fvd_sg){0x1000, 4}, 1, 0);
-	cr_assert_not(fvd_kick(drv, 0), "device has not asked again yet");
+	fake_driver_add(drv, 0, &(struct fake_driver_sg){0x1000, 4}, 1, 0);
+	cr_assert(fake_driver_kick(drv, 0));
+	fake_driver_add(drv, 0, &(struct fake_driver_sg){0x1000, 4}, 1, 0);
+	cr_assert_not(fake_driver_kick(drv, 0),
+		      "device has not asked again yet");
 	cr_assert_eq(virtq_pop(vq, &chain), 1);
 	cr_assert_eq(virtq_pop(vq, &chain), 1);
 	cr_assert_eq(virtq_pop(vq, &chain), 0);
-	fvd_add(drv, 0, &(struct fvd_sg){0x1000, 4}, 1, 0);
-	cr_assert(fvd_kick(drv, 0), "empty pop asked for the next kick");
+	fake_driver_add(drv, 0, &(struct fake_driver_sg){0x1000, 4}, 1, 0);
+	cr_assert(fake_driver_kick(drv, 0),
+		  "empty pop asked for the next kick");
+}
+
+Test(virtq, rings_are_where_the_driver_placed_them)
+{
+	struct virtq_range r[VIRTQ_NR_RINGS];
+	virtq_rings(vq, r);
+	cr_assert_eq(r[0].gpa, drv->q[0].desc_gpa);
+	cr_assert_eq(r[0].len, 16 * QSIZE);
+	/* flags, idx, ring[QSIZE], used_event (2.7.6). */
+	cr_assert_eq(r[1].gpa, drv->q[0].avail_gpa);
+	cr_assert_eq(r[1].len, 2 + 2 + 2 * QSIZE + 2);
+	/* flags, idx, ring[QSIZE] of 8-byte elements, avail_event (2.7.8). */
+	cr_assert_eq(r[2].gpa, drv->q[0].used_gpa);
+	cr_assert_eq(r[2].len, 2 + 2 + 8 * QSIZE + 2);
 }
 
 Test(virtq, not_ready_queue_is_untouched)
 {
-	fvd_add(drv, 0, &(struct fvd_sg){0x1000, 4}, 1, 0);
+	fake_driver_add(drv, 0, &(struct fake_driver_sg){0x1000, 4}, 1, 0);
 	vq->ready = false;
 	cr_assert_eq(virtq_pop(vq, &chain), 0);
 	cr_assert_eq(virtq_push_used(vq, 0, 0), -EINVAL);
@@ -428,14 +453,14 @@ Test(virtq, needs_notify_repeats_its_answer_until_next_push)
 	complete_one();
 	cr_assert(virtq_needs_notify(vq));
 	cr_assert(virtq_needs_notify(vq), "a second look must not lose it");
-	fvd_get_used(drv, 0, NULL);
-	fvd_disable_cb(drv, 0);
+	fake_driver_get_used(drv, 0, NULL);
+	fake_driver_disable_cb(drv, 0);
 	complete_one();
 	cr_assert_not(virtq_needs_notify(vq));
 	cr_assert_not(virtq_needs_notify(vq));
 	/* The device checks, then the transport checks again: one irq. */
-	fvd_enable_cb(drv, 0);
-	fvd_get_used(drv, 0, NULL); /* used_event = 2 */
+	fake_driver_enable_cb(drv, 0);
+	fake_driver_get_used(drv, 0, NULL); /* used_event = 2 */
 	complete_one();
 	if (virtq_needs_notify(vq))
 		dev->host->notify_queue(dev->host->t, 0);

@@ -70,7 +70,7 @@ void api_patch_hint_start(struct api_ctx *c, json_t *body,
 	/* With a dirty log from before the run, a later snapshot can leave
 	 * the hinted pages that stayed clean out of its memory file. */
 	char why[160];
-	int e = vm_reclaim_track_start(c->vm, ack_on_stop, NULL, why, sizeof(why));
+	int e = vm_reclaim_start_tracked(c->vm, ack_on_stop, NULL, why, sizeof(why));
 	if (e) {
 		log_debug("hinting: run without a dirty log (%s)", why);
 		e = balloon_hint_start(b, ack_on_stop, NULL);
@@ -173,7 +173,7 @@ void api_patch_hint_reclaim(struct api_ctx *c, json_t *body,
 	if (!hinting_balloon(c, r))
 		return;
 	char msg[160];
-	if (vm_reclaim_start(c->vm, timeout_ms, msg, sizeof(msg)))
+	if (vm_reclaim_start_discard(c->vm, timeout_ms, msg, sizeof(msg)))
 		api_respond_error(r, HTTP_BAD_REQUEST, "balloon reclaim: %s", msg);
 	else
 		api_respond_no_content(r);

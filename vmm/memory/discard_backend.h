@@ -1,5 +1,5 @@
 /* The two discard backends behind struct discard_ops; discard_engine.c picks
- * one. Threads: main loop only. Private to vmm/discard_*.c. */
+ * one. Threads: main loop only. Private to vmm/memory/discard_*.c. */
 #ifndef VMM_DISCARD_BACKEND_H
 #define VMM_DISCARD_BACKEND_H
 

@@ -76,9 +76,9 @@ static int cookie_index(struct discard_batch *b, void *cookie, uint32_t *idx)
 	return 0;
 }
 
-int discard_batch_add(struct discard_batch **open,
-		      const struct gmem_region *region, uint64_t offset,
-		      uint64_t len, void *cookie)
+static int discard_batch_append(struct discard_batch **open,
+				const struct gmem_region *region,
+				uint64_t offset, uint64_t len, void *cookie)
 {
 	int err = discard_batch_check(region, offset, len);
 	if (err)
@@ -104,6 +104,18 @@ int discard_batch_add(struct discard_batch **open,
 	return 0;
 }
 
+int discard_batch_add(struct discard_batch **open,
+		      const struct gmem_region *region, uint64_t offset,
+		      uint64_t len, void *cookie, struct discard_stats *st)
+{
+	int err = discard_batch_append(open, region, offset, len, cookie);
+	if (err)
+		st->rejected++;
+	else
+		st->ranges++;
+	return err;
+}
+
 static int range_cmp(const void *pa, const void *pb)
 {
 	const struct discard_range *a = pa, *b = pb;
@@ -116,20 +128,14 @@ static int range_cmp(const void *pa, const void *pb)
 	return 0;
 }
 
-int discard_batch_plan(struct discard_batch *b, uint64_t chunk_bytes,
-		       struct discard_stats *st)
+/* Sorted ranges into runs: one extent gets one op per chunk, however the
+ * caller split it into ranges. */
+static int discard_batch_merge(struct discard_batch *b)
 {
-	uint64_t chunk = UINT64_MAX, nr_ops = 0;
-
-	if (chunk_bytes <= UINT64_MAX - DISCARD_HUGEPAGE_SIZE)
-		chunk = ALIGN_UP(MAX(chunk_bytes, 1), DISCARD_HUGEPAGE_SIZE);
 	qsort(b->ranges, b->nr_ranges, sizeof(*b->ranges), range_cmp);
 	b->runs = calloc(b->nr_ranges, sizeof(*b->runs));
 	if (!b->runs)
 		return -ENOMEM;
-
-	/* Merge: one extent gets one op per chunk, however the caller split
-	 * it into ranges. */
 	for (uint32_t i = 0; i < b->nr_ranges; i++) {
 		const struct discard_range *r = &b->ranges[i];
 		if (b->nr_runs) {
@@ -146,11 +152,17 @@ int discard_batch_plan(struct discard_batch *b, uint64_t chunk_bytes,
 			.start = r->offset, .end = r->offset + r->len,
 		};
 	}
+	return 0;
+}
+
+/* Runs into ops of at most chunk bytes. */
+static int discard_batch_split(struct discard_batch *b, uint64_t chunk)
+{
+	uint64_t nr_ops = 0;
 	for (uint32_t ri = 0; ri < b->nr_runs; ri++)
 		nr_ops += (b->runs[ri].end - b->runs[ri].start - 1) / chunk + 1;
 	if (nr_ops > UINT32_MAX)
 		return -ENOSPC;
-
 	b->ops = calloc(nr_ops, sizeof(*b->ops));
 	if (!b->ops)
 		return -ENOMEM;
@@ -169,6 +181,20 @@ int discard_batch_plan(struct discard_batch *b, uint64_t chunk_bytes,
 		}
 	}
 	b->ops_left = b->nr_ops;
+	return 0;
+}
+
+int discard_batch_plan(struct discard_batch *b, uint64_t chunk_bytes,
+		       struct discard_stats *st)
+{
+	uint64_t chunk = UINT64_MAX;
+	if (chunk_bytes <= UINT64_MAX - DISCARD_HUGEPAGE_SIZE)
+		chunk = ALIGN_UP(MAX(chunk_bytes, 1), DISCARD_HUGEPAGE_SIZE);
+	int err = discard_batch_merge(b);
+	if (!err)
+		err = discard_batch_split(b, chunk);
+	if (err)
+		return err;
 	st->bytes += b->bytes;
 	return 0;
 }

@@ -3,7 +3,7 @@
  * ranges of one region into runs, splits runs into ops of at most a chunk,
  * and counts each cookie's ranges so its done() runs exactly once, after the
  * last run holding one of its ranges finished.
- * Threads: main loop only. Private to vmm/discard_*.c. */
+ * Threads: main loop only. Private to vmm/memory/discard_*.c. */
 #ifndef VMM_DISCARD_BATCH_H
 #define VMM_DISCARD_BATCH_H
 
@@ -70,11 +70,12 @@ int discard_batch_check(const struct gmem_region *region, uint64_t offset,
 int discard_batch_exec_sync(const struct gmem_region *region, uint64_t offset,
 			    uint64_t len);
 
-/* Validates and appends a range to *open (allocated on first use).
+/* Validates and appends a range to *open (allocated on first use), counted
+ * in st->ranges, or a refusal in st->rejected: every backend's queue().
  * 0, -EINVAL (nothing queued), -ENOMEM or -ENOSPC. */
 int discard_batch_add(struct discard_batch **open,
 		      const struct gmem_region *region, uint64_t offset,
-		      uint64_t len, void *cookie);
+		      uint64_t len, void *cookie, struct discard_stats *st);
 /* Sorts, merges and splits into ops of at most chunk_bytes (rounded up
  * to 2 MiB). Adds merged bytes to st. 0, -ENOMEM or -ENOSPC; a batch that
  * failed to plan can still be run inline. */

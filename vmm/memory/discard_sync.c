@@ -14,13 +14,9 @@ static int sync_queue(void *be, const struct gmem_region *region,
 		      uint64_t offset, uint64_t len, void *cookie)
 {
 	struct discard_sync *s = be;
-	int err = discard_batch_add(&s->open, region, offset, len, cookie);
 
-	if (err)
-		s->stats.rejected++;
-	else
-		s->stats.ranges++;
-	return err;
+	return discard_batch_add(&s->open, region, offset, len, cookie,
+				 &s->stats);
 }
 
 static int sync_submit(void *be)

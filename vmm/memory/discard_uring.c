@@ -164,13 +164,9 @@ static int uring_queue(void *be, const struct gmem_region *region,
 		       uint64_t offset, uint64_t len, void *cookie)
 {
 	struct discard_uring *u = be;
-	int err = discard_batch_add(&u->open, region, offset, len, cookie);
 
-	if (err)
-		u->stats.rejected++;
-	else
-		u->stats.ranges++;
-	return err;
+	return discard_batch_add(&u->open, region, offset, len, cookie,
+				 &u->stats);
 }
 
 static int uring_submit(void *be)

@@ -47,33 +47,28 @@ int mem_lock_all(const struct gmem *mem, char *err, size_t errlen)
 	return 0;
 }
 
-static void *range_hva(const struct gmem_region *r, uint64_t offset,
-		       uint64_t len)
+/* mlock or munlock a page-aligned range of region r. 0 or -errno. */
+static int lock_range(const struct gmem_region *r, uint64_t offset,
+		      uint64_t len, int (*op)(const void *addr, size_t len))
 {
 	if (!r || !r->hva || len == 0 || offset % GMEM_PAGE_SIZE ||
 	    len % GMEM_PAGE_SIZE || !range_within(offset, len, 0, r->len))
-		return NULL;
-	return r->hva + offset;
+		return -EINVAL;
+	return op(r->hva + offset, len) < 0 ? -errno : 0;
 }
 
 static int lock_pin(void *be, const struct gmem_region *r, uint64_t offset,
 		    uint64_t len)
 {
 	(void)be;
-	void *p = range_hva(r, offset, len);
-	if (!p)
-		return -EINVAL;
-	return mlock(p, len) < 0 ? -errno : 0;
+	return lock_range(r, offset, len, mlock);
 }
 
 static int lock_unpin(void *be, const struct gmem_region *r, uint64_t offset,
 		      uint64_t len)
 {
 	(void)be;
-	void *p = range_hva(r, offset, len);
-	if (!p)
-		return -EINVAL;
-	return munlock(p, len) < 0 ? -errno : 0;
+	return lock_range(r, offset, len, munlock);
 }
 
 const struct mem_pin_ops mem_lock_pin_ops = {

@@ -1,5 +1,6 @@
 /* Which hinted pages a reclaim may discard: bitmaps of 4 KiB pages, one
- * u64 word per 64 pages (KVM's dirty log layout on x86-64), no KVM. */
+ * u64 word per 64 pages (KVM's dirty log layout on x86-64), no KVM.
+ * Threads: pure functions on the caller's bitmaps. */
 #ifndef VMM_RECLAIM_BITS_H
 #define VMM_RECLAIM_BITS_H
 

@@ -44,29 +44,43 @@ struct vm_reclaim_result {
 	char msg[160];
 };
 
-/* Starts a reclaim: the hint run gets timeout_ms to end with the guest's
- * STOP before the host stops it. 0, or -errno with msg: -ENODEV (no
- * balloon), -EOPNOTSUPP (hinting not configured, hugetlb or locked memory,
- * non-zero page poison), -EBUSY (a reclaim runs or discards are inhibited),
- * or balloon_hint_start's errors. */
-int vm_reclaim_start(struct vm *vm, unsigned timeout_ms, char *msg,
-		     size_t msglen);
+/* Three ways to start a hint run under the dirty log (all refused when a
+ * timed run is waiting):
+ * - vm_reclaim_start_discard: timed run, then discard (POST reclaim);
+ * - vm_reclaim_start_keep: timed run, then hand the pages to keep (snapshot);
+ * - vm_reclaim_start_tracked: an untimed run the API starts (Firecracker's
+ *   hinting/start), tracked for a later vm_reclaim_take_tracked. */
+
+/* Timed run, then discard: the run gets timeout_ms to end with the guest's
+ * STOP before the host stops it; then the vCPUs pause, the hinted pages that
+ * stayed clean are discarded, DONE is written and the vCPUs resume. 0, or
+ * -errno with msg: -ENODEV (no balloon), -EOPNOTSUPP (hinting not
+ * configured, hugetlb or locked memory, non-zero page poison), -EBUSY (a
+ * reclaim runs or discards are inhibited), or balloon_hint_start's errors. */
+int vm_reclaim_start_discard(struct vm *vm, unsigned timeout_ms, char *msg,
+			     size_t msglen);
 void vm_reclaim_get(struct vm *vm, struct vm_reclaim_result *out);
 
-/* A snapshot's hint run (snapshot.c): the same run and proof, but instead
- * of discarding, keep(opaque, keep_out, res) is called with the vCPUs
- * paused and DONE already written; keep_out[i] marks region i's hinted
- * pages that stayed clean and hold no ring (freed after the call). The VM
- * stays paused. On failure keep_out is NULL and res->err/msg say why
- * (then the caller decides whether to pause and go on without hints). */
+/* Called by a kept run (snapshot_save.c) with the vCPUs paused and DONE
+ * already written; keep_out[i] marks region i's hinted pages that stayed
+ * clean and hold no ring (freed after the call). The VM stays paused. On
+ * failure keep_out is NULL and res->err/msg say why (then the caller decides
+ * whether to pause and go on without hints). */
 typedef void (*vm_reclaim_keep_fn)(void *opaque, uint64_t *const *keep_out,
 				   const struct vm_reclaim_result *res);
-/* Firecracker's hint run (PATCH /balloon/hinting/start) with the proof a
- * later snapshot needs: dirty log on and cleared, then the run id. Refused
- * like a snapshot's run (no hinting, non-zero poison, a run waiting);
- * then the caller starts the run without a log. */
-int vm_reclaim_track_start(struct vm *vm, bool acknowledge_on_stop,
-			   uint32_t *cmd_id, char *msg, size_t msglen);
+/* Timed run, then keep: the same run and proof as start_discard, but the
+ * pages go to keep(opaque, ...) instead of being discarded, so backend,
+ * locked memory and inhibited discards do not matter. 0 or -errno with msg;
+ * keep is called once, later, only on 0. */
+int vm_reclaim_start_keep(struct vm *vm, unsigned timeout_ms,
+			  vm_reclaim_keep_fn keep, void *opaque, char *msg,
+			  size_t msglen);
+/* An API run, tracked: dirty log on and cleared, then the run id
+ * (balloon_hint_start with acknowledge_on_stop); no timer, nothing
+ * discarded. Refused like start_keep; then the caller starts the run
+ * without a log. */
+int vm_reclaim_start_tracked(struct vm *vm, bool acknowledge_on_stop,
+			     uint32_t *cmd_id, char *msg, size_t msglen);
 /* vCPUs paused: the tracked run's hinted pages that stayed clean since its
  * id was written and hold no ring, one malloc'd bitmap per region in
  * sel[i] (the caller frees); logging ends. -ENOENT (no tracked run, or a
@@ -74,9 +88,6 @@ int vm_reclaim_track_start(struct vm *vm, bool acknowledge_on_stop,
  * reset), -errno. */
 int vm_reclaim_take_tracked(struct vm *vm, uint64_t **sel,
 			    struct reclaim_counts *c);
-int vm_reclaim_start_snapshot(struct vm *vm, unsigned timeout_ms,
-			      vm_reclaim_keep_fn keep, void *opaque,
-			      char *msg, size_t msglen);
 /* Ends a reclaim in progress (dirty logging off) and frees. */
 void vm_reclaim_destroy(struct vm *vm);
 

@@ -1,6 +1,6 @@
 /* The snapshot state file: a header, then tagged sections, every byte after
  * the header covered by a CRC32 (zlib's). It knows nothing of what the
- * sections hold; vmm/snapshot*.c decide the tags.
+ * sections hold; snapshot*.c decide the tags.
  *
  * Layout, little-endian:
  *   header (32 bytes): magic "MVMMSNAP", u32 format version, u32 arch,
@@ -13,8 +13,8 @@
  * payload; any mismatch is -EINVAL with a one-line reason.
  *
  * Threads: none of its own; a writer or reader is used by one thread. */
-#ifndef CORE_SNAPFILE_H
-#define CORE_SNAPFILE_H
+#ifndef VMM_SNAPFILE_H
+#define VMM_SNAPFILE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,52 +25,49 @@
 /* Refuse state files above this before reading them into memory. */
 #define SNAPFILE_MAX_BYTES (64ULL << 20)
 
-struct snap_writer {
+struct snapfile_writer {
 	uint8_t *buf; /* header + payload so far */
 	size_t len, cap;
 	uint32_t nr_sections;
 	int err; /* first error (-ENOMEM); sticky, reported by commit */
 };
 
-void snap_writer_init(struct snap_writer *w);
-void snap_writer_free(struct snap_writer *w);
+void snapfile_writer_init(struct snapfile_writer *w);
+void snapfile_writer_free(struct snapfile_writer *w);
 /* Appends one section. Errors are sticky and reported by commit. */
-void snap_put(struct snap_writer *w, uint32_t tag, uint32_t instance,
-	      const void *data, size_t len);
+void snapfile_put(struct snapfile_writer *w, uint32_t tag, uint32_t instance,
+		  const void *data, size_t len);
 /* The finished file image (header filled in) for tests: pointer and length
  * in *out and *len, valid until the writer is freed. 0 or the sticky error. */
-int snap_writer_image(struct snap_writer *w, uint32_t arch, const void **out,
-		      size_t *len);
-/* Writes the image to path: a temporary name beside it, write, fsync,
- * rename over path, fsync the directory. Nothing is left at path or the
- * temporary name on failure. 0 or -errno with err filled. */
-int snap_writer_commit(struct snap_writer *w, uint32_t arch, const char *path,
-		       char *err, size_t errlen);
-/* fsyncs the directory holding path, so a rename into it is durable (also
- * used by the memory file). 0 or -errno. */
-int snap_fsync_dir_of(const char *path);
+int snapfile_writer_image(struct snapfile_writer *w, uint32_t arch,
+			  const void **out, size_t *len);
+/* Writes the image to path through io_tmpfile (<core/io.h>): a temporary
+ * name beside it, fsync, rename over path, fsync the directory. Nothing is
+ * left at path or the temporary name on failure. 0 or -errno with err. */
+int snapfile_writer_commit(struct snapfile_writer *w, uint32_t arch,
+			   const char *path, char *err, size_t errlen);
 
-struct snap_reader {
+struct snapfile_reader {
 	uint8_t *buf; /* the whole file, owned */
 	size_t len;
 	uint32_t version, arch, nr_sections;
 };
 
 /* Checks an image (copied). 0, or -EINVAL / -ENOMEM with err filled. */
-int snap_reader_parse(struct snap_reader *r, const void *image, size_t len,
-		      uint32_t arch, char *err, size_t errlen);
+int snapfile_reader_parse(struct snapfile_reader *r, const void *image,
+			  size_t len, uint32_t arch, char *err, size_t errlen);
 /* Reads path (at most SNAPFILE_MAX_BYTES) and checks it as above; -errno
  * of open/read too, err names the file. */
-int snap_reader_open(struct snap_reader *r, const char *path, uint32_t arch,
-		     char *err, size_t errlen);
-void snap_reader_free(struct snap_reader *r);
+int snapfile_reader_open(struct snapfile_reader *r, const char *path,
+			 uint32_t arch, char *err, size_t errlen);
+void snapfile_reader_free(struct snapfile_reader *r);
 /* The first section with tag and instance: 0 with *data, *len (inside the
  * reader's buffer), -ENOENT when there is none. */
-int snap_get(const struct snap_reader *r, uint32_t tag, uint32_t instance,
-	     const void **data, size_t *len);
+int snapfile_get(const struct snapfile_reader *r, uint32_t tag,
+		 uint32_t instance, const void **data, size_t *len);
 /* Copies a fixed-size section: -ENOENT, or -EINVAL when its length is not
  * exactly len. */
-int snap_get_exact(const struct snap_reader *r, uint32_t tag,
-		   uint32_t instance, void *dst, size_t len);
+int snapfile_get_exact(const struct snapfile_reader *r, uint32_t tag,
+		       uint32_t instance, void *dst, size_t len);
 
 #endif

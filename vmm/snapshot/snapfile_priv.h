@@ -1,7 +1,7 @@
 /* Private to snapfile*.c: the on-disk layout (see snapfile.h) and its
  * little-endian accessors. */
-#ifndef CORE_SNAPFILE_PRIV_H
-#define CORE_SNAPFILE_PRIV_H
+#ifndef VMM_SNAPFILE_PRIV_H
+#define VMM_SNAPFILE_PRIV_H
 
 #include <endian.h>
 #include <stddef.h>
@@ -11,10 +11,10 @@
 #define SNAPFILE_MAGIC "MVMMSNAP" /* 8 bytes, no terminator on disk */
 
 enum {
-	SNAP_HDR_BYTES = 32,
-	SNAP_HDR_VERSION = 8, SNAP_HDR_ARCH = 12, SNAP_HDR_PAYLOAD = 16, SNAP_HDR_CRC = 24,
-	SNAP_HDR_SECTIONS = 28,
-	SNAP_SEC_HDR_BYTES = 16, /* u32 tag, u32 instance, u64 len */
+	SNAPFILE_HDR_BYTES = 32,
+	SNAPFILE_HDR_VERSION = 8, SNAPFILE_HDR_ARCH = 12, SNAPFILE_HDR_PAYLOAD = 16, SNAPFILE_HDR_CRC = 24,
+	SNAPFILE_HDR_SECTIONS = 28,
+	SNAPFILE_SEC_HDR_BYTES = 16, /* u32 tag, u32 instance, u64 len */
 };
 
 static inline void put_le32(uint8_t *p, uint32_t v)
@@ -42,9 +42,5 @@ static inline uint64_t get_le64(const uint8_t *p)
 	memcpy(&v, p, sizeof(v));
 	return le64toh(v);
 }
-
-/* vsnprintf into err when err is non-NULL. */
-void snap_set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -35,14 +35,14 @@ struct vm;
 
 /* Section tags of the state file. */
 enum snapshot_tag {
-	SNAP_TAG_MACHINE = 1, /* struct snapshot_machine */
-	SNAP_TAG_VM_KVM,      /* x86_vm_state blob */
-	SNAP_TAG_CPUID,       /* per vCPU: nent + kvm_cpuid_entry2[] */
-	SNAP_TAG_VCPU,        /* per vCPU: x86_vcpu_state blob */
-	SNAP_TAG_SERIAL,      /* struct serial_state */
-	SNAP_TAG_VIRTIO_MMIO, /* per slot: struct virtio_mmio_state */
-	SNAP_TAG_BALLOON,     /* struct balloon_state */
-	SNAP_TAG_MEM_FILE,    /* the memory file's path when written (text) */
+	SNAPSHOT_TAG_MACHINE = 1, /* struct snapshot_machine */
+	SNAPSHOT_TAG_VM_KVM,      /* x86_vm_state blob */
+	SNAPSHOT_TAG_CPUID,       /* per vCPU: nent + kvm_cpuid_entry2[] */
+	SNAPSHOT_TAG_VCPU,        /* per vCPU: x86_vcpu_state blob */
+	SNAPSHOT_TAG_SERIAL,      /* struct serial_state */
+	SNAPSHOT_TAG_VIRTIO_MMIO, /* per slot: struct virtio_mmio_state */
+	SNAPSHOT_TAG_BALLOON,     /* struct balloon_state */
+	SNAPSHOT_TAG_MEM_FILE,    /* the memory file's path when written (text) */
 };
 
 struct snapshot_create_req {

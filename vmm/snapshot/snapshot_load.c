@@ -3,14 +3,15 @@
  * (snapshot.h). */
 #include "snapshot/snapshot.h"
 
+#include "snapshot/snapfile.h"
 #include "snapshot/snapshot_machine.h"
 #include "snapshot/snapshot_mem.h"
 #include "vm/vm.h"
 
 #include <arch/kvm_state.h>
 #include <core/clock.h>
+#include <core/err.h>
 #include <core/log.h>
-#include "snapshot/snapfile.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -24,9 +25,9 @@
 
 static int missing(char *err, size_t errlen, const char *what, unsigned inst)
 {
-	snprintf(err, errlen, "state file: the %s section (%u) is missing or has the wrong size",
-		 what, inst);
-	return -EINVAL;
+	return err_set(err, errlen, -EINVAL,
+		       "state file: the %s section (%u) is missing or has the wrong size",
+		       what, inst);
 }
 
 static int check_cpuid(const void *data, size_t len)
@@ -39,45 +40,44 @@ static int check_cpuid(const void *data, size_t len)
 }
 
 /* Every section must be present and well formed before anything is built. */
-static int snapshot_check(const struct snap_reader *rd,
+static int snapshot_check(const struct snapfile_reader *rd,
 			  const struct snapshot_machine *m, char *err,
 			  size_t errlen)
 {
 	const void *d;
 	size_t len;
 	char why[200];
-	if (snap_get(rd, SNAP_TAG_VM_KVM, 0, &d, &len) ||
-	    x86_vm_state_check(d, len, why, sizeof(why))) {
-		snprintf(err, errlen, "state file: VM state: %s",
-			 snap_get(rd, SNAP_TAG_VM_KVM, 0, &d, &len) ? "missing" : why);
-		return -EINVAL;
-	}
+	if (snapfile_get(rd, SNAPSHOT_TAG_VM_KVM, 0, &d, &len))
+		return err_set(err, errlen, -EINVAL,
+			       "state file: VM state: missing");
+	if (x86_vm_state_check(d, len, why, sizeof(why)))
+		return err_set(err, errlen, -EINVAL, "state file: VM state: %s",
+			       why);
 	for (unsigned i = 0; i < m->vcpu_count; i++) {
-		if (snap_get(rd, SNAP_TAG_CPUID, i, &d, &len) ||
+		if (snapfile_get(rd, SNAPSHOT_TAG_CPUID, i, &d, &len) ||
 		    check_cpuid(d, len))
 			return missing(err, errlen, "vCPU CPUID", i);
-		if (snap_get(rd, SNAP_TAG_VCPU, i, &d, &len))
+		if (snapfile_get(rd, SNAPSHOT_TAG_VCPU, i, &d, &len))
 			return missing(err, errlen, "vCPU", i);
-		if (x86_vcpu_state_check(d, len, why, sizeof(why))) {
-			snprintf(err, errlen, "state file: vcpu%u: %s", i, why);
-			return -EINVAL;
-		}
+		if (x86_vcpu_state_check(d, len, why, sizeof(why)))
+			return err_set(err, errlen, -EINVAL,
+				       "state file: vcpu%u: %s", i, why);
 	}
-	if (snap_get(rd, SNAP_TAG_SERIAL, 0, &d, &len) ||
+	if (snapfile_get(rd, SNAPSHOT_TAG_SERIAL, 0, &d, &len) ||
 	    len != sizeof(struct serial_state))
 		return missing(err, errlen, "serial", 0);
 	for (unsigned i = 0; i < m->nr_virtio; i++)
-		if (snap_get(rd, SNAP_TAG_VIRTIO_MMIO, i, &d, &len) ||
+		if (snapfile_get(rd, SNAPSHOT_TAG_VIRTIO_MMIO, i, &d, &len) ||
 		    len != sizeof(struct virtio_mmio_state))
 			return missing(err, errlen, "virtio-mmio", i);
 	if (m->balloon_enabled &&
-	    (snap_get(rd, SNAP_TAG_BALLOON, 0, &d, &len) ||
+	    (snapfile_get(rd, SNAPSHOT_TAG_BALLOON, 0, &d, &len) ||
 	     len != sizeof(struct balloon_state)))
 		return missing(err, errlen, "balloon", 0);
 	return 0;
 }
 
-static int snapshot_mem_path(const struct snap_reader *rd,
+static int snapshot_mem_path(const struct snapfile_reader *rd,
 			     const struct snapshot_load_req *req, char *out,
 			     size_t outlen, char *err, size_t errlen)
 {
@@ -87,91 +87,82 @@ static int snapshot_mem_path(const struct snap_reader *rd,
 	}
 	const void *d;
 	size_t len;
-	if (snap_get(rd, SNAP_TAG_MEM_FILE, 0, &d, &len) || len == 0 ||
-	    len >= outlen || memchr(d, 0, len)) {
-		snprintf(err, errlen, "no memory file given and the state file names none");
-		return -EINVAL;
-	}
+	if (snapfile_get(rd, SNAPSHOT_TAG_MEM_FILE, 0, &d, &len) || len == 0 ||
+	    len >= outlen || memchr(d, 0, len))
+		return err_set(err, errlen, -EINVAL,
+			       "no memory file given and the state file names none");
 	memcpy(out, d, len);
 	out[len] = 0;
 	return 0;
 }
 
-static int snapshot_restore_kvm(struct vm *vm, const struct snap_reader *rd,
-				char *err, size_t errlen)
+static int snapshot_restore_kvm(struct vm *vm,
+				const struct snapfile_reader *rd, char *err,
+				size_t errlen)
 {
 	const void *d;
 	size_t len;
 	char why[200];
 	int r;
-	snap_get(rd, SNAP_TAG_VM_KVM, 0, &d, &len);
-	if ((r = x86_vm_state_restore(vm->vm_fd, d, len, why, sizeof(why)))) {
-		snprintf(err, errlen, "restoring VM state: %s", why);
-		return r;
-	}
+	snapfile_get(rd, SNAPSHOT_TAG_VM_KVM, 0, &d, &len);
+	if ((r = x86_vm_state_restore(vm->vm_fd, d, len, why, sizeof(why))))
+		return err_set(err, errlen, r, "restoring VM state: %s", why);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
-		snap_get(rd, SNAP_TAG_CPUID, i, &d, &len);
+		snapfile_get(rd, SNAPSHOT_TAG_CPUID, i, &d, &len);
 		/* The guest keeps the CPU it booted with, not this host's. */
 		if (ioctl(v->fd, KVM_SET_CPUID2, d) < 0) {
 			r = -errno;
-			snprintf(err, errlen, "vcpu%u: KVM refused the saved CPUID: %s",
-				 i, strerror(errno));
-			return r;
+			return err_set(err, errlen, r,
+				       "vcpu%u: KVM refused the saved CPUID: %s",
+				       i, strerror(-r));
 		}
-		snap_get(rd, SNAP_TAG_VCPU, i, &d, &len);
+		snapfile_get(rd, SNAPSHOT_TAG_VCPU, i, &d, &len);
 		r = x86_vcpu_state_restore(vm->kvm_fd, v->fd, d, len, why,
 					   sizeof(why));
-		if (r) {
-			snprintf(err, errlen, "restoring vcpu%u: %s", i, why);
-			return r;
-		}
+		if (r)
+			return err_set(err, errlen, r, "restoring vcpu%u: %s", i,
+				       why);
 	}
 	return 0;
 }
 
-static int snapshot_restore_devices(struct vm *vm, const struct snap_reader *rd,
-				    char *err, size_t errlen)
+static int snapshot_restore_devices(struct vm *vm,
+				    const struct snapfile_reader *rd, char *err,
+				    size_t errlen)
 {
 	char why[200] = "";
 	int r;
 	struct serial_state ss;
-	snap_get_exact(rd, SNAP_TAG_SERIAL, 0, &ss, sizeof(ss));
-	if ((r = serial_restore(&vm->serial, &ss))) {
-		snprintf(err, errlen, "state file: serial port state is invalid");
-		return r;
-	}
+	snapfile_get_exact(rd, SNAPSHOT_TAG_SERIAL, 0, &ss, sizeof(ss));
+	if ((r = serial_restore(&vm->serial, &ss)))
+		return err_set(err, errlen, r,
+			       "state file: serial port state is invalid");
 	struct balloon_state bs;
 	if (vm->balloon) {
-		snap_get_exact(rd, SNAP_TAG_BALLOON, 0, &bs, sizeof(bs));
+		snapfile_get_exact(rd, SNAPSHOT_TAG_BALLOON, 0, &bs, sizeof(bs));
 		/* Names a config mismatch before the transport would refuse
 		 * it by feature bit. */
-		if ((r = balloon_state_check(vm->balloon, &bs, why, sizeof(why)))) {
-			snprintf(err, errlen, "balloon: %s", why);
-			return r;
-		}
+		if ((r = balloon_state_check(vm->balloon, &bs, why, sizeof(why))))
+			return err_set(err, errlen, r, "balloon: %s", why);
 	}
 	/* Transports first: they negotiate and activate as at DRIVER_OK. */
 	for (unsigned i = 0; i < vm->nr_virtio; i++) {
 		struct virtio_mmio_state ms;
-		snap_get_exact(rd, SNAP_TAG_VIRTIO_MMIO, i, &ms, sizeof(ms));
+		snapfile_get_exact(rd, SNAPSHOT_TAG_VIRTIO_MMIO, i, &ms,
+				   sizeof(ms));
 		r = virtio_mmio_restore(&vm->virtio[i].mmio, &ms, why, sizeof(why));
-		if (r) {
-			snprintf(err, errlen, "virtio slot %u: %s", i, why);
-			return r;
-		}
+		if (r)
+			return err_set(err, errlen, r, "virtio slot %u: %s", i, why);
 	}
 	if (vm->balloon &&
-	    (r = balloon_restore(vm->balloon, &bs, why, sizeof(why)))) {
-		snprintf(err, errlen, "balloon: %s", why);
-		return r;
-	}
+	    (r = balloon_restore(vm->balloon, &bs, why, sizeof(why))))
+		return err_set(err, errlen, r, "balloon: %s", why);
 	if (vm->balloon &&
 	    (r = vm_balloon_set_stats_interval(
-		     vm, balloon_get_stats_interval(vm->balloon)))) {
-		snprintf(err, errlen, "balloon statistics timer: %s", strerror(-r));
-		return r;
-	}
+		     vm, balloon_get_stats_interval(vm->balloon))))
+		return err_set(err, errlen, r, "balloon statistics timer: %s",
+			       strerror(-r));
 	/* Buffers made available before the snapshot whose kick the old
 	 * process never handled; queued work completes once the loop runs. */
 	for (unsigned i = 0; i < vm->nr_virtio; i++)
@@ -179,53 +170,68 @@ static int snapshot_restore_devices(struct vm *vm, const struct snap_reader *rd,
 	return 0;
 }
 
+/* The memory file must hold exactly the snapshot's RAM: refused before
+ * anything is built (the loader checks again). */
+static int snapshot_check_mem_file(const struct snapshot_machine *m,
+				   const char *mem_path, char *err,
+				   size_t errlen)
+{
+	struct stat st;
+	if (stat(mem_path, &st) < 0) {
+		int r = -errno;
+		return err_set(err, errlen, r, "memory file %s: %s", mem_path,
+			       strerror(-r));
+	}
+	uint64_t ram = 0;
+	for (unsigned i = 0; i < m->nr_regions; i++)
+		ram += m->region_len[i];
+	if ((uint64_t)st.st_size != ram)
+		return err_set(err, errlen, -EINVAL,
+			       "memory file %s is %llu bytes, the snapshot's guest RAM is %llu bytes",
+			       mem_path, (unsigned long long)st.st_size,
+			       (unsigned long long)ram);
+	return 0;
+}
+
+/* All that is checked before a VM is built: the machine section (into cfg),
+ * every other section, and the memory file (its path into mem_path). */
+static int snapshot_check_all(const struct snapfile_reader *rd,
+			      const struct snapshot_load_req *req,
+			      struct snapshot_machine *m, struct vm_config *cfg,
+			      char *mem_path, size_t mem_path_len, char *err,
+			      size_t errlen)
+{
+	int r;
+	if (snapfile_get_exact(rd, SNAPSHOT_TAG_MACHINE, 0, m, sizeof(*m)))
+		return missing(err, errlen, "machine", 0);
+	if ((r = snapshot_machine_to_config(m, cfg, err, errlen)) ||
+	    (r = snapshot_check(rd, m, err, errlen)) ||
+	    (r = snapshot_mem_path(rd, req, mem_path, mem_path_len, err,
+				   errlen)))
+		return r;
+	return snapshot_check_mem_file(m, mem_path, err, errlen);
+}
+
 int snapshot_load(struct vm *vm, struct vm_config *cfg,
 		  const struct snapshot_load_req *req, char *err,
 		  size_t errlen)
 {
-	struct snap_reader rd;
+	struct snapfile_reader rd;
 	struct snapshot_machine m;
+	struct snapshot_mem_load_stats ls;
 	char mem_path[PATH_MAX];
 	uint64_t t0 = clock_now_ns();
-	if (!req->snapshot_path || !*req->snapshot_path) {
-		snprintf(err, errlen, "snapshot_path is required");
-		return -EINVAL;
-	}
-	int r = snap_reader_open(&rd, req->snapshot_path, SNAPFILE_ARCH_X86_64,
-				 err, errlen);
+	if (!req->snapshot_path || !*req->snapshot_path)
+		return err_set(err, errlen, -EINVAL, "snapshot_path is required");
+	int r = snapfile_reader_open(&rd, req->snapshot_path,
+				     SNAPFILE_ARCH_X86_64, err, errlen);
 	if (r)
 		return r;
-	if (snap_get_exact(&rd, SNAP_TAG_MACHINE, 0, &m, sizeof(m))) {
-		r = missing(err, errlen, "machine", 0);
-		goto out;
-	}
-	if ((r = snapshot_machine_to_config(&m, cfg, err, errlen)) ||
-	    (r = snapshot_check(&rd, &m, err, errlen)) ||
-	    (r = snapshot_mem_path(&rd, req, mem_path, sizeof(mem_path), err,
-				   errlen)))
-		goto out;
-	struct stat st;
-	if (stat(mem_path, &st) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "memory file %s: %s", mem_path, strerror(errno));
-		goto out;
-	}
-	uint64_t ram = 0;
-	for (unsigned i = 0; i < m.nr_regions; i++)
-		ram += m.region_len[i];
-	/* Refused before anything is built; the loader checks again. */
-	if ((uint64_t)st.st_size != ram) {
-		r = -EINVAL;
-		snprintf(err, errlen, "memory file %s is %llu bytes, the snapshot's guest RAM is %llu bytes",
-			 mem_path, (unsigned long long)st.st_size,
-			 (unsigned long long)ram);
-		goto out;
-	}
-	if ((r = vm_create_for_restore(vm, cfg, err, errlen)) ||
-	    (r = snapshot_machine_check_vm(&m, vm, err, errlen)))
-		goto out;
-	struct snapshot_mem_load_stats ls;
-	if ((r = snapshot_mem_load(&vm->mem, mem_path, &ls, err, errlen)) ||
+	if ((r = snapshot_check_all(&rd, req, &m, cfg, mem_path,
+				    sizeof(mem_path), err, errlen)) ||
+	    (r = vm_create_for_restore(vm, cfg, err, errlen)) ||
+	    (r = snapshot_machine_check_vm(&m, vm, err, errlen)) ||
+	    (r = snapshot_mem_load(&vm->mem, mem_path, &ls, err, errlen)) ||
 	    (r = snapshot_restore_kvm(vm, &rd, err, errlen)) ||
 	    (r = snapshot_restore_devices(vm, &rd, err, errlen)))
 		goto out;
@@ -238,6 +244,6 @@ int snapshot_load(struct vm *vm, struct vm_config *cfg,
 		 (unsigned long long)(clock_now_ns() - t0) / 1000000,
 		 req->resume ? "" : "; paused until PATCH /vm Resumed");
 out:
-	snap_reader_free(&rd);
+	snapfile_reader_free(&rd);
 	return r;
 }

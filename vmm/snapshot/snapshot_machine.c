@@ -3,6 +3,8 @@
 #include "config/cli.h"
 #include "vm/vm.h"
 
+#include <core/err.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,9 +35,9 @@ void snapshot_machine_from_vm(const struct vm *vm, struct snapshot_machine *m)
 
 static int bad(char *err, size_t errlen, const char *field, uint64_t v)
 {
-	snprintf(err, errlen, "state file: machine.%s has an impossible value %llu",
-		 field, (unsigned long long)v);
-	return -EINVAL;
+	return err_set(err, errlen, -EINVAL,
+		       "state file: machine.%s has an impossible value %llu",
+		       field, (unsigned long long)v);
 }
 
 int snapshot_machine_to_config(const struct snapshot_machine *m,
@@ -81,27 +83,24 @@ int snapshot_machine_to_config(const struct snapshot_machine *m,
 int snapshot_machine_check_vm(const struct snapshot_machine *m,
 			      const struct vm *vm, char *err, size_t errlen)
 {
-	if (m->nr_regions != vm->mem.nr_regions) {
-		snprintf(err, errlen, "state file: %u RAM regions, this mvmm lays out %u for %llu MiB",
-			 m->nr_regions, vm->mem.nr_regions,
-			 (unsigned long long)m->mem_size_mib);
-		return -EINVAL;
-	}
+	if (m->nr_regions != vm->mem.nr_regions)
+		return err_set(err, errlen, -EINVAL,
+			       "state file: %u RAM regions, this mvmm lays out %u for %llu MiB",
+			       m->nr_regions, vm->mem.nr_regions,
+			       (unsigned long long)m->mem_size_mib);
 	for (unsigned i = 0; i < m->nr_regions; i++) {
-		if (m->region_gpa[i] != vm->mem.regions[i].gpa ||
-		    m->region_len[i] != vm->mem.regions[i].len) {
-			snprintf(err, errlen, "state file: RAM region %u is 0x%llx+0x%llx, this mvmm has 0x%llx+0x%llx",
-				 i, (unsigned long long)m->region_gpa[i],
-				 (unsigned long long)m->region_len[i],
-				 (unsigned long long)vm->mem.regions[i].gpa,
-				 (unsigned long long)vm->mem.regions[i].len);
-			return -EINVAL;
-		}
+		const struct gmem_region *g = &vm->mem.regions[i];
+		if (m->region_gpa[i] != g->gpa || m->region_len[i] != g->len)
+			return err_set(err, errlen, -EINVAL,
+				       "state file: RAM region %u is 0x%llx+0x%llx, this mvmm has 0x%llx+0x%llx",
+				       i, (unsigned long long)m->region_gpa[i],
+				       (unsigned long long)m->region_len[i],
+				       (unsigned long long)g->gpa,
+				       (unsigned long long)g->len);
 	}
-	if (m->nr_virtio != vm->nr_virtio) {
-		snprintf(err, errlen, "state file: %u virtio devices, the restored VM has %u",
-			 m->nr_virtio, vm->nr_virtio);
-		return -EINVAL;
-	}
+	if (m->nr_virtio != vm->nr_virtio)
+		return err_set(err, errlen, -EINVAL,
+			       "state file: %u virtio devices, the restored VM has %u",
+			       m->nr_virtio, vm->nr_virtio);
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* The state file's machine section: what a restoring process must build
  * before any state goes in (vCPUs, RAM layout and backend, devices and the
- * balloon's configuration). Fixed layout; every field checked on load. */
+ * balloon's configuration). Fixed layout; every field checked on load.
+ * Threads: the caller's (main loop on create, main thread on load). */
 #ifndef VMM_SNAPSHOT_MACHINE_H
 #define VMM_SNAPSHOT_MACHINE_H
 

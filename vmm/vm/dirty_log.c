@@ -4,14 +4,13 @@
  * entry is flagged dirty, flag it for reset, then KVM_RESET_DIRTY_RINGS. */
 #include "vm/dirty_log.h"
 
-#include "vm/vm.h"
-
 #include <core/log.h>
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* api.rst: the flags are read with load-acquire before slot/offset, and the
@@ -98,7 +97,7 @@ uint32_t dirty_log_harvest_ring(struct kvm_dirty_gfn *gfns, uint32_t entries,
 	return done;
 }
 
-static int dirty_log_ring_cap(struct vm *vm, uint32_t *entries)
+static int dirty_log_ring_cap(int vm_fd, uint32_t *entries)
 {
 	/* _ACQ_REL first: it states the ordering this file keeps. */
 	static const int caps[] = {KVM_CAP_DIRTY_LOG_RING_ACQ_REL,
@@ -107,7 +106,7 @@ static int dirty_log_ring_cap(struct vm *vm, uint32_t *entries)
 	int r = -EOPNOTSUPP;
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
 		/* The value is the largest ring KVM accepts, in bytes. */
-		int max = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, caps[i]);
+		int max = ioctl(vm_fd, KVM_CHECK_EXTENSION, caps[i]);
 		if (max <= 0)
 			continue;
 		uint64_t bytes = DIRTY_LOG_RING_ENTRIES *
@@ -118,7 +117,7 @@ static int dirty_log_ring_cap(struct vm *vm, uint32_t *entries)
 			continue; /* KVM wants at least a page */
 		struct kvm_enable_cap ec = {.cap = (uint32_t)caps[i],
 					    .args = {bytes}};
-		if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &ec) == 0) {
+		if (ioctl(vm_fd, KVM_ENABLE_CAP, &ec) == 0) {
 			*entries = (uint32_t)(bytes /
 					      sizeof(struct kvm_dirty_gfn));
 			return 0;
@@ -128,79 +127,114 @@ static int dirty_log_ring_cap(struct vm *vm, uint32_t *entries)
 	return r;
 }
 
-int dirty_log_init(struct vm *vm)
+/* The ring where KVM offers it and MVMM_DIRTY_LOG does not say bitmap;
+ * the bitmap otherwise. Logs the choice. */
+static void dirty_log_choose_ring(struct dirty_log *dl, int vm_fd)
 {
-	struct dirty_log *dl = &vm->dirty;
+	const char *env = getenv("MVMM_DIRTY_LOG");
+	if (env && strcmp(env, "bitmap") == 0) {
+		log_info("dirty log: bitmap (MVMM_DIRTY_LOG=bitmap)");
+		return;
+	}
+	if (env && *env && strcmp(env, "ring") != 0)
+		log_warn("MVMM_DIRTY_LOG=%s: expected ring or bitmap; using the ring where KVM offers it",
+			 env);
+	int r = dirty_log_ring_cap(vm_fd, &dl->ring_entries);
+	if (r) {
+		log_info("dirty log: bitmap (no KVM dirty ring: %s)",
+			 strerror(-r));
+		return;
+	}
+	dl->ring = true;
+	log_info("dirty log: KVM dirty ring, %u entries per vCPU",
+		 dl->ring_entries);
+}
+
+int dirty_log_init(struct dirty_log *dl, int vm_fd, const struct gmem *mem,
+		   unsigned nr_vcpus, bool want_ring)
+{
 	memset(dl, 0, sizeof(*dl));
 	int r = -pthread_mutex_init(&dl->lock, NULL);
 	if (r)
 		return r;
 	dl->initialized = true;
-	dl->nr_slots = vm->mem.nr_regions;
+	dl->vm_fd = vm_fd;
+	dl->mem = mem;
+	dl->nr_slots = mem->nr_regions;
+	dl->rings = calloc(nr_vcpus ? nr_vcpus : 1, sizeof(*dl->rings));
+	if (!dl->rings) {
+		dirty_log_destroy(dl);
+		return -ENOMEM;
+	}
+	dl->nr_rings = nr_vcpus;
 	for (unsigned i = 0; i < dl->nr_slots; i++) {
-		dl->slot_pages[i] = vm->mem.regions[i].len / GMEM_PAGE_SIZE;
+		dl->slot_pages[i] = mem->regions[i].len / GMEM_PAGE_SIZE;
 		dl->pending[i] = calloc((size_t)((dl->slot_pages[i] + 63) / 64),
 					sizeof(uint64_t));
 		if (!dl->pending[i]) {
-			dirty_log_destroy(vm);
+			dirty_log_destroy(dl);
 			return -ENOMEM;
 		}
 	}
 	/* Only hint runs log dirty pages: other VMs keep KVM's bitmap
 	 * interface (nothing to map, no ring-full exits, no 64 KiB per vCPU). */
-	const struct config_balloon *b = &vm->cfg->balloon;
-	if (!b->enabled || !b->free_page_hinting) {
-		log_debug("dirty log: bitmap (free_page_hinting is off)");
-		return 0;
-	}
-	const char *env = getenv("MVMM_DIRTY_LOG");
-	if (env && strcmp(env, "bitmap") == 0) {
-		log_info("dirty log: bitmap (MVMM_DIRTY_LOG=bitmap)");
-		return 0;
-	}
-	if (env && *env && strcmp(env, "ring") != 0)
-		log_warn("MVMM_DIRTY_LOG=%s: expected ring or bitmap; using the ring where KVM offers it",
-			 env);
-	r = dirty_log_ring_cap(vm, &dl->ring_entries);
-	if (r) {
-		log_info("dirty log: bitmap (no KVM dirty ring: %s)",
-			 strerror(-r));
-		return 0;
-	}
-	dl->ring = true;
-	log_info("dirty log: KVM dirty ring, %u entries per vCPU",
-		 dl->ring_entries);
+	if (want_ring)
+		dirty_log_choose_ring(dl, vm_fd);
 	return 0;
 }
 
-void dirty_log_destroy(struct vm *vm)
+void dirty_log_destroy(struct dirty_log *dl)
 {
-	struct dirty_log *dl = &vm->dirty;
 	if (!dl->initialized)
 		return;
+	for (unsigned i = 0; i < dl->nr_rings; i++)
+		dirty_log_unmap_ring(dl, i);
+	free(dl->rings);
 	for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++)
 		free(dl->pending[i]);
 	pthread_mutex_destroy(&dl->lock);
 	memset(dl, 0, sizeof(*dl));
 }
 
-size_t dirty_log_ring_bytes(const struct vm *vm)
+size_t dirty_log_ring_bytes(const struct dirty_log *dl)
 {
-	return vm->dirty.ring ? (size_t)vm->dirty.ring_entries *
-					sizeof(struct kvm_dirty_gfn)
-			      : 0;
+	return dl->ring ? (size_t)dl->ring_entries * sizeof(struct kvm_dirty_gfn)
+			: 0;
 }
 
-const char *dirty_log_mode(const struct vm *vm)
+int dirty_log_map_ring(struct dirty_log *dl, unsigned i, int vcpu_fd)
 {
-	return vm->dirty.ring ? "ring" : "bitmap";
+	size_t bytes = dirty_log_ring_bytes(dl);
+	if (!bytes)
+		return 0;
+	if (i >= dl->nr_rings || dl->rings[i].gfns)
+		return -EINVAL;
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd,
+		       (off_t)KVM_DIRTY_LOG_PAGE_OFFSET * getpagesize());
+	if (p == MAP_FAILED)
+		return -errno;
+	dl->rings[i] = (struct dirty_ring){.gfns = p};
+	return 0;
 }
 
-static int dirty_log_set_flags(struct vm *vm, bool on)
+void dirty_log_unmap_ring(struct dirty_log *dl, unsigned i)
+{
+	if (i >= dl->nr_rings || !dl->rings[i].gfns)
+		return;
+	munmap(dl->rings[i].gfns, dirty_log_ring_bytes(dl));
+	dl->rings[i].gfns = NULL;
+}
+
+const char *dirty_log_mode(const struct dirty_log *dl)
+{
+	return dl->ring ? "ring" : "bitmap";
+}
+
+static int dirty_log_set_flags(struct dirty_log *dl, bool on)
 {
 	int r = 0;
-	for (unsigned i = 0; i < vm->dirty.nr_slots; i++) {
-		const struct gmem_region *g = &vm->mem.regions[i];
+	for (unsigned i = 0; i < dl->nr_slots; i++) {
+		const struct gmem_region *g = &dl->mem->regions[i];
 		struct kvm_userspace_memory_region kr = {
 			.slot = i,
 			.flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0,
@@ -208,7 +242,7 @@ static int dirty_log_set_flags(struct vm *vm, bool on)
 			.memory_size = g->len,
 			.userspace_addr = (uint64_t)(uintptr_t)g->hva,
 		};
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0 && !r)
+		if (ioctl(dl->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0 && !r)
 			r = -errno;
 	}
 	return r;
@@ -231,29 +265,29 @@ static void dirty_log_note(struct dirty_log *dl, const struct dirty_log_harvest 
 	}
 }
 
-/* Under lock: harvests one ring (or every ring when vcpu is NULL) into the
+/* Under lock: harvests one ring (or every ring when only is NULL) into the
  * pending bitmaps (or drops it), then lets KVM re-arm the pages. */
-static int dirty_log_harvest_locked(struct vm *vm, struct vcpu *vcpu,
-				    bool keep, bool force_reset)
+static int dirty_log_harvest_locked(struct dirty_log *dl,
+				    const struct dirty_ring *only, bool keep,
+				    bool force_reset)
 {
-	struct dirty_log *dl = &vm->dirty;
 	struct dirty_log_harvest h = {
 		.nr_slots = dl->nr_slots,
 		.slot_pages = dl->slot_pages,
 		.bits = keep ? dl->pending : NULL,
 	};
 	uint64_t n = 0;
-	for (unsigned i = 0; vm->vcpus && i < vm->nr_vcpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-		if ((vcpu && v != vcpu) || !v->dirty_ring.gfns)
+	for (unsigned i = 0; i < dl->nr_rings; i++) {
+		struct dirty_ring *ring = &dl->rings[i];
+		if ((only && ring != only) || !ring->gfns)
 			continue;
-		n += dirty_log_harvest_ring(v->dirty_ring.gfns, dl->ring_entries,
-					    &v->dirty_ring.fetch, &h);
+		n += dirty_log_harvest_ring(ring->gfns, dl->ring_entries,
+					    &ring->fetch, &h);
 	}
 	dirty_log_note(dl, &h);
 	if (!n && !force_reset)
 		return 0;
-	return ioctl(vm->vm_fd, KVM_RESET_DIRTY_RINGS, 0) < 0 ? -errno : 0;
+	return ioctl(dl->vm_fd, KVM_RESET_DIRTY_RINGS, 0) < 0 ? -errno : 0;
 }
 
 static void dirty_log_clear_pending(struct dirty_log *dl)
@@ -265,20 +299,19 @@ static void dirty_log_clear_pending(struct dirty_log *dl)
 	}
 }
 
-int dirty_log_enable(struct vm *vm, bool on)
+int dirty_log_enable(struct dirty_log *dl, bool on)
 {
-	struct dirty_log *dl = &vm->dirty;
 	if (!dl->initialized)
 		return -ENODEV;
 	pthread_mutex_lock(&dl->lock);
-	int r = dirty_log_set_flags(vm, on);
+	int r = dirty_log_set_flags(dl, on);
 	if (r && on)
-		dirty_log_set_flags(vm, false); /* all or nothing */
+		dirty_log_set_flags(dl, false); /* all or nothing */
 	dl->on = on && !r;
 	/* Drop what was logged before: entries already in the rings, the
 	 * pending bits, or KVM's bitmap (read and cleared). */
 	if (dl->ring) {
-		int e = dirty_log_harvest_locked(vm, NULL, false, false);
+		int e = dirty_log_harvest_locked(dl, NULL, false, false);
 		if (!r)
 			r = e;
 	}
@@ -286,16 +319,24 @@ int dirty_log_enable(struct vm *vm, bool on)
 	for (unsigned i = 0; !dl->ring && dl->on && i < dl->nr_slots; i++) {
 		struct kvm_dirty_log log = {.slot = i,
 					    .dirty_bitmap = dl->pending[i]};
-		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0 && !r)
+		if (ioctl(dl->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0 && !r)
 			r = -errno;
 	}
 	pthread_mutex_unlock(&dl->lock);
 	return r;
 }
 
-int dirty_log_fetch(struct vm *vm, unsigned slot, uint64_t *bits)
+/* Every page of a slot of pages, none past its end. */
+static void dirty_log_set_all(uint64_t *bits, uint64_t pages)
 {
-	struct dirty_log *dl = &vm->dirty;
+	size_t words = (size_t)((pages + 63) / 64);
+	for (size_t w = 0; w < words; w++)
+		bits[w] |= (w + 1) * 64 <= pages ? ~0ULL
+						 : (1ULL << (pages % 64)) - 1;
+}
+
+int dirty_log_fetch(struct dirty_log *dl, unsigned slot, uint64_t *bits)
+{
 	if (!dl->initialized)
 		return -ENODEV;
 	if (slot >= dl->nr_slots)
@@ -308,12 +349,12 @@ int dirty_log_fetch(struct vm *vm, unsigned slot, uint64_t *bits)
 		goto out;
 	}
 	if (dl->ring) {
-		r = dirty_log_harvest_locked(vm, NULL, true, false);
+		r = dirty_log_harvest_locked(dl, NULL, true, false);
 	} else {
 		/* KVM overwrites the buffer: read into pending, then OR. */
 		struct kvm_dirty_log log = {.slot = slot,
 					    .dirty_bitmap = dl->pending[slot]};
-		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+		if (ioctl(dl->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
 			r = -errno;
 	}
 	if (r)
@@ -322,11 +363,7 @@ int dirty_log_fetch(struct vm *vm, unsigned slot, uint64_t *bits)
 		bits[w] |= dl->pending[slot][w];
 	memset(dl->pending[slot], 0, words * 8);
 	if (dl->overflow[slot]) {
-		uint64_t pages = dl->slot_pages[slot];
-		for (size_t w = 0; w < words; w++)
-			bits[w] |= (w + 1) * 64 <= pages
-					   ? ~0ULL
-					   : (1ULL << (pages % 64)) - 1;
+		dirty_log_set_all(bits, dl->slot_pages[slot]);
 		dl->overflow[slot] = false;
 	}
 out:
@@ -334,15 +371,14 @@ out:
 	return r;
 }
 
-int dirty_log_ring_full(struct vm *vm, struct vcpu *vcpu)
+int dirty_log_ring_full(struct dirty_log *dl, unsigned i)
 {
-	struct dirty_log *dl = &vm->dirty;
-	if (!dl->initialized || !dl->ring)
+	if (!dl->initialized || !dl->ring || i >= dl->nr_rings)
 		return -EINVAL;
 	pthread_mutex_lock(&dl->lock);
 	/* Kept only while logging: entries left from before are dropped.
 	 * Reset even when the main thread emptied the ring meanwhile. */
-	int r = dirty_log_harvest_locked(vm, vcpu, dl->on, true);
+	int r = dirty_log_harvest_locked(dl, &dl->rings[i], dl->on, true);
 	pthread_mutex_unlock(&dl->lock);
 	return r;
 }

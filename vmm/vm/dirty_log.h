@@ -1,8 +1,9 @@
-/* Dirty page logging of guest RAM (issue 7): KVM's per-vCPU dirty rings where
- * KVM offers them, else the per-slot bitmaps of KVM_GET_DIRTY_LOG. KVM slot i
- * is gmem region i. MVMM_DIRTY_LOG=bitmap forces the bitmap.
+/* Dirty page logging of guest RAM: KVM's per-vCPU dirty rings where KVM
+ * offers them, else the per-slot bitmaps of KVM_GET_DIRTY_LOG. KVM slot i is
+ * gmem region i. MVMM_DIRTY_LOG=bitmap forces the bitmap. It knows the VM fd,
+ * guest memory and one ring per vCPU (mapped from the vCPU's fd), not the VM.
  *
- * Threads: init, destroy, enable and fetch run on the main thread;
+ * Threads: init, destroy, map, enable and fetch run on the main thread;
  * dirty_log_ring_full() runs on the vCPU thread that took
  * KVM_EXIT_DIRTY_RING_FULL while other vCPUs run. One mutex serializes every
  * harvest (each ring's fetch index), the pending bitmaps and
@@ -18,13 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct vm;
-struct vcpu;
-
 /* Entries per vCPU ring (64 KiB), lowered to what KVM allows. */
 #define DIRTY_LOG_RING_ENTRIES 4096u
 
-/* One vCPU's ring, mapped from its fd by vcpu.c. */
+/* One vCPU's ring, mapped from its fd by dirty_log_map_ring(). */
 struct dirty_ring {
 	struct kvm_dirty_gfn *gfns; /* NULL in bitmap mode */
 	uint32_t fetch;             /* next entry to harvest, free running */
@@ -34,6 +32,8 @@ struct dirty_log {
 	bool initialized;
 	bool ring; /* chosen before any vCPU exists; fixed for the VM's life */
 	bool on;
+	int vm_fd;
+	const struct gmem *mem; /* slot i is region i; outlives the log */
 	uint32_t ring_entries;
 	pthread_mutex_t lock;
 	unsigned nr_slots;
@@ -44,32 +44,42 @@ struct dirty_log {
 	/* KVM may have lost entries (a ring overrun): the next fetch of the
 	 * slot reports every page, which is always safe. */
 	bool overflow[GMEM_MAX_REGIONS];
+	/* One per vCPU; gfns NULL until mapped (and in bitmap mode). */
+	unsigned nr_rings;
+	struct dirty_ring *rings;
 	/* Counters for logs (under lock). */
 	uint64_t entries, bad_entries, holes;
 };
 
-/* After the memory slots exist and before any vCPU: picks the mode and
- * enables KVM's ring where offered. 0 or -errno (only for host failures; a
- * ring KVM refuses falls back to the bitmap). */
-int dirty_log_init(struct vm *vm);
-void dirty_log_destroy(struct vm *vm);
+/* After the memory slots of mem exist and before any of nr_vcpus vCPUs:
+ * picks the mode and, when want_ring, enables KVM's ring where offered.
+ * 0 or -errno (only for host failures; a ring KVM refuses falls back to the
+ * bitmap). */
+int dirty_log_init(struct dirty_log *dl, int vm_fd, const struct gmem *mem,
+		   unsigned nr_vcpus, bool want_ring);
+/* Unmaps every ring and frees. */
+void dirty_log_destroy(struct dirty_log *dl);
+/* Ring mode: maps vCPU i's ring from vcpu_fd, before the vCPU first runs.
+ * 0 (nothing to do in bitmap mode) or -errno. */
+int dirty_log_map_ring(struct dirty_log *dl, unsigned i, int vcpu_fd);
+void dirty_log_unmap_ring(struct dirty_log *dl, unsigned i);
 /* Bytes of each vCPU's ring mapping; 0 in bitmap mode. */
-size_t dirty_log_ring_bytes(const struct vm *vm);
+size_t dirty_log_ring_bytes(const struct dirty_log *dl);
 
 /* Starts or stops dirty logging on every guest RAM slot. Turning it on
  * clears what was logged before. 0 or -errno. */
-int dirty_log_enable(struct vm *vm, bool on);
+int dirty_log_enable(struct dirty_log *dl, bool on);
 /* ORs into bits (one bit per 4 KiB page of slot, (len/4096+63)/64 u64 words)
  * every page written since logging was enabled or since the slot's previous
  * fetch, then forgets them. Exact with the vCPUs paused; a running vCPU's
  * later writes show in the next fetch. 0, -EINVAL (no such slot), -ENOENT
  * (logging off) or -errno. */
-int dirty_log_fetch(struct vm *vm, unsigned slot, uint64_t *bits);
+int dirty_log_fetch(struct dirty_log *dl, unsigned slot, uint64_t *bits);
 /* "ring" or "bitmap", for logs and metrics. */
-const char *dirty_log_mode(const struct vm *vm);
-/* KVM_EXIT_DIRTY_RING_FULL on vcpu's thread: harvests its ring into the
+const char *dirty_log_mode(const struct dirty_log *dl);
+/* KVM_EXIT_DIRTY_RING_FULL on vCPU i's thread: harvests its ring into the
  * pending bitmaps and resets the rings, so KVM_RUN may go on. 0 or -errno. */
-int dirty_log_ring_full(struct vm *vm, struct vcpu *vcpu);
+int dirty_log_ring_full(struct dirty_log *dl, unsigned i);
 
 /* The pure ring walk, apart for tests. */
 struct dirty_log_harvest {

@@ -31,13 +31,8 @@ void pause_gate_destroy(struct pause_gate *g)
 	pthread_cond_destroy(&g->cond);
 }
 
-bool pause_gate_checkpoint(struct pause_gate *g)
-{
-	return pause_gate_checkpoint_fn(g, NULL, NULL);
-}
-
-bool pause_gate_checkpoint_fn(struct pause_gate *g,
-			      void (*before_park)(void *opaque), void *opaque)
+bool pause_gate_checkpoint(struct pause_gate *g,
+			   void (*before_park)(void *opaque), void *opaque)
 {
 	pthread_mutex_lock(&g->lock);
 	if (before_park && g->pause && !g->shutdown) {
@@ -82,6 +77,13 @@ static void pause_gate_deadline(struct timespec *ts, unsigned long long ns)
 	ts->tv_nsec = (long)(ns % 1000000000ULL);
 }
 
+static bool pause_gate_after(const struct timespec *a,
+			     const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
 int pause_gate_pause(struct pause_gate *g, void (*kick)(void *opaque),
 		     void *opaque, unsigned timeout_ms)
 {
@@ -101,15 +103,13 @@ int pause_gate_pause(struct pause_gate *g, void (*kick)(void *opaque),
 		kick(opaque);
 		pthread_mutex_lock(&g->lock);
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > end.tv_sec ||
-		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec)) {
+		if (!pause_gate_after(&end, &now)) {
 			r = -ETIMEDOUT;
 			break;
 		}
 		struct timespec wake;
 		pause_gate_deadline(&wake, PAUSE_GATE_KICK_NS);
-		if (wake.tv_sec > end.tv_sec ||
-		    (wake.tv_sec == end.tv_sec && wake.tv_nsec > end.tv_nsec))
+		if (pause_gate_after(&wake, &end))
 			wake = end;
 		if (g->parked < g->active && !g->shutdown)
 			pthread_cond_timedwait(&g->cond, &g->lock, &wake);

@@ -25,12 +25,11 @@ struct pause_gate {
 int pause_gate_init(struct pause_gate *g, unsigned nr);
 void pause_gate_destroy(struct pause_gate *g);
 /* Thread side, before each run: blocks while a pause is requested. Returns
- * false once the gate is shut down (the thread should end). */
-bool pause_gate_checkpoint(struct pause_gate *g);
-/* Same; before parking, calls before_park(opaque) without the lock (a vCPU
- * completes pending I/O there so its saved state is whole). */
-bool pause_gate_checkpoint_fn(struct pause_gate *g,
-			      void (*before_park)(void *opaque), void *opaque);
+ * false once the gate is shut down (the thread should end). Before parking,
+ * calls before_park(opaque) (may be NULL) without the lock: a vCPU completes
+ * pending I/O there so its saved state is whole. */
+bool pause_gate_checkpoint(struct pause_gate *g,
+			   void (*before_park)(void *opaque), void *opaque);
 /* One more thread honours the gate (call before creating it). */
 void pause_gate_join(struct pause_gate *g);
 /* Thread side: this thread ends and no longer counts. */

@@ -1,33 +1,85 @@
 /* vCPU threads: each loops on KVM_RUN and dispatches port and MMIO exits to
  * the buses. They never run device queue work (that arrives on the main loop
- * through ioeventfds). Threads: a vcpu is owned by its thread once started. */
+ * through ioeventfds). The loop is the same on every architecture; what
+ * differs (setup, the exits only one architecture has, the program counter)
+ * lives in vcpu_<arch>.c behind struct vcpu_arch_ops. A vCPU knows nothing of
+ * the VM: the VM hands it a struct vcpu_env.
+ *
+ * Threads: create/start/join/destroy on the main thread; a vcpu is owned by
+ * its thread once started; vcpu_kick() from any thread. */
 #ifndef VMM_VCPU_H
 #define VMM_VCPU_H
 
-#include "vm/dirty_log.h"
-
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
-struct vm;
+struct bus;
+struct pause_gate;
+struct vcpu;
+
+/* Kicks a vCPU out of KVM_RUN: blocked by the thread that starts the
+ * vCPUs, unblocked by each vCPU thread. */
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+/* Why a vCPU ends the VM. */
+enum vcpu_exit_reason {
+	VCPU_EXIT_POWEROFF, /* the guest powered off or halted */
+	VCPU_EXIT_RESET,    /* the guest asked for a reset */
+	VCPU_EXIT_CRASH,    /* x86 triple fault */
+	VCPU_EXIT_ERROR,    /* KVM or the host failed */
+};
+
+enum vcpu_exit_action {
+	VCPU_RUN_ON,
+	VCPU_STOP,         /* env->exit was called */
+	VCPU_UNKNOWN_EXIT, /* the loop reports it and stops */
+};
+
+/* What the generic loop asks of the architecture. */
+struct vcpu_arch_ops {
+	/* An exit the generic loop does not handle (x86: HLT, SHUTDOWN). */
+	enum vcpu_exit_action (*handle_exit)(struct vcpu *vcpu);
+	/* The guest's program counter for error messages (0 when unknown),
+	 * and its register name ("rip"). */
+	uint64_t (*pc)(const struct vcpu *vcpu);
+	const char *pc_name;
+};
+
+/* What a vCPU needs from its VM; owned by the VM, outlives the vCPUs. */
+struct vcpu_env {
+	int vm_fd;
+	size_t mmap_size;         /* KVM_GET_VCPU_MMAP_SIZE */
+	struct bus *pio_bus;      /* port I/O exits; NULL where there is none */
+	struct bus *mmio_bus;
+	struct pause_gate *pause; /* parked here while the VM is paused */
+	const atomic_int *stop;   /* non-zero once the VM ends */
+	const struct vcpu_arch_ops *arch;
+	void *opaque;             /* passed to the callbacks below */
+	/* Ends the VM (first reason wins); from the vCPU's thread. */
+	void (*exit)(void *opaque, enum vcpu_exit_reason why, const char *msg);
+	/* KVM_EXIT_DIRTY_RING_FULL: harvest vCPU id's ring. 0 or -errno. */
+	int (*dirty_ring_full)(void *opaque, unsigned id);
+	/* vCPU 0, before its first KVM_RUN (startup figures); may be NULL. */
+	void (*first_run)(void *opaque);
+};
 
 struct vcpu {
-	struct vm *vm;
+	const struct vcpu_env *env;
 	unsigned id;
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
 	bool io_pending; /* last exit was port or MMIO I/O (vcpu thread) */
-	struct dirty_ring dirty_ring; /* mapped when the VM logs by ring */
 };
 
-int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned id);
-/* CPUID from KVM's supported set, shaped for this VM (also on restore). */
-int vcpu_set_cpuid(struct vcpu *vcpu);
-/* Registers, CPUID, MSRs, LAPIC for boot. */
-int vcpu_configure(struct vcpu *vcpu);
+/* KVM_CREATE_VCPU and the kvm_run mapping. 0 or -errno. */
+int vcpu_create(struct vcpu *vcpu, const struct vcpu_env *env, unsigned id);
 int vcpu_start(struct vcpu *vcpu);
 /* Forces the thread out of KVM_RUN (signal + immediate_exit). */
 void vcpu_kick(struct vcpu *vcpu);

@@ -2,12 +2,15 @@
 
 #include "memory/mem_lock.h"
 #include "reclaim/vm_reclaim.h"
+#include "vm/irqfd.h"
+#include "vm/vcpu_x86.h"
 
 #include <arch/acpi.h>
 #include <arch/cpuid.h>
 #include <arch/layout.h>
 #include <arch/mptable.h>
 #include <core/clock.h>
+#include <core/err.h>
 #include <core/cmdline.h>
 #include <core/checked.h>
 #include <core/log.h>
@@ -18,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <termios.h>
@@ -30,8 +32,8 @@
 #define SERIAL_COM1_PORT 0x3f8
 #define SERIAL_COM1_GSI 4
 
-static struct termios saved_termios;
-static bool termios_saved;
+/* vcpu_env.stop reads exit_kind as "non-zero: the VM ends". */
+_Static_assert(VM_EXIT_NONE == 0, "VM_EXIT_NONE must be 0");
 
 void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *msg)
 {
@@ -44,8 +46,10 @@ void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *msg)
 		vcpu_kick(&vm->vcpus[i]);
 }
 
-void vm_log_startup(struct vm *vm)
+/* vCPU 0, before its first KVM_RUN: time since start and mvmm's own RSS. */
+static void vm_log_startup(void *opaque)
 {
+	struct vm *vm = opaque;
 	char line[256];
 	long rss_kib = -1;
 	FILE *f = fopen("/proc/self/status", "r");
@@ -59,25 +63,22 @@ void vm_log_startup(struct vm *vm)
 		 (unsigned long long)(vm->mem.total_bytes >> 20));
 }
 
-static int irqfd_fire(void *opaque)
+static void vm_on_vcpu_exit(void *opaque, enum vcpu_exit_reason why,
+			    const char *msg)
 {
-	uint64_t one = 1;
-	int fd = (int)(intptr_t)opaque;
-	return write(fd, &one, sizeof(one)) < 0 ? -errno : 0;
+	static const enum vm_exit_kind kinds[] = {
+		[VCPU_EXIT_POWEROFF] = VM_EXIT_POWEROFF,
+		[VCPU_EXIT_RESET] = VM_EXIT_RESET,
+		[VCPU_EXIT_CRASH] = VM_EXIT_TRIPLE_FAULT,
+		[VCPU_EXIT_ERROR] = VM_EXIT_ERROR,
+	};
+	vm_request_exit(opaque, kinds[why], msg);
 }
 
-int vm_irqfd_new(struct vm *vm, unsigned gsi)
+static int vm_on_dirty_ring_full(void *opaque, unsigned id)
 {
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	struct kvm_irqfd irqfd = {.fd = (uint32_t)fd, .gsi = gsi};
-	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	return fd;
+	struct vm *vm = opaque;
+	return dirty_log_ring_full(&vm->dirty, id);
 }
 
 static void serial_to_stdout(void *opaque, const uint8_t *buf, size_t len)
@@ -147,13 +148,11 @@ static int vm_setup_memory(struct vm *vm)
 
 static int vm_setup_legacy_devices(struct vm *vm)
 {
-	vm->serial_irqfd = vm_irqfd_new(vm, SERIAL_COM1_GSI);
+	vm->serial_irqfd = irqfd_create(vm->vm_fd, SERIAL_COM1_GSI);
 	if (vm->serial_irqfd < 0)
 		return vm->serial_irqfd;
-	struct irq_trigger irq = {irqfd_fire,
-				  (void *)(intptr_t)vm->serial_irqfd};
 	struct serial_out out = {serial_to_stdout, vm};
-	serial_init(&vm->serial, irq, out);
+	serial_init(&vm->serial, irqfd_trigger(vm->serial_irqfd), out);
 	int r = bus_insert(&vm->pio_bus, SERIAL_COM1_PORT, SERIAL_PORT_LEN,
 			   &serial_bus_ops, &vm->serial);
 	if (r)
@@ -168,6 +167,17 @@ static int vm_setup_legacy_devices(struct vm *vm)
 			  &acpi_pm_bus_ops, &vm->acpi_pm);
 }
 
+/* The balloon, when configured; its virtio_mmio.device= argument goes to
+ * cl. */
+static int vm_add_configured_balloon(struct vm *vm, struct cmdline *cl,
+				     char *err, size_t errlen)
+{
+	int r = vm->cfg->balloon.enabled ? vm_add_balloon(vm, cl) : 0;
+	if (r)
+		return err_set(err, errlen, r, "balloon: %s", strerror(-r));
+	return 0;
+}
+
 static int vm_load_guest(struct vm *vm, char *err, size_t errlen)
 {
 	size_t max;
@@ -176,23 +186,19 @@ static int vm_load_guest(struct vm *vm, char *err, size_t errlen)
 		return r;
 	struct cmdline cl;
 	cmdline_init(&cl, max);
-	if (vm->cfg->boot_args && cmdline_append(&cl, "%s", vm->cfg->boot_args)) {
-		snprintf(err, errlen, "boot-source.boot_args: longer than the kernel's %zu bytes", max);
-		return -E2BIG;
-	}
-	if (vm->cfg->balloon.enabled && (r = vm_add_balloon(vm, &cl))) {
-		snprintf(err, errlen, "balloon: %s", strerror(-r));
+	if (vm->cfg->boot_args && cmdline_append(&cl, "%s", vm->cfg->boot_args))
+		return err_set(err, errlen, -E2BIG,
+			       "boot-source.boot_args: longer than the kernel's %zu bytes",
+			       max);
+	if ((r = vm_add_configured_balloon(vm, &cl, err, errlen)))
 		return r;
-	}
 	r = x86_load_kernel(&vm->mem, vm->cfg->kernel_path, vm->cfg->initrd_path,
 			    cmdline_str(&cl), &vm->boot, err, errlen);
 	if (r)
 		return r;
 	r = x86_mptable_write(&vm->mem, vm->nr_vcpus);
-	if (r) {
-		snprintf(err, errlen, "MP table: %s", strerror(-r));
-		return r;
-	}
+	if (r)
+		return err_set(err, errlen, r, "MP table: %s", strerror(-r));
 	struct x86_acpi_virtio virtio[VM_MAX_VIRTIO];
 	for (unsigned i = 0; i < vm->nr_virtio; i++)
 		virtio[i] = (struct x86_acpi_virtio){
@@ -206,8 +212,8 @@ static int vm_load_guest(struct vm *vm, char *err, size_t errlen)
 	if (!r)
 		r = x86_boot_set_rsdp(&vm->mem, &vm->boot, rsdp);
 	if (r)
-		snprintf(err, errlen, "ACPI tables: %s", strerror(-r));
-	return r;
+		return err_set(err, errlen, r, "ACPI tables: %s", strerror(-r));
+	return 0;
 }
 
 static int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
@@ -261,32 +267,29 @@ static int vm_create_base(struct vm *vm, const struct vm_config *cfg,
 	vm->stdin_fd = vm->stats_timer_fd = -1;
 	vm->nr_vcpus = cfg->vcpu_count;
 	atomic_init(&vm->exit_kind, VM_EXIT_NONE);
-	if ((r = pause_gate_init(&vm->pause, 0))) {
-		snprintf(err, errlen, "pause gate: %s", strerror(-r));
-		return r;
-	}
+	if ((r = pause_gate_init(&vm->pause, 0)))
+		return err_set(err, errlen, r, "pause gate: %s", strerror(-r));
 	bus_init(&vm->mmio_bus);
 	bus_init(&vm->pio_bus);
-	if ((r = event_loop_init(&vm->loop))) {
-		snprintf(err, errlen, "event loop: %s", strerror(-r));
-		return r;
-	}
+	if ((r = event_loop_init(&vm->loop)))
+		return err_set(err, errlen, r, "event loop: %s", strerror(-r));
 	if ((r = vm_open_kvm(vm, err, errlen)))
 		return r;
-	if ((r = vm_setup_memory(vm))) {
-		snprintf(err, errlen, "guest memory (%llu MiB): %s",
-			 (unsigned long long)cfg->mem_size_mib, strerror(-r));
-		return r;
-	}
-	/* KVM takes the dirty ring only before the first vCPU exists. */
-	if ((r = dirty_log_init(vm))) {
-		snprintf(err, errlen, "dirty log: %s", strerror(-r));
-		return r;
-	}
-	if ((r = vm_setup_legacy_devices(vm))) {
-		snprintf(err, errlen, "legacy devices: %s", strerror(-r));
-		return r;
-	}
+	if ((r = vm_setup_memory(vm)))
+		return err_set(err, errlen, r, "guest memory (%llu MiB): %s",
+			       (unsigned long long)cfg->mem_size_mib,
+			       strerror(-r));
+	/* KVM takes the dirty ring only before the first vCPU exists; only
+	 * hint runs read the log. */
+	bool hinting = cfg->balloon.enabled && cfg->balloon.free_page_hinting;
+	if ((r = dirty_log_init(&vm->dirty, vm->vm_fd, &vm->mem, vm->nr_vcpus,
+				hinting)))
+		return err_set(err, errlen, r, "dirty log: %s", strerror(-r));
+	if (!hinting)
+		log_debug("dirty log: bitmap (free_page_hinting is off)");
+	if ((r = vm_setup_legacy_devices(vm)))
+		return err_set(err, errlen, r, "legacy devices: %s",
+			       strerror(-r));
 	return 0;
 }
 
@@ -295,18 +298,39 @@ static int vm_create_base(struct vm *vm, const struct vm_config *cfg,
 static int vm_create_vcpus(struct vm *vm, bool boot, char *err, size_t errlen)
 {
 	int r;
+	vm->vcpu_env = (struct vcpu_env){
+		.vm_fd = vm->vm_fd,
+		.mmap_size = (size_t)vm->vcpu_mmap_size,
+		.pio_bus = &vm->pio_bus,
+		.mmio_bus = &vm->mmio_bus,
+		.pause = &vm->pause,
+		.stop = &vm->exit_kind,
+		.arch = &vcpu_x86_ops,
+		.opaque = vm,
+		.exit = vm_on_vcpu_exit,
+		.dirty_ring_full = vm_on_dirty_ring_full,
+		.first_run = vm_log_startup,
+	};
+	const struct vcpu_x86_setup setup = {
+		.kvm_fd = vm->kvm_fd,
+		.supported_cpuid = vm->supported_cpuid,
+		.nr_vcpus = vm->nr_vcpus,
+		.mem = &vm->mem,
+		.boot = &vm->boot,
+	};
 	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return -ENOMEM;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vm->vcpus[i].fd = -1;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		if ((r = vcpu_create(vm, &vm->vcpus[i], i)) ||
-		    (r = boot ? vcpu_configure(&vm->vcpus[i])
-			      : vcpu_set_cpuid(&vm->vcpus[i]))) {
-			snprintf(err, errlen, "vcpu%u: %s", i, strerror(-r));
-			return r;
-		}
+		struct vcpu *v = &vm->vcpus[i];
+		if ((r = vcpu_create(v, &vm->vcpu_env, i)) ||
+		    (r = dirty_log_map_ring(&vm->dirty, i, v->fd)) ||
+		    (r = boot ? vcpu_x86_configure(v, &setup)
+			      : vcpu_x86_set_cpuid(v, &setup)))
+			return err_set(err, errlen, r, "vcpu%u: %s", i,
+				       strerror(-r));
 	}
 	return 0;
 }
@@ -327,35 +351,31 @@ int vm_create_for_restore(struct vm *vm, const struct vm_config *cfg,
 	int r;
 	if ((r = vm_create_base(vm, cfg, err, errlen)))
 		return r;
-	if (cfg->balloon.enabled) {
-		/* The guest learnt its devices at boot; the line is unused. */
-		struct cmdline cl;
-		cmdline_init(&cl, 4096);
-		r = vm_add_balloon(vm, &cl);
-		if (r) {
-			snprintf(err, errlen, "balloon: %s", strerror(-r));
-			return r;
-		}
-	}
+	/* The guest learnt its devices at boot; the line is unused. */
+	struct cmdline cl;
+	cmdline_init(&cl, 4096);
+	if ((r = vm_add_configured_balloon(vm, &cl, err, errlen)))
+		return r;
 	return vm_create_vcpus(vm, false, err, errlen);
 }
 
-static void terminal_restore(void)
+static void terminal_restore(struct vm *vm)
 {
-	if (termios_saved)
-		tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
+	if (vm->termios_saved)
+		tcsetattr(STDIN_FILENO, TCSANOW, &vm->saved_termios);
+	vm->termios_saved = false;
 }
 
 /* Characters go to the guest as typed; the guest echoes them. Signals stay
- * with the host so Ctrl-C still stops mvmm. */
-static void terminal_raw(void)
+ * with the host so Ctrl-C still stops mvmm. vm_run and vm_destroy restore
+ * the terminal. */
+static void terminal_raw(struct vm *vm)
 {
 	struct termios t;
-	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_termios))
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &vm->saved_termios))
 		return;
-	termios_saved = true;
-	atexit(terminal_restore);
-	t = saved_termios;
+	vm->termios_saved = true;
+	t = vm->saved_termios;
 	t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | ECHONL | IEXTEN);
 	t.c_iflag &= ~(tcflag_t)(ICRNL | IXON);
 	t.c_cc[VMIN] = 1;
@@ -414,9 +434,24 @@ static int vm_setup_host_events(struct vm *vm)
 	int fl = fcntl(vm->stdin_fd, F_GETFL);
 	if (fl >= 0 && event_loop_add(&vm->loop, vm->stdin_fd, 0, on_stdin, vm) == 0) {
 		vm->stdin_open = true;
-		terminal_raw();
+		terminal_raw(vm);
 	}
 	return 0;
+}
+
+/* The process exit status for why the VM ended, logged. */
+static int vm_exit_status(const struct vm *vm)
+{
+	switch ((enum vm_exit_kind)atomic_load(&vm->exit_kind)) {
+	case VM_EXIT_POWEROFF:
+	case VM_EXIT_RESET:
+	case VM_EXIT_SIGNAL:
+		log_info("%s", vm->exit_msg);
+		return 0;
+	default:
+		log_error("%s", vm->exit_msg);
+		return 1;
+	}
 }
 
 int vm_run(struct vm *vm)
@@ -431,7 +466,7 @@ int vm_run(struct vm *vm)
 	/* The kick signal stays blocked here; vCPU threads unblock it. */
 	sigset_t kick;
 	sigemptyset(&kick);
-	sigaddset(&kick, SIGUSR1);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &kick, NULL);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		if ((r = vcpu_start(&vm->vcpus[i]))) {
@@ -444,30 +479,22 @@ int vm_run(struct vm *vm)
 	vm_request_exit(vm, VM_EXIT_SIGNAL, "stopped");
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
-	terminal_restore();
-
-	enum vm_exit_kind kind = atomic_load(&vm->exit_kind);
-	switch (kind) {
-	case VM_EXIT_POWEROFF:
-	case VM_EXIT_RESET:
-	case VM_EXIT_SIGNAL:
-		log_info("%s", vm->exit_msg);
-		return 0;
-	default:
-		log_error("%s", vm->exit_msg);
-		return 1;
-	}
+	terminal_restore(vm);
+	return vm_exit_status(vm);
 }
 
 void vm_destroy(struct vm *vm)
 {
+	terminal_restore(vm);
 	if (vm->vcpus) {
-		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+			dirty_log_unmap_ring(&vm->dirty, i);
 			vcpu_destroy(&vm->vcpus[i]);
+		}
 		free(vm->vcpus);
 	}
 	vm_reclaim_destroy(vm);
-	dirty_log_destroy(vm);
+	dirty_log_destroy(&vm->dirty);
 	vm_devices_destroy(vm);
 	serial_destroy(&vm->serial);
 	if (vm->serial_irqfd >= 0)

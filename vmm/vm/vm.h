@@ -21,6 +21,7 @@
 #include <devices/virtio_mmio.h>
 
 #include <stdatomic.h>
+#include <termios.h>
 
 #define VM_MAX_VIRTIO 4
 
@@ -78,6 +79,7 @@ struct vm {
 
 	unsigned nr_vcpus;
 	struct vcpu *vcpus;
+	struct vcpu_env vcpu_env; /* what every vCPU is handed */
 	/* vCPU threads park here while the VM is paused (vm_pause.c). */
 	struct pause_gate pause;
 	/* Hint-based reclaim in progress or last done (vm_reclaim.c). */
@@ -92,6 +94,9 @@ struct vm {
 	int signal_fd;
 	int stdin_fd;
 	bool stdin_open;
+	/* The terminal as it was before vm_run made it raw. */
+	struct termios saved_termios;
+	bool termios_saved;
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg, char *err,
@@ -104,10 +109,8 @@ int vm_create_for_restore(struct vm *vm, const struct vm_config *cfg,
  * Returns the process exit status. */
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
-/* Records why the VM ends (first reason wins) and stops the main loop. */
-/* Logs time since start and mvmm's own RSS at the BSP's first KVM_RUN. */
-void vm_log_startup(struct vm *vm);
-
+/* Records why the VM ends (first reason wins), stops the main loop and
+ * kicks every vCPU out of KVM_RUN. */
 void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *msg);
 
 /* Balloon controls for the API (main loop): 0 or -errno. */
@@ -127,8 +130,5 @@ int vm_add_balloon(struct vm *vm, struct cmdline *cl);
 /* The balloon's settings from the VM's config (mem_lock included). */
 void vm_balloon_config(const struct vm_config *cfg, struct balloon_config *bc);
 void vm_devices_destroy(struct vm *vm);
-
-/* KVM glue used by devices' wiring. */
-int vm_irqfd_new(struct vm *vm, unsigned gsi);
 
 #endif

@@ -2,6 +2,7 @@
  * kernel command line, and the balloon with its discard engine and timers. */
 #include "memory/discard_engine.h"
 #include "memory/mem_lock.h"
+#include "vm/irqfd.h"
 #include "vm/vm.h"
 
 #include <arch/layout.h>
@@ -17,12 +18,6 @@
 #include <unistd.h>
 
 #define VIRTIO_FIRST_GSI 5
-
-static int irqfd_fire(void *opaque)
-{
-	uint64_t one = 1;
-	return write((int)(intptr_t)opaque, &one, sizeof(one)) < 0 ? -errno : 0;
-}
 
 struct queue_event {
 	struct virtio_mmio *mmio;
@@ -76,11 +71,11 @@ int vm_add_virtio(struct vm *vm, struct virtio_dev *dev, struct cmdline *cl)
 		slot->ioeventfds[q] = -1;
 	slot->base = X86_MMIO_START + vm->nr_virtio * X86_MMIO_SLOT_SIZE;
 	slot->gsi = VIRTIO_FIRST_GSI + vm->nr_virtio;
-	slot->irqfd = vm_irqfd_new(vm, slot->gsi);
+	slot->irqfd = irqfd_create(vm->vm_fd, slot->gsi);
 	if (slot->irqfd < 0)
 		return slot->irqfd;
-	struct irq_trigger irq = {irqfd_fire, (void *)(intptr_t)slot->irqfd};
-	int r = virtio_mmio_init(&slot->mmio, dev, &vm->mem, irq);
+	int r = virtio_mmio_init(&slot->mmio, dev, &vm->mem,
+				 irqfd_trigger(slot->irqfd));
 	if (r)
 		return r;
 	slot->initialized = true;

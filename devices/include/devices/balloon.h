@@ -1,7 +1,8 @@
 /* virtio-balloon (device id 5): inflate/deflate, statistics, free page
- * reporting, page poison and free page hinting. Guest pages handed to the balloon are returned
- * to the host through a struct discard; a request's used-ring entry is
- * written only after all of its discards completed (DESIGN.md).
+ * reporting, page poison and free page hinting. Guest pages handed to the
+ * balloon are returned to the host through a struct discard; a request's
+ * used-ring entry is written only after all of its discards completed
+ * (core/discard.h), since the guest reuses the pages once it sees it.
  *
  * Threads: device state belongs to the main loop. Transport callbacks run
  * with the transport's lock held; every balloon_* entry point below takes
@@ -20,9 +21,9 @@
 
 #include <core/discard.h>
 #include <core/gmem.h>
+#include <core/mem_pin.h>
 #include <devices/hugepage_tracker.h>
 #include <devices/inhibit.h>
-#include <core/mem_pin.h>
 #include <devices/virtio_dev.h>
 #include <devices/virtq.h>
 
@@ -202,6 +203,9 @@ struct balloon_req {
 	uint64_t t_pop_ns;
 	/* Inflates: issue order. Deflates: wait for inflates up to this. */
 	uint64_t seq;
+	/* Set by the handler that made it (optional): runs when the request
+	 * completes on a live device, just before its used entry. */
+	void (*on_complete)(struct balloon *b, const struct balloon_req *req);
 };
 
 struct balloon_range {
@@ -209,7 +213,7 @@ struct balloon_range {
 	uint64_t gpa, len;
 };
 
-/* Fields are private to devices/virtio/balloon*.c. */
+/* Fields are private to devices/virtio/balloon/. */
 struct balloon {
 	/* Signalled when a request's discards complete (a reset waits on it). */
 	pthread_cond_t idle;

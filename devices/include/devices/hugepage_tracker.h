@@ -10,8 +10,8 @@
  * Offsets are relative to the start of the tracked region, which must be
  * hugepage aligned in its backing file. Threads: none; the owner serializes
  * access. */
-#ifndef CORE_HUGEPAGE_TRACKER_H
-#define CORE_HUGEPAGE_TRACKER_H
+#ifndef DEVICES_HUGEPAGE_TRACKER_H
+#define DEVICES_HUGEPAGE_TRACKER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,10 +53,5 @@ int hugepage_tracker_deflate(struct hugepage_tracker *t, uint64_t offset,
 			     void *opaque);
 /* Forgets every page (device reset: the guest owns all its memory again). */
 void hugepage_tracker_clear(struct hugepage_tracker *t);
-
-bool hugepage_tracker_page_ballooned(const struct hugepage_tracker *t,
-				     uint64_t offset);
-bool hugepage_tracker_huge_discarded(const struct hugepage_tracker *t,
-				     uint64_t offset);
 
 #endif

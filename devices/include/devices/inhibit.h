@@ -4,8 +4,8 @@
  * the whole is active while any count is non-zero.
  *
  * Threads: none of its own; the owner serializes access. */
-#ifndef CORE_INHIBIT_H
-#define CORE_INHIBIT_H
+#ifndef DEVICES_INHIBIT_H
+#define DEVICES_INHIBIT_H
 
 #include <stdbool.h>
 

@@ -10,8 +10,7 @@
  * base + VIRTIO_MMIO_QUEUE_NOTIFY, 4 bytes, datamatch q, and calls
  * virtio_mmio_queue_event(t, q) from the main loop when it fires. A
  * QueueNotify write that still reaches the bus (no ioeventfd: tests, or a
- * value no ioeventfd matches) goes to the notify hook if one was set (the
- * VMM forwards it to the main loop), else is processed inline.
+ * value no ioeventfd matches) is handled inline, as that call.
  *
  * Interrupts: InterruptStatus bit 0 (used buffers) and bit 1 (config change)
  * are set and the irq_trigger fired for each new event; the driver clears
@@ -46,17 +45,12 @@ struct virtio_mmio_metrics {
 	uint64_t resets;          /* Status written 0 */
 };
 
-/* Called for a QueueNotify write that reached the bus; q is the value. */
-typedef void (*virtio_mmio_notify_fn)(void *opaque, unsigned q);
-
 struct virtio_mmio {
 	pthread_mutex_t lock; /* recursive */
 	struct virtio_dev *dev;
 	const struct gmem *mem;
 	struct irq_trigger irq;
 	struct virtio_host host; /* handed to dev->ops->activate */
-	virtio_mmio_notify_fn notify_hook;
-	void *notify_opaque;
 
 	/* Register state; all of it cleared by a reset. */
 	uint32_t status;
@@ -86,9 +80,6 @@ void virtio_mmio_destroy(struct virtio_mmio *t);
  * at 0x100 takes 1, 2, 4 and 8 byte accesses inside dev->config_size. */
 extern const struct bus_dev_ops virtio_mmio_bus_ops;
 
-/* Set before vCPUs start. NULL processes bus QueueNotify writes inline. */
-void virtio_mmio_set_notify_hook(struct virtio_mmio *t, virtio_mmio_notify_fn fn,
-				 void *opaque);
 /* Main loop: queue q was kicked (its ioeventfd fired). Ignored, and counted,
  * unless DRIVER_OK is set, the device does not need a reset and q is a
  * ready queue. */
@@ -105,6 +96,16 @@ int virtio_mmio_cmdline_arg(char *buf, size_t size, uint64_t base,
 
 /* Features the transport offers: the device's plus the ring features. */
 uint64_t virtio_mmio_features_offered(struct virtio_mmio *t);
+
+/* Enough for every queue's rings. */
+#define VIRTIO_MMIO_MAX_RING_RANGES (VIRTIO_MMIO_MAX_QUEUES * VIRTQ_NR_RINGS)
+/* The guest-physical ranges the device reads and writes on its own: the
+ * rings of every queue the driver gave a size (ready or not), VIRTQ_NR_RINGS
+ * per queue (virtq_rings). Pages the VMM writes behind KVM's dirty log. Any
+ * thread; takes the lock. How many were written to out, or -ENOSPC when
+ * they do not fit in max. */
+int virtio_mmio_ring_ranges(struct virtio_mmio *t, struct virtq_range *out,
+			    unsigned max);
 
 /* ---- Snapshot state (virtio_mmio_state.c) ----
  * Plain-old-data images for the snapshot state file: fixed-width fields,

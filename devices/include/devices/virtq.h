@@ -21,6 +21,14 @@ struct virtq_seg {
 	bool write; /* device-writable (VIRTQ_DESC_F_WRITE) */
 };
 
+/* Guest-physical bytes [gpa, gpa + len). */
+struct virtq_range {
+	uint64_t gpa, len;
+};
+
+/* A split queue has three rings: descriptor table, avail and used. */
+#define VIRTQ_NR_RINGS 3
+
 struct virtq_chain {
 	uint16_t head;
 	uint16_t nr_segs;
@@ -58,6 +66,11 @@ int virtq_activate(struct virtq *vq, const struct gmem *mem, uint16_t max_size,
 		   uint64_t features);
 /* Forgets everything (device reset). */
 void virtq_reset(struct virtq *vq);
+/* Where the rings of a queue of vq->size entries lie, as the driver placed
+ * them (desc_gpa, avail_gpa, used_gpa), event fields included whatever the
+ * features (2.7.6, 2.7.8): what the device reads and writes. Ready or not. */
+void virtq_rings(const struct virtq *vq,
+		 struct virtq_range out[VIRTQ_NR_RINGS]);
 
 /* Pops the next available chain into *chain: 1 popped, 0 queue empty (or not
  * ready), -EINVAL malformed (avail idx too far ahead, bad index, loop, chain

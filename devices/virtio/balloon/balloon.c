@@ -1,7 +1,9 @@
-/* virtio-balloon: features, queue numbering, config space, lifecycle and the
- * dispatch of queue work. Page, stats, reporting and hinting requests live
- * in their own files. */
-#include "balloon_priv.h"
+/* virtio-balloon, the device: its ops table, config space, lifecycle, the
+ * dispatch of queue work to the handlers (balloon_handlers.h) and the host's
+ * controls. Handlers call down into balloon_queue.c, never back here. */
+#include "balloon_handlers.h"
+#include "balloon_queue.h"
+#include "balloon_req.h"
 
 #include <core/checked.h>
 #include <core/log.h>
@@ -13,95 +15,12 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-int balloon_queue_index(uint64_t features, enum balloon_queue_role role)
-{
-	/* Optional queues are numbered compactly by what was negotiated, as
-	 * Linux's virtio_find_vqs() skips unnamed queues (5.5.2). */
-	static const int feature_of[BALLOON_Q_NR] = {
-		[BALLOON_Q_INFLATE] = -1,
-		[BALLOON_Q_DEFLATE] = -1,
-		[BALLOON_Q_STATS] = VIRTIO_BALLOON_F_STATS_VQ,
-		[BALLOON_Q_FREE_PAGE] = VIRTIO_BALLOON_F_FREE_PAGE_HINT,
-		[BALLOON_Q_REPORTING] = VIRTIO_BALLOON_F_REPORTING,
-	};
-	if ((unsigned)role >= BALLOON_Q_NR)
-		return -1;
-	int idx = 0;
-	for (int r = 0; r <= (int)role; r++) {
-		bool present = feature_of[r] < 0 ||
-			       (features & BALLOON_BIT(feature_of[r]));
-		if (r == (int)role)
-			return present ? idx : -1;
-		idx += present;
-	}
-	return -1;
-}
-
-static int queue_role(uint64_t features, unsigned q)
-{
-	for (int r = 0; r < BALLOON_Q_NR; r++)
-		if (balloon_queue_index(features, r) == (int)q)
-			return r;
-	return -1;
-}
-
-/* ---- locking for entry points outside the transport's callbacks ---- */
-
-static const struct virtio_host *host_lock(struct balloon *b)
-{
-	const struct virtio_host *h = atomic_load(&b->host);
-	if (h)
-		h->lock(h->t);
-	return h;
-}
-
-static void host_unlock(const struct virtio_host *h)
-{
-	if (h)
-		h->unlock(h->t);
-}
-
-const struct virtio_host *balloon_lock(struct balloon *b) { return host_lock(b); }
-void balloon_unlock(const struct virtio_host *h) { host_unlock(h); }
-
 /* ---- queue work ---- */
-
-void balloon_complete(struct balloon *b, unsigned q, uint16_t head)
-{
-	struct virtq *vq = &b->queues[q];
-	if (virtq_push_used(vq, head, 0) < 0) {
-		balloon_fail(b, "balloon: cannot write used ring");
-		return;
-	}
-	const struct virtio_host *h = atomic_load(&b->host);
-	if (virtq_needs_notify(vq))
-		h->notify_queue(h->t, q);
-}
-
-void balloon_fail(struct balloon *b, const char *why)
-{
-	const struct virtio_host *h = atomic_load(&b->host);
-	b->broken = true;
-	log_ratelimited(LOG_WARN, "%s", why);
-	if (h)
-		h->needs_reset(h->t, why);
-}
-
-void balloon_defer(struct balloon *b, unsigned q)
-{
-	uint64_t one = 1;
-	b->pending |= 1u << q;
-	b->m.deferred_runs++;
-	/* A full eventfd counter still reads as readable: ignore EAGAIN. */
-	if (write(b->pending_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_ratelimited(LOG_WARN, "balloon: pending eventfd: %s",
-				strerror(errno));
-}
 
 static void process_queue(struct balloon *b, unsigned q)
 {
 	uint64_t features = atomic_load(&b->features);
-	int role = queue_role(features, q);
+	int role = balloon_queue_role(features, q);
 
 	if (!b->active || b->broken || q >= b->nr_queues || role < 0 ||
 	    !b->queues[q].ready)
@@ -154,7 +73,7 @@ static void process_queue(struct balloon *b, unsigned q)
 
 void balloon_run_pending(struct balloon *b)
 {
-	const struct virtio_host *h = host_lock(b);
+	const struct virtio_host *h = balloon_host_lock(b);
 	uint64_t cnt;
 	if (read(b->pending_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 		log_ratelimited(LOG_WARN, "balloon: pending eventfd: %s",
@@ -163,7 +82,7 @@ void balloon_run_pending(struct balloon *b)
 	for (unsigned q = 0; q < BALLOON_Q_NR; q++)
 		if (waiting & (1u << q))
 			process_queue(b, q);
-	host_unlock(h);
+	balloon_host_unlock(h);
 }
 
 int balloon_pending_fd(const struct balloon *b) { return b->pending_fd; }
@@ -173,18 +92,7 @@ int balloon_pending_fd(const struct balloon *b) { return b->pending_fd; }
 static uint64_t op_get_features(void *dev)
 {
 	struct balloon *b = dev;
-	uint64_t f = BALLOON_BIT(VIRTIO_BALLOON_F_MUST_TELL_HOST) |
-		     BALLOON_BIT(VIRTIO_BALLOON_F_STATS_VQ);
-	if (b->cfg.deflate_on_oom)
-		f |= BALLOON_BIT(VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
-	/* Linux drops REPORTING when it poisons or zeroes freed pages and the
-	 * device lacks PAGE_POISON (virtballoon_validate), so offer both. */
-	if (b->cfg.free_page_reporting && !b->cfg.pin.ops)
-		f |= BALLOON_BIT(VIRTIO_BALLOON_F_REPORTING) |
-		     BALLOON_BIT(VIRTIO_BALLOON_F_PAGE_POISON);
-	if (b->cfg.free_page_hinting)
-		f |= BALLOON_BIT(VIRTIO_BALLOON_F_FREE_PAGE_HINT);
-	return f;
+	return balloon_features_offered(&b->cfg);
 }
 
 static int op_set_features(void *dev, uint64_t features)
@@ -245,6 +153,23 @@ static void op_config_write(void *dev, uint32_t off, const void *data,
 	b->poison_val = le32toh(c.poison_val);
 }
 
+/* Requests still in flight become orphans (their completions touch no
+ * queue), the held stats buffer is forgotten, and queues (NULL: none after
+ * a reset) are the ones the device works on from now. */
+static void new_generation(struct balloon *b, struct virtq *queues,
+			   unsigned nr_queues, const struct gmem *mem)
+{
+	balloon_req_orphan_all(b);
+	balloon_stats_reset(b);
+	b->gen++;
+	b->queues = queues;
+	b->nr_queues = nr_queues;
+	b->mem = mem;
+	b->pending = 0;
+	b->broken = false;
+	b->active = queues != NULL;
+}
+
 static int op_activate(void *dev, struct virtq *queues, unsigned nr_queues,
 		       const struct gmem *mem, const struct virtio_host *host)
 {
@@ -260,23 +185,16 @@ static int op_activate(void *dev, struct virtq *queues, unsigned nr_queues,
 		err = balloon_hint_activate(b, mem);
 	if (err)
 		return err;
-	/* A second DRIVER_OK without reset: earlier requests are stale. */
-	balloon_req_orphan_all(b);
-	balloon_stats_reset(b);
-	b->gen++;
 	atomic_store(&b->host, host);
-	b->queues = queues;
-	b->nr_queues = want;
-	b->mem = mem;
-	b->pending = 0;
-	b->broken = false;
-	b->active = true;
+	/* A second DRIVER_OK without reset: earlier requests are stale. */
+	new_generation(b, queues, want, mem);
 	/* Linux queues and kicks the first stats buffer before DRIVER_OK, so
 	 * look at every queue now. DRIVER_OK arrives on a vCPU thread and the
 	 * discard engine belongs to the main loop: queues that may discard
 	 * are handed to the main loop. */
 	for (unsigned q = 0; q < want; q++) {
-		if (queue_role(atomic_load(&b->features), q) == BALLOON_Q_STATS)
+		if (balloon_queue_role(atomic_load(&b->features), q) ==
+		    BALLOON_Q_STATS)
 			process_queue(b, q);
 		else
 			balloon_defer(b, q);
@@ -313,17 +231,9 @@ static void op_reset(void *dev)
 {
 	struct balloon *b = dev;
 	reset_wait_discards(b);
-	balloon_req_orphan_all(b);
-	balloon_stats_reset(b);
 	/* The driver forgot its balloon: every page is the guest's again. */
 	balloon_pages_reset(b);
-	b->gen++;
-	b->active = false;
-	b->broken = false;
-	b->queues = NULL;
-	b->nr_queues = 0;
-	b->mem = NULL;
-	b->pending = 0;
+	new_generation(b, NULL, 0, NULL);
 	atomic_store(&b->features, 0);
 	/* The target (num_pages) is the host's and survives a reset. */
 	atomic_store(&b->actual, 0);
@@ -410,8 +320,7 @@ void balloon_destroy(struct balloon *b)
 	free(b->range_buf);
 	free(b->hp_buf);
 	pthread_cond_destroy(&b->idle);
-	for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++)
-		hugepage_tracker_destroy(&b->hp[i]);
+	balloon_pages_destroy(b);
 	balloon_hint_destroy(b);
 	memset(b, 0, sizeof(*b));
 	b->pending_fd = -1;
@@ -423,18 +332,18 @@ int balloon_set_target_mib(struct balloon *b, uint32_t mib)
 {
 	if (mib > BALLOON_MAX_TARGET_MIB)
 		return -EINVAL;
-	const struct virtio_host *h = host_lock(b);
+	const struct virtio_host *h = balloon_host_lock(b);
 	atomic_store(&b->num_pages, mib * BALLOON_PAGES_PER_MIB);
 	/* Before DRIVER_OK the driver reads num_pages at probe anyway. */
 	if (h && b->active)
 		h->config_changed(h->t);
-	host_unlock(h);
+	balloon_host_unlock(h);
 	return 0;
 }
 
 void balloon_get_info(struct balloon *b, struct balloon_info *info)
 {
-	const struct virtio_host *h = host_lock(b);
+	const struct virtio_host *h = balloon_host_lock(b);
 	uint64_t f = atomic_load(&b->features);
 	memset(info, 0, sizeof(*info));
 	info->target_pages = atomic_load(&b->num_pages);
@@ -451,21 +360,21 @@ void balloon_get_info(struct balloon *b, struct balloon_info *info)
 	info->page_poison = f & BALLOON_BIT(VIRTIO_BALLOON_F_PAGE_POISON);
 	info->poison_val = h ? b->poison_val : 0;
 	info->stats_polling_interval_s = atomic_load(&b->stats_interval_s);
-	host_unlock(h);
+	balloon_host_unlock(h);
 }
 
 void balloon_get_metrics(struct balloon *b, struct balloon_metrics *m)
 {
-	const struct virtio_host *h = host_lock(b);
+	const struct virtio_host *h = balloon_host_lock(b);
 	*m = b->m;
-	host_unlock(h);
+	balloon_host_unlock(h);
 }
 
 int balloon_inhibit_add(struct balloon *b, const char *reason)
 {
-	const struct virtio_host *h = host_lock(b);
+	const struct virtio_host *h = balloon_host_lock(b);
 	int err = inhibit_add(&b->inhibit, reason);
-	host_unlock(h);
+	balloon_host_unlock(h);
 	if (!err)
 		log_info("balloon: discard inhibited (%s)", reason);
 	return err;
@@ -473,10 +382,10 @@ int balloon_inhibit_add(struct balloon *b, const char *reason)
 
 int balloon_inhibit_remove(struct balloon *b, const char *reason)
 {
-	const struct virtio_host *h = host_lock(b);
+	const struct virtio_host *h = balloon_host_lock(b);
 	int err = inhibit_remove(&b->inhibit, reason);
 	bool active = inhibit_active(&b->inhibit);
-	host_unlock(h);
+	balloon_host_unlock(h);
 	if (!err)
 		log_info("balloon: %s released its discard inhibit%s", reason,
 			 active ? "" : "; discarding again");
@@ -485,16 +394,16 @@ int balloon_inhibit_remove(struct balloon *b, const char *reason)
 
 void balloon_get_inhibit(struct balloon *b, struct inhibit *out)
 {
-	const struct virtio_host *h = host_lock(b);
+	const struct virtio_host *h = balloon_host_lock(b);
 	*out = b->inhibit;
-	host_unlock(h);
+	balloon_host_unlock(h);
 }
 
 unsigned balloon_discards_in_flight(struct balloon *b)
 {
-	const struct virtio_host *h = host_lock(b);
+	const struct virtio_host *h = balloon_host_lock(b);
 	unsigned n = b->inflight; /* orphans too: they still discard */
-	host_unlock(h);
+	balloon_host_unlock(h);
 	return n;
 }
 

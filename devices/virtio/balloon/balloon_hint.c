@@ -6,10 +6,13 @@
  * Hints are only recorded (a bitmap per region, and the sink): a guest may
  * take a hinted page back before the host acts on it (seed 004), so nothing
  * here discards. Every buffer is used at once with length 0. */
-#include "balloon_priv.h"
+#include "balloon_handlers.h"
 
-#include <core/clock.h>
+#include "balloon_queue.h"
+#include "balloon_ranges.h"
+
 #include <core/checked.h>
+#include <core/clock.h>
 #include <core/log.h>
 
 #include <endian.h>
@@ -147,10 +150,8 @@ static void hint_seg(struct balloon *b, const struct virtq_seg *s)
 		b->m.hint_outside_run++;
 		return;
 	}
-	const struct gmem_region *r = NULL;
-	if (s->len && s->gpa % GMEM_PAGE_SIZE == 0 &&
-	    s->len % GMEM_PAGE_SIZE == 0)
-		r = gmem_region_of(b->mem, s->gpa, s->len);
+	const struct gmem_region *r =
+		balloon_ranges_region_of(b->mem, s->gpa, s->len);
 	size_t idx = r ? (size_t)(r - b->mem->regions) : 0;
 	if (!r || idx >= h->nr_regions || !h->bits[idx]) {
 		b->m.invalid_hint_ranges++;
@@ -260,7 +261,7 @@ static int usable(struct balloon *b)
 int balloon_hint_start(struct balloon *b, bool acknowledge_on_stop,
 		       uint32_t *cmd_id)
 {
-	const struct virtio_host *hl = balloon_lock(b);
+	const struct virtio_host *hl = balloon_host_lock(b);
 	struct balloon_hint *h = &b->hint;
 	uint32_t id = 0;
 	int err = usable(b);
@@ -284,7 +285,7 @@ int balloon_hint_start(struct balloon *b, bool acknowledge_on_stop,
 		if (cmd_id)
 			*cmd_id = id;
 	}
-	balloon_unlock(hl);
+	balloon_host_unlock(hl);
 	if (!err)
 		log_info("balloon: free page hinting run %u started%s", id,
 			 acknowledge_on_stop ? " (DONE on the guest's STOP)" : "");
@@ -293,30 +294,30 @@ int balloon_hint_start(struct balloon *b, bool acknowledge_on_stop,
 
 int balloon_hint_stop(struct balloon *b)
 {
-	const struct virtio_host *hl = balloon_lock(b);
+	const struct virtio_host *hl = balloon_host_lock(b);
 	int err = usable(b);
 	if (!err) {
 		write_cmd(b, CMD_STOP);
 		b->m.hint_stops_written++;
 		run_ended(b);
 	}
-	balloon_unlock(hl);
+	balloon_host_unlock(hl);
 	return err;
 }
 
 int balloon_hint_done(struct balloon *b)
 {
-	const struct virtio_host *hl = balloon_lock(b);
+	const struct virtio_host *hl = balloon_host_lock(b);
 	int err = usable(b);
 	if (!err)
 		write_done(b);
-	balloon_unlock(hl);
+	balloon_host_unlock(hl);
 	return err;
 }
 
 int balloon_hint_status(struct balloon *b, struct balloon_hint_status *st)
 {
-	const struct virtio_host *hl = balloon_lock(b);
+	const struct virtio_host *hl = balloon_host_lock(b);
 	const struct balloon_hint *h = &b->hint;
 	memset(st, 0, sizeof(*st));
 	st->enabled = b->cfg.free_page_hinting;
@@ -333,7 +334,7 @@ int balloon_hint_status(struct balloon *b, struct balloon_hint_status *st)
 	st->pages = h->pages;
 	st->start_ns = h->start_ns;
 	st->end_ns = h->end_ns;
-	balloon_unlock(hl);
+	balloon_host_unlock(hl);
 	return st->enabled ? 0 : -EOPNOTSUPP;
 }
 
@@ -348,7 +349,7 @@ static int run_valid(const struct balloon *b, uint32_t cmd_id)
 
 int balloon_hint_page(struct balloon *b, uint32_t cmd_id, uint64_t gpa)
 {
-	const struct virtio_host *hl = balloon_lock(b);
+	const struct virtio_host *hl = balloon_host_lock(b);
 	const struct balloon_hint *h = &b->hint;
 	int ret = run_valid(b, cmd_id);
 	if (!ret) {
@@ -361,14 +362,14 @@ int balloon_hint_page(struct balloon *b, uint32_t cmd_id, uint64_t gpa)
 			ret = (h->bits[idx][p / 64] >> (p % 64)) & 1;
 		}
 	}
-	balloon_unlock(hl);
+	balloon_host_unlock(hl);
 	return ret;
 }
 
 int balloon_hint_bitmap(struct balloon *b, uint32_t cmd_id, unsigned idx,
 			uint64_t *dst, size_t nr_words, uint64_t *nr_pages)
 {
-	const struct virtio_host *hl = balloon_lock(b);
+	const struct virtio_host *hl = balloon_host_lock(b);
 	const struct balloon_hint *h = &b->hint;
 	int ret = run_valid(b, cmd_id);
 	if (!ret && (idx >= h->nr_regions || !h->bits[idx]))
@@ -382,6 +383,6 @@ int balloon_hint_bitmap(struct balloon *b, uint32_t cmd_id, unsigned idx,
 		else
 			memcpy(dst, h->bits[idx], words * sizeof(uint64_t));
 	}
-	balloon_unlock(hl);
+	balloon_host_unlock(hl);
 	return ret;
 }

@@ -5,7 +5,12 @@
  * pages are in the balloon (devices/hugepage_tracker.h). With pinned memory,
  * inflated ranges are unpinned before their discard and deflated ones pinned
  * again before the deflate's used entry lets the guest touch them. */
-#include "balloon_priv.h"
+#include "balloon_handlers.h"
+
+#include "balloon_pin.h"
+#include "balloon_queue.h"
+#include "balloon_ranges.h"
+#include "balloon_req.h"
 
 #include <core/checked.h>
 #include <core/log.h>
@@ -92,39 +97,6 @@ int balloon_pages_activate(struct balloon *b, const struct gmem *mem)
 	return 0;
 }
 
-static void pin_range(struct balloon *b, const struct gmem_region *region,
-		      uint64_t offset, uint64_t len)
-{
-	int err = b->cfg.pin.ops->pin(b->cfg.pin.be, region, offset, len);
-	if (err < 0) {
-		/* The guest takes the page anyway: it stays usable, unpinned. */
-		b->m.pin_errors++;
-		log_ratelimited(LOG_WARN,
-				"balloon: pinning gpa 0x%llx len 0x%llx on "
-				"deflate: %s",
-				(unsigned long long)(region->gpa + offset),
-				(unsigned long long)len, strerror(-err));
-		return;
-	}
-	b->m.repinned_bytes += len;
-}
-
-int balloon_unpin(struct balloon *b, const struct balloon_range *r)
-{
-	int err = b->cfg.pin.ops->unpin(b->cfg.pin.be, r->region,
-					r->gpa - r->region->gpa, r->len);
-	if (err < 0) {
-		b->m.pin_errors++;
-		log_ratelimited(LOG_WARN,
-				"balloon: unpinning gpa 0x%llx len 0x%llx: %s",
-				(unsigned long long)r->gpa,
-				(unsigned long long)r->len, strerror(-err));
-		return err;
-	}
-	b->unpinned = true;
-	return 0;
-}
-
 void balloon_pages_reset(struct balloon *b)
 {
 	for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++)
@@ -132,8 +104,15 @@ void balloon_pages_reset(struct balloon *b)
 	if (!b->cfg.pin.ops || !b->unpinned || !b->mem)
 		return;
 	for (unsigned i = 0; i < b->mem->nr_regions; i++)
-		pin_range(b, &b->mem->regions[i], 0, b->mem->regions[i].len);
+		balloon_pin_range(b, &b->mem->regions[i], 0,
+				  b->mem->regions[i].len);
 	b->unpinned = false;
+}
+
+void balloon_pages_destroy(struct balloon *b)
+{
+	for (unsigned i = 0; i < GMEM_MAX_REGIONS; i++)
+		hugepage_tracker_destroy(&b->hp[i]);
 }
 
 struct hp_ctx {
@@ -190,7 +169,7 @@ static unsigned track_inflate(struct balloon *b, const struct balloon_range *r,
 static void hp_repin(void *opaque, uint64_t offset, uint64_t len)
 {
 	struct hp_ctx *c = opaque;
-	pin_range(c->b, c->region, offset, len);
+	balloon_pin_range(c->b, c->region, offset, len);
 }
 
 /* Runs before the deflate's used entry: the guest may touch the pages as
@@ -208,7 +187,7 @@ static void deflate_ranges(struct balloon *b, const struct balloon_range *r,
 			hugepage_tracker_deflate(t, off, r[i].len,
 						 pinned ? hp_repin : NULL, &c);
 		} else if (pinned) {
-			pin_range(b, r[i].region, off, r[i].len);
+			balloon_pin_range(b, r[i].region, off, r[i].len);
 		}
 	}
 }

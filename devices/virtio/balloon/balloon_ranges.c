@@ -1,6 +1,6 @@
 /* Sorting and merging of validated guest ranges: coalescing is what makes
- * discard fast (one madvise per run instead of per page, DESIGN.md). */
-#include "balloon_priv.h"
+ * discard fast (one madvise per run instead of per page). */
+#include "balloon_ranges.h"
 
 #include <core/checked.h>
 
@@ -38,4 +38,12 @@ uint64_t balloon_ranges_bytes(const struct balloon_range *r, unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		sum += r[i].len;
 	return sum;
+}
+
+const struct gmem_region *balloon_ranges_region_of(const struct gmem *mem,
+						   uint64_t gpa, uint64_t len)
+{
+	if (len == 0 || gpa % GMEM_PAGE_SIZE || len % GMEM_PAGE_SIZE)
+		return NULL;
+	return gmem_region_of(mem, gpa, len);
 }

@@ -4,10 +4,14 @@
  * after every discard completed, because the guest reuses the pages as soon
  * as it sees the used entry. With PAGE_POISON and a non-zero poison_val the
  * pages must keep that value, so they are left alone. */
-#include "balloon_priv.h"
+#include "balloon_handlers.h"
 
-#include <core/clock.h>
+#include "balloon_queue.h"
+#include "balloon_ranges.h"
+#include "balloon_req.h"
+
 #include <core/checked.h>
+#include <core/clock.h>
 #include <core/log.h>
 
 static void report_latency(struct balloon *b, uint64_t t_pop_ns)
@@ -18,18 +22,10 @@ static void report_latency(struct balloon *b, uint64_t t_pop_ns)
 	b->m.report_latency_max_ns = MAX(b->m.report_latency_max_ns, dt);
 }
 
-void balloon_report_done(struct balloon *b, struct balloon_req *req)
+/* The request's discards are done: the guest may reuse the pages now. */
+static void report_completed(struct balloon *b, const struct balloon_req *req)
 {
 	report_latency(b, req->t_pop_ns);
-}
-
-static bool range_valid(const struct balloon *b, const struct virtq_seg *s,
-			const struct gmem_region **region)
-{
-	if (s->len == 0 || s->gpa % GMEM_PAGE_SIZE || s->len % GMEM_PAGE_SIZE)
-		return false;
-	*region = gmem_region_of(b->mem, s->gpa, s->len);
-	return *region != NULL;
 }
 
 void balloon_report_chain(struct balloon *b, unsigned q,
@@ -45,8 +41,9 @@ void balloon_report_chain(struct balloon *b, unsigned q,
 	b->m.reports++;
 	for (unsigned i = 0; i < nsegs; i++) {
 		const struct virtq_seg *s = &chain->segs[i];
-		const struct gmem_region *region;
-		if (!range_valid(b, s, &region)) {
+		const struct gmem_region *region =
+			balloon_ranges_region_of(b->mem, s->gpa, s->len);
+		if (!region) {
 			b->m.invalid_report_ranges++;
 			log_ratelimited(LOG_WARN,
 					"balloon: reported range gpa 0x%llx "
@@ -77,5 +74,6 @@ void balloon_report_chain(struct balloon *b, unsigned q,
 		return;
 	}
 	req->t_pop_ns = t_pop;
+	req->on_complete = report_completed;
 	balloon_req_discard(b, req, b->range_buf, n);
 }

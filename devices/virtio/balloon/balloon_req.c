@@ -1,16 +1,19 @@
 /* Requests waiting for the discard engine. The used-ring entry of a request
  * is written from the engine's done callback, after every range of the
- * request completed (DESIGN.md, "Ordering is the safety rule"). A request
- * that outlives a reset or a new DRIVER_OK is orphaned: its completion frees
- * the slot and touches no queue. */
-#include "balloon_priv.h"
+ * request completed: the guest reuses the pages once it sees the entry, and
+ * a discard after that would zero its data. A request that outlives a reset
+ * or a new DRIVER_OK is orphaned: its completion frees the slot and touches
+ * no queue. */
+#include "balloon_req.h"
+
+#include "balloon_pin.h"
+#include "balloon_queue.h"
+#include "balloon_ranges.h"
 
 #include <core/clock.h>
 #include <core/log.h>
 
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 struct balloon_req *balloon_req_get(struct balloon *b, unsigned q,
 				    enum balloon_queue_role role,
@@ -31,6 +34,27 @@ struct balloon_req *balloon_req_get(struct balloon *b, unsigned q,
 	return NULL;
 }
 
+static void release_deflates(struct balloon *b);
+
+static void req_finish(struct balloon_req *req)
+{
+	struct balloon *b = req->b;
+	bool live = req->gen == b->gen && b->active && !b->broken;
+
+	if (live) {
+		if (req->on_complete)
+			req->on_complete(b, req);
+		balloon_complete(b, req->q, req->head);
+	}
+	req->busy = false;
+	b->inflight--;
+	if (live && req->role == BALLOON_Q_INFLATE)
+		release_deflates(b);
+	/* A queue stopped for lack of slots goes on from the main loop. */
+	if (live && b->pending)
+		balloon_wake_pending(b);
+}
+
 void balloon_req_discard(struct balloon *b, struct balloon_req *req,
 			 const struct balloon_range *r, unsigned n)
 {
@@ -47,7 +71,7 @@ void balloon_req_discard(struct balloon *b, struct balloon_req *req,
 		/* Locked pages cannot be discarded (MADV_DONTNEED refuses
 		 * VM_LOCKED); reports never get here with pinned memory. */
 		if (!report && b->cfg.pin.ops &&
-		    balloon_unpin(b, &r[i]) < 0)
+		    balloon_unpin_range(b, &r[i]) < 0)
 			continue;
 		int err = ops->queue(b->discard.be, r[i].region,
 				     r[i].gpa - r[i].region->gpa, r[i].len, req);
@@ -73,7 +97,7 @@ void balloon_req_discard(struct balloon *b, struct balloon_req *req,
 		}
 	}
 	if (queued == 0) {
-		balloon_req_finish(req);
+		req_finish(req);
 		return;
 	}
 	/* The backend falls back to synchronous discards itself and still
@@ -129,31 +153,7 @@ static void release_deflates(struct balloon *b)
 		struct balloon_req *r = &b->reqs[i];
 		if (req_live(b, r) && r->role == BALLOON_Q_DEFLATE &&
 		    r->seq < oldest)
-			balloon_req_finish(r);
-	}
-}
-
-void balloon_req_finish(struct balloon_req *req)
-{
-	struct balloon *b = req->b;
-	bool live = req->gen == b->gen && b->active && !b->broken;
-
-	if (live) {
-		if (req->role == BALLOON_Q_REPORTING)
-			balloon_report_done(b, req);
-		balloon_complete(b, req->q, req->head);
-	}
-	req->busy = false;
-	b->inflight--;
-	if (live && req->role == BALLOON_Q_INFLATE)
-		release_deflates(b);
-	/* A queue stopped for lack of slots goes on from the main loop. */
-	if (live && b->pending) {
-		uint64_t one = 1;
-		if (write(b->pending_fd, &one, sizeof(one)) < 0 &&
-		    errno != EAGAIN)
-			log_ratelimited(LOG_WARN, "balloon: pending eventfd: %s",
-					strerror(errno));
+			req_finish(r);
 	}
 }
 
@@ -161,9 +161,9 @@ void balloon_discard_done(void *cookie, int err)
 {
 	struct balloon_req *req = cookie;
 	struct balloon *b = req->b;
-	const struct virtio_host *h = atomic_load(&b->host);
+	/* Requests exist only once activated: h is never NULL here. */
+	const struct virtio_host *h = balloon_host_lock(b);
 
-	h->lock(h->t);
 	b->discarding--;
 	pthread_cond_broadcast(&b->idle);
 	if (err < 0) {
@@ -172,6 +172,6 @@ void balloon_discard_done(void *cookie, int err)
 		log_ratelimited(LOG_WARN, "balloon: discard failed: %s",
 				strerror(-err));
 	}
-	balloon_req_finish(req);
-	h->unlock(h->t);
+	req_finish(req);
+	balloon_host_unlock(h);
 }

@@ -2,15 +2,15 @@
  * every field is checked against the config this balloon was made with,
  * against the restored transport, and against what the device itself can
  * reach, before anything changes. */
-#include "balloon_priv.h"
+#include "balloon_queue.h"
 
-#include <core/clock.h>
 #include <core/checked.h>
+#include <core/clock.h>
+#include <core/err.h>
+#include <core/io.h>
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <string.h>
 
 /* Raw bytes in the state file: the layout is part of the file format. */
@@ -22,11 +22,6 @@ _Static_assert(offsetof(struct balloon_state, hint_last_id) == 204,
 	       "balloon_state layout");
 _Static_assert(sizeof(struct balloon_state) == 224, "balloon_state layout");
 _Static_assert(BALLOON_STATS_NR <= 32, "stats_present is 32 bits");
-
-static uint64_t offer(struct balloon *b)
-{
-	return b->vdev.ops->get_features(b);
-}
 
 static void save_config(const struct balloon_config *c,
 			struct balloon_state_config *sc)
@@ -42,10 +37,10 @@ static void save_config(const struct balloon_config *c,
 
 int balloon_save(struct balloon *b, struct balloon_state *st)
 {
-	const struct virtio_host *h = balloon_lock(b);
+	const struct virtio_host *h = balloon_host_lock(b);
 	/* Orphans and parked deflates count too: all wait on the engine. */
 	if (b->inflight) {
-		balloon_unlock(h);
+		balloon_host_unlock(h);
 		return -EBUSY;
 	}
 	memset(st, 0, sizeof(*st));
@@ -54,7 +49,7 @@ int balloon_save(struct balloon *b, struct balloon_state *st)
 	st->actual = atomic_load(&b->actual);
 	st->poison_val = b->poison_val;
 	st->free_page_hint_cmd_id = b->free_page_hint_cmd_id;
-	st->offered_features = offer(b);
+	st->offered_features = balloon_features_offered(&b->cfg);
 	st->features = atomic_load(&b->features);
 	st->stats_interval_s = atomic_load(&b->stats_interval_s);
 	st->active = b->active;
@@ -78,34 +73,11 @@ int balloon_save(struct balloon *b, struct balloon_state *st)
 	st->hint_ack_on_stop = hint->ack_on_stop;
 	st->hint_guest_stopped = hint->guest_stopped;
 	st->hint_state = (uint8_t)hint->state;
-	balloon_unlock(h);
+	balloon_host_unlock(h);
 	return 0;
 }
 
 /* ---- checks ---- */
-
-__attribute__((format(printf, 3, 4))) static int
-refuse(char *err, size_t errlen, const char *fmt, ...)
-{
-	char msg[200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (err && errlen)
-		snprintf(err, errlen, "balloon: %s", msg);
-	return -EINVAL;
-}
-
-static bool all_zero(const void *p, size_t len)
-{
-	const uint8_t *c = p;
-	for (size_t i = 0; i < len; i++)
-		if (c[i])
-			return false;
-	return true;
-}
 
 static const char *feature_name(unsigned bit)
 {
@@ -131,11 +103,12 @@ static int check_flags(const struct balloon_state *st, char *err,
 		st->stats_held, st->stats_valid, st->hint_guest_cmd_valid,
 		st->hint_ack_on_stop, st->hint_guest_stopped,
 	};
-	if (!all_zero(c->pad, sizeof(c->pad)) || st->pad0)
-		return refuse(err, errlen, "non-zero padding");
+	if (!io_all_zero(c->pad, sizeof(c->pad)) || st->pad0)
+		return err_set(err, errlen, -EINVAL, "non-zero padding");
 	for (size_t i = 0; i < sizeof(flags); i++)
 		if (flags[i] > 1)
-			return refuse(err, errlen, "a flag is not 0 or 1");
+			return err_set(err, errlen, -EINVAL,
+				       "a flag is not 0 or 1");
 	return 0;
 }
 
@@ -147,10 +120,10 @@ static int check_config(struct balloon *b, const struct balloon_state *st,
 	save_config(&b->cfg, &now);
 #define SAME(field, name)                                                     \
 	if (was->field != now.field)                                          \
-		return refuse(err, errlen,                                    \
-			      "the snapshot was made with %s %u, this balloon " \
-			      "is configured with %u",                        \
-			      name, (unsigned)was->field, (unsigned)now.field)
+		return err_set(err, errlen, -EINVAL,                          \
+			       "the snapshot was made with %s %u, this "      \
+			       "balloon is configured with %u",               \
+			       name, (unsigned)was->field, (unsigned)now.field)
 	SAME(amount_mib, "amount_mib");
 	SAME(deflate_on_oom, "deflate_on_oom");
 	SAME(stats_polling_interval_s, "stats_polling_interval_s");
@@ -159,17 +132,17 @@ static int check_config(struct balloon *b, const struct balloon_state *st,
 	SAME(require_must_tell_host, "require_must_tell_host");
 	SAME(pinned, "locked guest memory (mem_lock)");
 #undef SAME
-	uint64_t diff = st->offered_features ^ offer(b);
+	uint64_t offered = balloon_features_offered(&b->cfg);
+	uint64_t diff = st->offered_features ^ offered;
 	if (diff) {
 		unsigned bit = (unsigned)__builtin_ctzll(diff);
-		return refuse(err, errlen,
-			      "%s was %s when the snapshot was made and is %s "
-			      "now",
-			      feature_name(bit),
-			      st->offered_features & BALLOON_BIT(bit)
-				      ? "offered" : "not offered",
-			      st->offered_features & BALLOON_BIT(bit)
-				      ? "not" : "offered");
+		bool was = st->offered_features & BALLOON_BIT(bit);
+		return err_set(err, errlen, -EINVAL,
+			       "%s was %s when the snapshot was made and is %s "
+			       "now",
+			       feature_name(bit),
+			       was ? "offered" : "not offered",
+			       was ? "not" : "offered");
 	}
 	return 0;
 }
@@ -182,9 +155,11 @@ static int check_hint(const struct balloon_state *st, bool negotiated,
 	const uint8_t state = st->hint_state;
 
 	if (st->hint_last_id == VIRTIO_BALLOON_CMD_ID_DONE)
-		return refuse(err, errlen, "hint last_id 1 is reserved");
+		return err_set(err, errlen, -EINVAL,
+			       "hint last_id 1 is reserved");
 	if (state > BALLOON_HINT_DONE)
-		return refuse(err, errlen, "hint state %u unknown", state);
+		return err_set(err, errlen, -EINVAL, "hint state %u unknown",
+			       state);
 	bool idle = state == BALLOON_HINT_IDLE;
 	if (!negotiated || !st->active) {
 		/* No run before activation; a reset forgets it (only the
@@ -192,37 +167,44 @@ static int check_hint(const struct balloon_state *st, bool negotiated,
 		if (run || st->hint_guest_run || st->hint_guest_cmd ||
 		    st->hint_guest_cmd_valid || st->hint_ack_on_stop ||
 		    st->hint_guest_stopped || !idle || cmd)
-			return refuse(err, errlen,
-				      "hint run state without an active device "
-				      "that negotiated "
-				      "VIRTIO_BALLOON_F_FREE_PAGE_HINT");
+			return err_set(
+				err, errlen, -EINVAL,
+				"hint run state without an active device "
+				"that negotiated "
+				"VIRTIO_BALLOON_F_FREE_PAGE_HINT");
 		return 0;
 	}
 	if (run && run != st->hint_last_id)
-		return refuse(err, errlen,
-			      "hint run_id %u is not the last id handed out (%u)",
-			      run, st->hint_last_id);
+		return err_set(
+			err, errlen, -EINVAL,
+			"hint run_id %u is not the last id handed out (%u)",
+			run, st->hint_last_id);
 	if (idle != (run == 0))
-		return refuse(err, errlen, "hint state %u with run_id %u", state,
-			      run);
+		return err_set(err, errlen, -EINVAL,
+			       "hint state %u with run_id %u", state, run);
 	if (idle && (st->hint_ack_on_stop || st->hint_guest_stopped))
-		return refuse(err, errlen, "hint flags set with no run");
+		return err_set(err, errlen, -EINVAL,
+			       "hint flags set with no run");
 	if (cmd > VIRTIO_BALLOON_CMD_ID_DONE && cmd != run)
-		return refuse(err, errlen,
-			      "free_page_hint_cmd_id %u is not the run id %u", cmd,
-			      run);
+		return err_set(err, errlen, -EINVAL,
+			       "free_page_hint_cmd_id %u is not the run id %u",
+			       cmd, run);
 	if ((state == BALLOON_HINT_REQUESTED || state == BALLOON_HINT_RUNNING) &&
 	    cmd != run)
-		return refuse(err, errlen,
-			      "hint run %u in progress with cmd id %u", run, cmd);
+		return err_set(err, errlen, -EINVAL,
+			       "hint run %u in progress with cmd id %u", run,
+			       cmd);
 	if (st->hint_guest_stopped && state != BALLOON_HINT_STOPPED &&
 	    state != BALLOON_HINT_DONE)
-		return refuse(err, errlen, "guest STOP in hint state %u", state);
+		return err_set(err, errlen, -EINVAL,
+			       "guest STOP in hint state %u", state);
 	if (st->hint_guest_run == VIRTIO_BALLOON_CMD_ID_DONE)
-		return refuse(err, errlen, "guest hint run 1 is reserved");
+		return err_set(err, errlen, -EINVAL,
+			       "guest hint run 1 is reserved");
 	if (!st->hint_guest_cmd_valid &&
 	    (st->hint_guest_cmd || st->hint_guest_run))
-		return refuse(err, errlen, "guest hint cmd without one received");
+		return err_set(err, errlen, -EINVAL,
+			       "guest hint cmd without one received");
 	return 0;
 }
 
@@ -230,23 +212,27 @@ static int check_stats(const struct balloon_state *st, char *err,
 		       size_t errlen)
 {
 	if (st->stats_present >> BALLOON_STATS_NR)
-		return refuse(err, errlen, "stats tags above %u present",
-			      BALLOON_STATS_NR - 1);
+		return err_set(err, errlen, -EINVAL,
+			       "stats tags above %u present",
+			       BALLOON_STATS_NR - 1);
 	if (!st->stats_valid &&
 	    (st->stats_present || st->stats_update_sec ||
 	     st->stats_update_nsec ||
-	     !all_zero(st->stats_val, sizeof(st->stats_val))))
-		return refuse(err, errlen, "statistics without a parsed buffer");
+	     !io_all_zero(st->stats_val, sizeof(st->stats_val))))
+		return err_set(err, errlen, -EINVAL,
+			       "statistics without a parsed buffer");
 	if (st->stats_update_nsec >= 1000000000u)
-		return refuse(err, errlen, "stats update time nsec %u",
-			      st->stats_update_nsec);
+		return err_set(err, errlen, -EINVAL,
+			       "stats update time nsec %u",
+			       st->stats_update_nsec);
 	if (!st->stats_held && st->stats_head)
-		return refuse(err, errlen, "stats head without a buffer");
+		return err_set(err, errlen, -EINVAL,
+			       "stats head without a buffer");
 	if (st->stats_held &&
 	    (!st->active ||
 	     balloon_queue_index(st->features, BALLOON_Q_STATS) < 0))
-		return refuse(err, errlen,
-			      "a stats buffer held without an active statsq");
+		return err_set(err, errlen, -EINVAL,
+			       "a stats buffer held without an active statsq");
 	return 0;
 }
 
@@ -268,16 +254,17 @@ static int check_in_flight(struct balloon *b, const struct balloon_state *st,
 					? (unsigned)st->stats_held + b->stats_held
 					: 0;
 		if (n != want)
-			return refuse(err, errlen,
-				      "queue %u has %u buffers in flight, the "
-				      "balloon state accounts for %u",
-				      q, n, want);
+			return err_set(err, errlen, -EINVAL,
+				       "queue %u has %u buffers in flight, the "
+				       "balloon state accounts for %u",
+				       q, n, want);
 	}
 	return 0;
 }
 
-int balloon_state_check(struct balloon *b, const struct balloon_state *st,
-			char *err, size_t errlen)
+/* Messages name the field; the public entry points prefix "balloon: ". */
+static int check_state(struct balloon *b, const struct balloon_state *st,
+		       char *err, size_t errlen)
 {
 	int r;
 	if ((r = check_flags(st, err, errlen)) ||
@@ -285,21 +272,31 @@ int balloon_state_check(struct balloon *b, const struct balloon_state *st,
 		return r;
 	uint64_t dev_bits = st->features & ((1ULL << 24) - 1);
 	if (dev_bits & ~st->offered_features)
-		return refuse(err, errlen,
-			      "negotiated %s, which the device did not offer",
-			      feature_name((unsigned)__builtin_ctzll(
-				      dev_bits & ~st->offered_features)));
+		return err_set(err, errlen, -EINVAL,
+			       "negotiated %s, which the device did not offer",
+			       feature_name((unsigned)__builtin_ctzll(
+				       dev_bits & ~st->offered_features)));
 	if (st->broken && !st->active)
-		return refuse(err, errlen, "broken without being active");
+		return err_set(err, errlen, -EINVAL,
+			       "broken without being active");
 	if (st->num_pages % BALLOON_PAGES_PER_MIB)
-		return refuse(err, errlen,
-			      "num_pages %u is not a whole MiB", st->num_pages);
+		return err_set(err, errlen, -EINVAL,
+			       "num_pages %u is not a whole MiB",
+			       st->num_pages);
 	bool hinting = st->features &
 		       BALLOON_BIT(VIRTIO_BALLOON_F_FREE_PAGE_HINT);
 	if ((r = check_hint(st, hinting, err, errlen)) ||
 	    (r = check_stats(st, err, errlen)))
 		return r;
 	return 0;
+}
+
+int balloon_state_check(struct balloon *b, const struct balloon_state *st,
+			char *err, size_t errlen)
+{
+	char why[256];
+	int r = check_state(b, st, why, sizeof(why));
+	return r ? err_set(err, errlen, r, "balloon: %s", why) : 0;
 }
 
 /* The parts that depend on the transport restored before. */
@@ -309,26 +306,27 @@ static int check_against_transport(struct balloon *b,
 {
 	uint64_t f = atomic_load(&b->features);
 	if (st->features != f)
-		return refuse(err, errlen,
-			      "negotiated features 0x%llx, the restored "
-			      "transport negotiated 0x%llx (restore the "
-			      "transport first)",
-			      (unsigned long long)st->features,
-			      (unsigned long long)f);
+		return err_set(err, errlen, -EINVAL,
+			       "negotiated features 0x%llx, the restored "
+			       "transport negotiated 0x%llx (restore the "
+			       "transport first)",
+			       (unsigned long long)st->features,
+			       (unsigned long long)f);
 	if (st->active != b->active)
-		return refuse(err, errlen,
-			      "the device was %s, the restored transport %s it "
-			      "(restore the transport first)",
-			      st->active ? "active" : "not active",
-			      b->active ? "activated" : "did not activate");
+		return err_set(
+			err, errlen, -EINVAL,
+			"the device was %s, the restored transport %s it "
+			"(restore the transport first)",
+			st->active ? "active" : "not active",
+			b->active ? "activated" : "did not activate");
 	if (st->stats_held) {
 		/* Active agrees with b: its queues are the transport's. */
 		unsigned q = (unsigned)balloon_queue_index(st->features,
 							   BALLOON_Q_STATS);
 		if (q >= b->nr_queues || st->stats_head >= b->queues[q].size)
-			return refuse(err, errlen,
-				      "stats head %u outside the stats queue",
-				      st->stats_head);
+			return err_set(err, errlen, -EINVAL,
+				       "stats head %u outside the stats queue",
+				       st->stats_head);
 	}
 	return check_in_flight(b, st, err, errlen);
 }
@@ -400,13 +398,14 @@ static void restore_hint(struct balloon *b, const struct balloon_state *st)
 int balloon_restore(struct balloon *b, const struct balloon_state *st,
 		    char *err, size_t errlen)
 {
-	const struct virtio_host *h = balloon_lock(b);
-	int r = balloon_state_check(b, st, err, errlen);
+	char why[256];
+	const struct virtio_host *h = balloon_host_lock(b);
+	int r = check_state(b, st, why, sizeof(why));
 	if (!r)
-		r = check_against_transport(b, st, err, errlen);
+		r = check_against_transport(b, st, why, sizeof(why));
 	if (r) {
-		balloon_unlock(h);
-		return r;
+		balloon_host_unlock(h);
+		return err_set(err, errlen, r, "balloon: %s", why);
 	}
 	atomic_store(&b->num_pages, st->num_pages);
 	atomic_store(&b->actual, st->actual);
@@ -416,6 +415,6 @@ int balloon_restore(struct balloon *b, const struct balloon_state *st,
 	restore_hint(b, st);
 	restore_stats(b, st);
 	b->broken = st->broken;
-	balloon_unlock(h);
+	balloon_host_unlock(h);
 	return 0;
 }

@@ -1,11 +1,12 @@
 /* statsq (5.5.6.3): the device holds the driver's one buffer and hands it
  * back on each tick; the driver refills it and the device parses the
  * 10-byte entries (le16 tag, le64 val, packed). Unknown tags are ignored. */
-#include "balloon_priv.h"
+#include "balloon_handlers.h"
 
-#include <core/clock.h>
+#include "balloon_queue.h"
+
 #include <core/checked.h>
-#include <core/log.h>
+#include <core/clock.h>
 
 #include <endian.h>
 #include <errno.h>
@@ -68,12 +69,11 @@ void balloon_stats_reset(struct balloon *b)
 
 int balloon_stats_tick(struct balloon *b)
 {
-	const struct virtio_host *h = atomic_load(&b->host);
+	const struct virtio_host *h = balloon_host_lock(b);
 	int ret;
 
 	if (!h)
 		return -ENODEV;
-	h->lock(h->t);
 	uint64_t f = atomic_load(&b->features);
 	int q = balloon_queue_index(f, BALLOON_Q_STATS);
 	if (!b->active || b->broken || q < 0) {
@@ -85,22 +85,19 @@ int balloon_stats_tick(struct balloon *b)
 		balloon_complete(b, (unsigned)q, b->stats_head);
 		ret = 0;
 	}
-	h->unlock(h->t);
+	balloon_host_unlock(h);
 	return ret;
 }
 
 int balloon_get_stats(struct balloon *b, struct balloon_stats *out)
 {
-	const struct virtio_host *h = atomic_load(&b->host);
+	const struct virtio_host *h = balloon_host_lock(b);
 	int ret = -ENODATA;
 
-	if (!h)
-		return ret;
-	h->lock(h->t);
-	if (b->stats.valid) {
+	if (h && b->stats.valid) {
 		*out = b->stats;
 		ret = 0;
 	}
-	h->unlock(h->t);
+	balloon_host_unlock(h);
 	return ret;
 }

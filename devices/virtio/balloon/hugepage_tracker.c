@@ -1,5 +1,6 @@
-#include <core/checked.h>
 #include <devices/hugepage_tracker.h>
+
+#include <core/checked.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -99,9 +100,34 @@ static void run_flush(struct run *r)
 	r->start = r->end = 0;
 }
 
-int hugepage_tracker_inflate(struct hugepage_tracker *t, uint64_t offset,
-			     uint64_t len, hugepage_tracker_fn fn,
-			     void *opaque)
+/* A page of hugepage h went into the balloon: true when that filled h. */
+static bool page_in(struct hugepage_tracker *t, uint64_t h)
+{
+	t->nr_ballooned++;
+	if (++t->count[h] < HUGEPAGE_TRACKER_SUBPAGES)
+		return false;
+	/* Full: it cannot be discarded already (invariant). */
+	bit_put(t->discarded, h, true);
+	t->nr_discarded++;
+	return true;
+}
+
+/* A page of hugepage h left the balloon: true when h was discarded. */
+static bool page_out(struct hugepage_tracker *t, uint64_t h)
+{
+	t->nr_ballooned--;
+	t->count[h]--;
+	if (!bit_get(t->discarded, h))
+		return false;
+	bit_put(t->discarded, h, false);
+	t->nr_discarded--;
+	return true;
+}
+
+/* Puts every page of the range in the balloon or takes it out; fn hears of
+ * the hugepages whose discarded state that changed. */
+static int update(struct hugepage_tracker *t, uint64_t offset, uint64_t len,
+		  bool ballooned, hugepage_tracker_fn fn, void *opaque)
 {
 	if (!range_valid(t, offset, len))
 		return -EINVAL;
@@ -109,58 +135,27 @@ int hugepage_tracker_inflate(struct hugepage_tracker *t, uint64_t offset,
 	uint64_t first = offset / HUGEPAGE_TRACKER_PAGE_SIZE;
 	uint64_t last = first + len / HUGEPAGE_TRACKER_PAGE_SIZE;
 	for (uint64_t p = first; p < last; p++) {
-		if (bit_get(t->ballooned, p))
+		if (bit_get(t->ballooned, p) == ballooned)
 			continue;
-		bit_put(t->ballooned, p, true);
-		t->nr_ballooned++;
+		bit_put(t->ballooned, p, ballooned);
 		uint64_t h = p / HUGEPAGE_TRACKER_SUBPAGES;
-		if (++t->count[h] < HUGEPAGE_TRACKER_SUBPAGES)
-			continue;
-		/* Full: it cannot be discarded already (invariant). */
-		bit_put(t->discarded, h, true);
-		t->nr_discarded++;
-		run_add(&run, h);
+		if (ballooned ? page_in(t, h) : page_out(t, h))
+			run_add(&run, h);
 	}
 	run_flush(&run);
 	return 0;
+}
+
+int hugepage_tracker_inflate(struct hugepage_tracker *t, uint64_t offset,
+			     uint64_t len, hugepage_tracker_fn fn,
+			     void *opaque)
+{
+	return update(t, offset, len, true, fn, opaque);
 }
 
 int hugepage_tracker_deflate(struct hugepage_tracker *t, uint64_t offset,
 			     uint64_t len, hugepage_tracker_fn fn,
 			     void *opaque)
 {
-	if (!range_valid(t, offset, len))
-		return -EINVAL;
-	struct run run = {.fn = fn, .opaque = opaque};
-	uint64_t first = offset / HUGEPAGE_TRACKER_PAGE_SIZE;
-	uint64_t last = first + len / HUGEPAGE_TRACKER_PAGE_SIZE;
-	for (uint64_t p = first; p < last; p++) {
-		if (!bit_get(t->ballooned, p))
-			continue;
-		bit_put(t->ballooned, p, false);
-		t->nr_ballooned--;
-		uint64_t h = p / HUGEPAGE_TRACKER_SUBPAGES;
-		t->count[h]--;
-		if (!bit_get(t->discarded, h))
-			continue;
-		bit_put(t->discarded, h, false);
-		t->nr_discarded--;
-		run_add(&run, h);
-	}
-	run_flush(&run);
-	return 0;
-}
-
-bool hugepage_tracker_page_ballooned(const struct hugepage_tracker *t,
-				     uint64_t offset)
-{
-	return offset < t->len &&
-	       bit_get(t->ballooned, offset / HUGEPAGE_TRACKER_PAGE_SIZE);
-}
-
-bool hugepage_tracker_huge_discarded(const struct hugepage_tracker *t,
-				     uint64_t offset)
-{
-	return offset < t->len &&
-	       bit_get(t->discarded, offset / HUGEPAGE_TRACKER_HUGE_SIZE);
+	return update(t, offset, len, false, fn, opaque);
 }

@@ -42,22 +42,23 @@ static int stats_send(struct fbd *f)
 		memcpy(buf + i * STAT_ENTRY + 2, &val, 8);
 	}
 	if (!f->stats_gpa)
-		f->stats_gpa = fvd_alloc(f->d, sizeof(buf), 8);
+		f->stats_gpa = fake_driver_alloc(f->d, sizeof(buf), 8);
 	uint64_t gpa = f->stats_gpa;
 	if (!gpa)
 		return -ENOMEM;
-	memcpy(fvd_ptr(f->d, gpa, sizeof(buf)), buf, sizeof(buf));
-	struct fvd_sg sg = {gpa, sizeof(buf)};
-	int head = fvd_add(f->d, (unsigned)f->q[BALLOON_Q_STATS], &sg, 1, 0);
+	memcpy(fake_driver_ptr(f->d, gpa, sizeof(buf)), buf, sizeof(buf));
+	struct fake_driver_sg sg = {gpa, sizeof(buf)};
+	int head = fake_driver_add(f->d, (unsigned)f->q[BALLOON_Q_STATS], &sg,
+				   1, 0);
 	if (head < 0)
 		return head;
 	f->stats_head = head;
 	f->stats_sent++;
-	fvd_kick(f->d, (unsigned)f->q[BALLOON_Q_STATS]);
+	fake_driver_kick(f->d, (unsigned)f->q[BALLOON_Q_STATS]);
 	return 0;
 }
 
-int fbd_probe(struct fbd *f, struct fvd *d, const struct fbd_opts *o)
+int fbd_probe(struct fbd *f, struct fake_driver *d, const struct fbd_opts *o)
 {
 	memset(f, 0, sizeof(*f));
 	f->d = d;
@@ -68,13 +69,13 @@ int fbd_probe(struct fbd *f, struct fvd *d, const struct fbd_opts *o)
 		f->stat_val[t] = 1000ull * (t + 1) + 7;
 
 	/* virtio_dev_probe: offer & driver table, then validate(). */
-	uint64_t feat = fvd_device_features(d) &
+	uint64_t feat = fake_driver_device_features(d) &
 			(o->features | TRANSPORT_FEATURES);
 	if (!o->init_on_free && !o->page_poisoning)
 		feat &= ~FBD_BIT(VIRTIO_BALLOON_F_PAGE_POISON);
 	else if (!(feat & FBD_BIT(VIRTIO_BALLOON_F_PAGE_POISON)))
 		feat &= ~FBD_BIT(F_REPORTING);
-	if (fvd_negotiate(d, feat) < 0)
+	if (fake_driver_negotiate(d, feat) < 0)
 		return -EIO;
 	f->features = d->features;
 
@@ -88,7 +89,7 @@ int fbd_probe(struct fbd *f, struct fvd *d, const struct fbd_opts *o)
 		f->q[r] = -1;
 		if (role_feature[r] >= 0 && !fbd_has(f, (unsigned)role_feature[r]))
 			continue;
-		if (fvd_setup_queue(d, idx, o->queue_size) < 0)
+		if (fake_driver_setup_queue(d, idx, o->queue_size) < 0)
 			return -EIO;
 		f->q[r] = (int)idx++;
 	}
@@ -97,11 +98,11 @@ int fbd_probe(struct fbd *f, struct fvd *d, const struct fbd_opts *o)
 	if (fbd_has(f, VIRTIO_BALLOON_F_PAGE_POISON)) {
 		uint32_t poison = o->init_on_free ? 0 : 0xaaaaaaaau;
 		uint32_t le = htole32(poison);
-		fvd_config_write(d, offsetof(struct virtio_balloon_config,
-					     poison_val),
-				 &le, sizeof(le));
+		fake_driver_config_write(
+			d, offsetof(struct virtio_balloon_config, poison_val),
+			&le, sizeof(le));
 	}
-	fvd_driver_ok(d);
+	fake_driver_set_driver_ok(d);
 	return 0;
 }
 
@@ -116,46 +117,49 @@ void fbd_destroy(struct fbd *f)
 uint32_t fbd_num_pages(struct fbd *f)
 {
 	uint32_t v;
-	fvd_config_read(f->d, offsetof(struct virtio_balloon_config, num_pages),
-			&v, sizeof(v));
+	fake_driver_config_read(
+		f->d, offsetof(struct virtio_balloon_config, num_pages), &v,
+		sizeof(v));
 	return le32toh(v);
 }
 
 uint32_t fbd_actual(struct fbd *f)
 {
 	uint32_t v;
-	fvd_config_read(f->d, offsetof(struct virtio_balloon_config, actual),
-			&v, sizeof(v));
+	fake_driver_config_read(f->d,
+				offsetof(struct virtio_balloon_config, actual),
+				&v, sizeof(v));
 	return le32toh(v);
 }
 
 void fbd_write_actual(struct fbd *f, uint32_t actual)
 {
 	uint32_t v = htole32(actual);
-	fvd_config_write(f->d, offsetof(struct virtio_balloon_config, actual),
-			 &v, sizeof(v));
+	fake_driver_config_write(f->d,
+				 offsetof(struct virtio_balloon_config, actual),
+				 &v, sizeof(v));
 }
 
 uint64_t fbd_put_pfns(struct fbd *f, const uint32_t *pfns, unsigned n)
 {
 	uint64_t len = (uint64_t)n * 4;
-	uint64_t gpa = fvd_alloc(f->d, len ? len : 4, 4);
+	uint64_t gpa = fake_driver_alloc(f->d, len ? len : 4, 4);
 	if (!gpa)
 		return 0;
-	uint32_t *p = fvd_ptr(f->d, gpa, len ? len : 4);
+	uint32_t *p = fake_driver_ptr(f->d, gpa, len ? len : 4);
 	for (unsigned i = 0; i < n; i++)
 		p[i] = htole32(pfns[i]);
 	return gpa;
 }
 
 int fbd_send_raw(struct fbd *f, enum balloon_queue_role role,
-		 const struct fvd_sg *sg, unsigned n)
+		 const struct fake_driver_sg *sg, unsigned n)
 {
 	if (f->q[role] < 0)
 		return -ENOENT;
-	int head = fvd_add(f->d, (unsigned)f->q[role], sg, n, 0);
+	int head = fake_driver_add(f->d, (unsigned)f->q[role], sg, n, 0);
 	if (head >= 0)
-		fvd_kick(f->d, (unsigned)f->q[role]);
+		fake_driver_kick(f->d, (unsigned)f->q[role]);
 	return head;
 }
 
@@ -165,7 +169,7 @@ int fbd_send_pfns(struct fbd *f, enum balloon_queue_role role,
 	uint64_t gpa = fbd_put_pfns(f, pfns, n);
 	if (!gpa)
 		return -ENOMEM;
-	struct fvd_sg sg = {gpa, n * 4};
+	struct fake_driver_sg sg = {gpa, n * 4};
 	return fbd_send_raw(f, role, &sg, 1);
 }
 
@@ -174,17 +178,18 @@ int fbd_get_used(struct fbd *f, enum balloon_queue_role role, uint32_t *len)
 	uint32_t dummy;
 	if (f->q[role] < 0)
 		return -ENOENT;
-	return fvd_get_used(f->d, (unsigned)f->q[role], len ? len : &dummy);
+	return fake_driver_get_used(f->d, (unsigned)f->q[role],
+				    len ? len : &dummy);
 }
 
-int fbd_report(struct fbd *f, const struct fvd_sg *ranges, unsigned n)
+int fbd_report(struct fbd *f, const struct fake_driver_sg *ranges, unsigned n)
 {
 	int q = f->q[BALLOON_Q_REPORTING];
 	if (q < 0)
 		return -ENOENT;
-	int head = fvd_add(f->d, (unsigned)q, ranges, 0, n);
+	int head = fake_driver_add(f->d, (unsigned)q, ranges, 0, n);
 	if (head >= 0)
-		fvd_kick(f->d, (unsigned)q);
+		fake_driver_kick(f->d, (unsigned)q);
 	return head;
 }
 
@@ -208,13 +213,13 @@ int64_t fbd_towards_target(struct fbd *f)
 static int tell_host(struct fbd *f, enum balloon_queue_role role)
 {
 	if (!f->pfns_gpa)
-		f->pfns_gpa = fvd_alloc(f->d, FBD_PFNS_MAX * 4, 4);
+		f->pfns_gpa = fake_driver_alloc(f->d, FBD_PFNS_MAX * 4, 4);
 	if (!f->pfns_gpa)
 		return -ENOMEM;
-	uint32_t *p = fvd_ptr(f->d, f->pfns_gpa, FBD_PFNS_MAX * 4);
+	uint32_t *p = fake_driver_ptr(f->d, f->pfns_gpa, FBD_PFNS_MAX * 4);
 	for (unsigned i = 0; i < f->nr_pending; i++)
 		p[i] = htole32(f->pending[i]);
-	struct fvd_sg sg = {f->pfns_gpa, f->nr_pending * 4};
+	struct fake_driver_sg sg = {f->pfns_gpa, f->nr_pending * 4};
 	return fbd_send_raw(f, role, &sg, 1);
 }
 
@@ -301,9 +306,10 @@ int fbd_stats_request(struct fbd *f)
 uint32_t fbd_hint_cmd_id(struct fbd *f)
 {
 	uint32_t v;
-	fvd_config_read(f->d, offsetof(struct virtio_balloon_config,
-				       free_page_hint_cmd_id),
-			&v, sizeof(v));
+	fake_driver_config_read(
+		f->d,
+		offsetof(struct virtio_balloon_config, free_page_hint_cmd_id),
+		&v, sizeof(v));
 	return le32toh(v);
 }
 
@@ -313,15 +319,15 @@ static int hint_put_cmd(struct fbd *f, uint64_t *gpa, uint32_t cmd)
 	if (q < 0)
 		return -ENOENT;
 	if (!*gpa)
-		*gpa = fvd_alloc(f->d, 4, 4);
+		*gpa = fake_driver_alloc(f->d, 4, 4);
 	if (!*gpa)
 		return -ENOMEM;
 	uint32_t le = htole32(cmd);
-	memcpy(fvd_ptr(f->d, *gpa, 4), &le, 4);
-	struct fvd_sg sg = {*gpa, 4};
-	int head = fvd_add(f->d, (unsigned)q, &sg, 1, 0);
+	memcpy(fake_driver_ptr(f->d, *gpa, 4), &le, 4);
+	struct fake_driver_sg sg = {*gpa, 4};
+	int head = fake_driver_add(f->d, (unsigned)q, &sg, 1, 0);
 	if (head >= 0)
-		fvd_kick(f->d, (unsigned)q);
+		fake_driver_kick(f->d, (unsigned)q);
 	return head;
 }
 
@@ -340,7 +346,7 @@ int fbd_hint_config_changed(struct fbd *f)
 		return 0;
 	/* send_cmd_id_start: detach used buffers, then the id. */
 	uint32_t len;
-	while (fvd_get_used(f->d, (unsigned)q, &len) >= 0)
+	while (fake_driver_get_used(f->d, (unsigned)q, &len) >= 0)
 		;
 	f->hint_active = cmd;
 	int head = hint_put_cmd(f, &f->hint_start_gpa, cmd);
@@ -356,11 +362,12 @@ int fbd_hint_blocks(struct fbd *f, const uint64_t *gpas, unsigned n)
 	for (; sent < n; sent++) {
 		if (fbd_hint_cmd_id(f) != f->hint_active)
 			break;
-		struct fvd_sg sg = {gpas[sent], (uint32_t)FBD_HINT_BLOCK_BYTES};
-		int head = fvd_add(f->d, (unsigned)q, &sg, 0, 1);
+		struct fake_driver_sg sg = {gpas[sent],
+					    (uint32_t)FBD_HINT_BLOCK_BYTES};
+		int head = fake_driver_add(f->d, (unsigned)q, &sg, 0, 1);
 		if (head < 0)
 			return sent ? (int)sent : head;
-		fvd_kick(f->d, (unsigned)q);
+		fake_driver_kick(f->d, (unsigned)q);
 		f->hint_held++;
 	}
 	return (int)sent;
@@ -377,14 +384,15 @@ int fbd_hint_send_cmd(struct fbd *f, uint32_t cmd)
 	return hint_put_cmd(f, &gpa, cmd);
 }
 
-int fbd_hint_send_ranges(struct fbd *f, const struct fvd_sg *r, unsigned n)
+int fbd_hint_send_ranges(struct fbd *f, const struct fake_driver_sg *r,
+			 unsigned n)
 {
 	int q = f->q[BALLOON_Q_FREE_PAGE];
 	if (q < 0)
 		return -ENOENT;
-	int head = fvd_add(f->d, (unsigned)q, r, 0, n);
+	int head = fake_driver_add(f->d, (unsigned)q, r, 0, n);
 	if (head >= 0)
-		fvd_kick(f->d, (unsigned)q);
+		fake_driver_kick(f->d, (unsigned)q);
 	return head;
 }
 
@@ -409,7 +417,7 @@ struct fbd_bed *fbd_bed_new_with(const struct balloon_config *cfg,
 	recording_discard_init(&bed->rd, balloon_discard_done);
 	if (balloon_init(&bed->b, cfg, discard ? discard : &bed->rd.iface))
 		goto err_bed;
-	bed->tb = vtb_new(balloon_virtio_dev(&bed->b), l.ram_bytes);
+	bed->tb = virtio_testbed_new(balloon_virtio_dev(&bed->b), l.ram_bytes);
 	if (!bed->tb)
 		goto err_balloon;
 	if (l.ram2_bytes) {
@@ -428,11 +436,12 @@ struct fbd_bed *fbd_bed_new_with(const struct balloon_config *cfg,
 		mem->total_bytes += l.ram2_bytes;
 	}
 	/* Keep driver allocations below FBD_HEAP_END. */
-	fvd_init(&bed->tb->drv, &bed->tb->bus, VTB_MMIO_BASE, &bed->tb->mem,
-		 FBD_HEAP_GPA, FBD_HEAP_END - FBD_HEAP_GPA);
+	fake_driver_init(&bed->tb->drv, &bed->tb->bus, VIRTIO_TESTBED_MMIO_BASE,
+			 &bed->tb->mem, FBD_HEAP_GPA,
+			 FBD_HEAP_END - FBD_HEAP_GPA);
 	return bed;
 err_tb:
-	vtb_free(bed->tb);
+	virtio_testbed_free(bed->tb);
 err_balloon:
 	balloon_destroy(&bed->b);
 err_bed:
@@ -447,7 +456,7 @@ void fbd_bed_free(struct fbd_bed *bed)
 		return;
 	/* Completions take the transport's lock: run them while it lives. */
 	recording_discard_complete_all(&bed->rd, 0);
-	vtb_free(bed->tb);
+	virtio_testbed_free(bed->tb);
 	balloon_destroy(&bed->b);
 	recording_discard_destroy(&bed->rd);
 	fbd_destroy(&bed->drv);

@@ -1,7 +1,7 @@
-/* fbd: a simulated Linux virtio_balloon driver on top of fvd (it reaches
- * the device only through MMIO and split rings in fake guest memory). It
- * follows drivers/virtio/virtio_balloon.c: virtballoon_validate's poison
- * rule, queues numbered compactly by the negotiated features, a stats
+/* fbd: a simulated Linux virtio_balloon driver on top of fake_driver (it
+ * reaches the device only through MMIO and split rings in fake guest
+ * memory). It follows drivers/virtio/virtio_balloon.c: virtballoon_validate's
+ * poison rule, queues numbered compactly by the negotiated features, a stats
  * buffer filled and kicked before DRIVER_OK, poison_val written at probe,
  * PFN arrays of at most 256 little-endian u32 per request, reports as
  * device-writable scatter lists, actual written after each ack, free page
@@ -13,9 +13,9 @@
 #ifndef FAKE_BALLOON_DRIVER_H
 #define FAKE_BALLOON_DRIVER_H
 
-#include "fake_virtio_driver.h"
+#include "fake_driver.h"
 #include "recording_discard.h"
-#include "vtb.h"
+#include "virtio_testbed.h"
 
 #include <devices/balloon.h>
 
@@ -39,7 +39,7 @@ struct fbd_opts {
 };
 
 struct fbd {
-	struct fvd *d;
+	struct fake_driver *d;
 	struct fbd_opts o;
 	uint64_t features; /* negotiated balloon + transport bits */
 	int q[BALLOON_Q_NR]; /* queue index per role, -1 if absent */
@@ -70,7 +70,7 @@ struct fbd {
 /* Probes like virtballoon_probe (feature negotiation with validate, queue
  * setup, stats priming, poison_val, DRIVER_OK). 0 or -EIO when the device
  * refused FEATURES_OK. */
-int fbd_probe(struct fbd *f, struct fvd *d, const struct fbd_opts *o);
+int fbd_probe(struct fbd *f, struct fake_driver *d, const struct fbd_opts *o);
 void fbd_destroy(struct fbd *f);
 bool fbd_has(const struct fbd *f, unsigned feature);
 
@@ -85,7 +85,7 @@ int fbd_send_pfns(struct fbd *f, enum balloon_queue_role role,
 		  const uint32_t *pfns, unsigned n);
 /* A request made of arbitrary device-readable segments. */
 int fbd_send_raw(struct fbd *f, enum balloon_queue_role role,
-		 const struct fvd_sg *sg, unsigned n);
+		 const struct fake_driver_sg *sg, unsigned n);
 /* Copies PFNs (LE) into a fresh guest buffer; returns its gpa. */
 uint64_t fbd_put_pfns(struct fbd *f, const uint32_t *pfns, unsigned n);
 /* Next used head on a role's queue; -EAGAIN when none. */
@@ -93,7 +93,7 @@ int fbd_get_used(struct fbd *f, enum balloon_queue_role role, uint32_t *len);
 
 /* Free page reporting: one scatter list of device-writable ranges, as
  * virtballoon_free_page_report; kicks. Head or negative. */
-int fbd_report(struct fbd *f, const struct fvd_sg *ranges, unsigned n);
+int fbd_report(struct fbd *f, const struct fake_driver_sg *ranges, unsigned n);
 
 /* Linux's balloon loop, one step at a time. */
 void fbd_set_pool(struct fbd *f, uint32_t first_pfn, uint32_t count);
@@ -127,7 +127,8 @@ int fbd_hint_stop(struct fbd *f);
 /* Hostile/raw: a 4-byte output buffer holding cmd (any value), and a chain
  * of device-writable ranges; both kick. Head or negative. */
 int fbd_hint_send_cmd(struct fbd *f, uint32_t cmd);
-int fbd_hint_send_ranges(struct fbd *f, const struct fvd_sg *r, unsigned n);
+int fbd_hint_send_ranges(struct fbd *f, const struct fake_driver_sg *r,
+			 unsigned n);
 
 /* ---- test bed ---- */
 
@@ -145,7 +146,7 @@ struct fbd_layout {
 struct fbd_bed {
 	struct balloon b;
 	struct recording_discard rd;
-	struct vtb *tb;
+	struct virtio_testbed *tb;
 	uint8_t *ram2;
 	struct fbd drv;
 };

@@ -1,19 +1,20 @@
-#include "vtb.h"
+#include "virtio_testbed.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static int vtb_irq_fire(void *opaque)
+static int virtio_testbed_irq_fire(void *opaque)
 {
-	((struct vtb *)opaque)->irqs++;
+	((struct virtio_testbed *)opaque)->irqs++;
 	return 0;
 }
 
-struct vtb *vtb_new(struct virtio_dev *dev, uint64_t ram_bytes)
+struct virtio_testbed *virtio_testbed_new(struct virtio_dev *dev,
+					  uint64_t ram_bytes)
 {
-	if (ram_bytes <= VTB_HEAP_GPA)
+	if (ram_bytes <= VIRTIO_TESTBED_HEAP_GPA)
 		return NULL;
-	struct vtb *tb = calloc(1, sizeof(*tb));
+	struct virtio_testbed *tb = calloc(1, sizeof(*tb));
 	if (!tb)
 		return NULL;
 	tb->ram_bytes = ram_bytes;
@@ -23,15 +24,16 @@ struct vtb *vtb_new(struct virtio_dev *dev, uint64_t ram_bytes)
 	memset(tb->ram, 0, ram_bytes);
 	if (gmem_init_external(&tb->mem, 0, tb->ram, ram_bytes))
 		goto err_ram;
-	struct irq_trigger irq = {vtb_irq_fire, tb};
+	struct irq_trigger irq = {virtio_testbed_irq_fire, tb};
 	if (virtio_mmio_init(&tb->t, dev, &tb->mem, irq))
 		goto err_ram;
 	bus_init(&tb->bus);
-	if (bus_insert(&tb->bus, VTB_MMIO_BASE, VIRTIO_MMIO_SIZE,
+	if (bus_insert(&tb->bus, VIRTIO_TESTBED_MMIO_BASE, VIRTIO_MMIO_SIZE,
 		       &virtio_mmio_bus_ops, &tb->t))
 		goto err_mmio;
-	fvd_init(&tb->drv, &tb->bus, VTB_MMIO_BASE, &tb->mem, VTB_HEAP_GPA,
-		 ram_bytes - VTB_HEAP_GPA);
+	fake_driver_init(&tb->drv, &tb->bus, VIRTIO_TESTBED_MMIO_BASE, &tb->mem,
+			 VIRTIO_TESTBED_HEAP_GPA,
+			 ram_bytes - VIRTIO_TESTBED_HEAP_GPA);
 	return tb;
 err_mmio:
 	virtio_mmio_destroy(&tb->t);
@@ -42,7 +44,7 @@ err_tb:
 	return NULL;
 }
 
-void vtb_free(struct vtb *tb)
+void virtio_testbed_free(struct virtio_testbed *tb)
 {
 	if (!tb)
 		return;
