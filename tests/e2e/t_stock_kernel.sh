@@ -60,6 +60,12 @@ stock_boot() {
 # ---- boot 1: inflate, statistics, deflate ----
 stock_boot amount_mib=0,deflate_on_oom=on,stats_polling_interval_s=1
 
+# What the distribution kernel said about the machine mvmm gives it (ACPI,
+# CPU features, clocks, the transport): shown for the reader, not judged.
+mvmm_send 'dmesg | grep -iE "acpi.*(error|warn)|firmware bug|unchecked|clocksource|tsc:|lnro|virtio|error|fail" | head -40; echo dmesg-end'
+mvmm_wait_for '^dmesg-end$' >/dev/null
+mvmm_console | tail -c +$((MVMM_MARK + 1)) | grep '^\[' | sed 's/^/e2e: guest dmesg: /'
+
 rss_boot=$(rss_mib)
 mvmm_send 'memhog 700 >/dev/null && echo dirty-done'
 mvmm_wait_for '^dirty-done$' 300 >/dev/null
