@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# e2e-timeout: 1200
+# e2e-timeout: 1500
 # Issue 13: Debian's stock cloud kernel (virtio_mmio and virtio_balloon are
 # modules, no command-line devices) finds the balloon through mvmm's DSDT.
 # Boot 1, 2 vCPUs, 512 MiB: the guest sees 2 CPUs, device 0x0005 under an
@@ -7,7 +7,7 @@
 # freed in the guest (so the balloon's pages are resident), a 128 MiB inflate
 # through the API lowers mvmm's RSS by at least 90% of it; statistics come
 # back filled (a new interval asks the guest at once); deflate lets the guest
-# allocate again. Boot 2, 1 GiB, with free page reporting: 300 MiB written
+# allocate again. Boot 2, 512 MiB, with free page reporting: 300 MiB written
 # to tmpfs and deleted come back to the host (80% within 60 s). Two boots,
 # because reporting would return the freed pages before the inflate could.
 # The kernel and its initramfs: tests/testhost/fetch-stock-guest.sh.
@@ -122,7 +122,7 @@ mvmm_expect_exit 0
 
 # ---- boot 2: free page reporting ----
 REPORT_FILL_MIB=300
-stock_boot 1024 amount_mib=0,free_page_reporting=on
+stock_boot 512 amount_mib=0,free_page_reporting=on
 report_expect_active false 0
 report_settle 60
 rss_boot=$(rss_mib)
