@@ -1,3 +1,4 @@
+#include <core/err.h>
 #include <core/io.h>
 
 #include <errno.h>
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -66,6 +68,46 @@ bool io_all_zero(const void *p, size_t len)
 	return len == 0 || (b[0] == 0 && memcmp(b, b + 1, len - 1) == 0);
 }
 
+static const char *file_kind(mode_t m)
+{
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "a special file";
+}
+
+int io_open_regular(const char *path, int flags, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0) {
+		int e = -errno;
+		return err_set(err, errlen, e, "%s: %s", path, strerror(-e));
+	}
+	int e = fstat(fd, &st) < 0 ? -errno : 0;
+	if (!e && !S_ISREG(st.st_mode))
+		e = err_set(err, errlen, -EINVAL, "%s is %s, not a regular file",
+			    path, file_kind(st.st_mode));
+	else if (e)
+		err_set(err, errlen, e, "%s: %s", path, strerror(-e));
+	/* Blocking again: the callers' whole-transfer loops expect it. */
+	int fl = e ? 0 : fcntl(fd, F_GETFL);
+	if (!e && (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)) {
+		e = -errno;
+		err_set(err, errlen, e, "%s: %s", path, strerror(-e));
+	}
+	if (e) {
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
 int io_fsync_dir_of(const char *path)
 {
 	char *copy = strdup(path);
@@ -90,8 +132,9 @@ int io_tmpfile_open(struct io_tmpfile *t, const char *path)
 	if (snprintf(t->tmp, sizeof(t->tmp), "%s.tmp.%ld", path,
 		     (long)getpid()) >= (int)sizeof(t->tmp))
 		return -ENAMETOOLONG;
-	t->fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	return t->fd < 0 ? -errno : 0;
+	t->fd = io_open_regular(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
+				NULL, 0);
+	return t->fd < 0 ? t->fd : 0;
 }
 
 void io_tmpfile_abort(struct io_tmpfile *t)

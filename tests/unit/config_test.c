@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static struct vm_config cfg;
@@ -167,4 +168,17 @@ Test(config, cli_rejects_bad_flags)
 	char *argv3[] = {"mvmm", "--config", "/nonexistent.json", NULL};
 	cr_assert_eq(cli_parse(3, argv3, &cfg, err), CLI_EXIT_USAGE);
 	cr_assert(strstr(err, "/nonexistent.json: cannot open"), "%s", err);
+}
+
+/* --config naming a FIFO: refused at once instead of blocking mvmm. */
+Test(config, fifo_config_file_is_refused_without_blocking, .timeout = 5)
+{
+	char dir[] = "/tmp/mvmm-cfgtest-fifo-XXXXXX", p[64];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(p, 0600), 0);
+	cr_assert_neq(config_load_file(&cfg, p, err), 0);
+	cr_assert(strstr(err, "cannot open: not a regular file"), "%s", err);
+	unlink(p);
+	rmdir(dir);
 }

@@ -2,8 +2,10 @@
 #include "config/fields.h"
 
 #include <core/err.h>
+#include <core/io.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,32 +242,46 @@ out:
 	return r;
 }
 
+/* No config is near this; a larger file is cut and fails to parse. */
+#define CONFIG_MAX_FILE_BYTES (1u << 20)
+
 int config_load_file(struct vm_config *cfg, const char *path, char *err)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
+	/* A regular file only: a FIFO would block mvmm before it starts. */
+	int fd = io_open_regular(path, O_RDONLY, NULL, 0);
+	if (fd < 0)
 		return err_set(err, CONFIG_ERR_LEN, -1, "%s: cannot open: %s",
-			       path, strerror(errno));
-	/* Read to the end, not by st_size: --config may be a pipe. */
+			       path,
+			       fd == -EINVAL ? "not a regular file"
+					     : strerror(-fd));
 	size_t cap = 4096, len = 0;
 	char *buf = malloc(cap);
-	size_t n;
-	while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-		len += n;
-		if (len + 1 < cap)
-			continue;
-		if (cap >= (1u << 20))
-			break; /* no config is a megabyte */
-		char *nb = realloc(buf, cap * 2);
-		if (!nb) {
-			free(buf);
-			buf = NULL;
-			break;
+	while (buf && len + 1 < CONFIG_MAX_FILE_BYTES) {
+		if (len + 1 == cap) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
 		}
-		buf = nb;
-		cap *= 2;
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			free(buf);
+			close(fd);
+			return err_set(err, CONFIG_ERR_LEN, -1, "%s: %s", path,
+				       strerror(e));
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
 	}
-	fclose(f);
+	close(fd);
 	if (!buf)
 		return err_set(err, CONFIG_ERR_LEN, -1, "%s: out of memory", path);
 	buf[len] = 0;

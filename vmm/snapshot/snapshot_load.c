@@ -182,6 +182,9 @@ static int snapshot_check_mem_file(const struct snapshot_machine *m,
 		return err_set(err, errlen, r, "memory file %s: %s", mem_path,
 			       strerror(-r));
 	}
+	if (!S_ISREG(st.st_mode))
+		return err_set(err, errlen, -EINVAL,
+			       "memory file %s is not a regular file", mem_path);
 	uint64_t ram = 0;
 	for (unsigned i = 0; i < m->nr_regions; i++)
 		ram += m->region_len[i];

@@ -17,6 +17,13 @@ int io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 
 bool io_all_zero(const void *p, size_t len);
 
+/* Opens a file a user named (kernel, initrd, snapshot, config): a FIFO or
+ * device is refused without blocking in open() (O_NONBLOCK until fstat says
+ * S_ISREG, then cleared). flags: the access mode plus O_CREAT, O_EXCL,
+ * O_TRUNC, O_NOFOLLOW; O_CLOEXEC and O_NOCTTY always, created files 0600.
+ * The fd, or -errno with err "PATH: why" (-EINVAL: not a regular file). */
+int io_open_regular(const char *path, int flags, char *err, size_t errlen);
+
 /* A file written under a temporary name beside its path and renamed into
  * place by io_tmpfile_commit, so a reader never sees it half written and a
  * crash leaves the old file (or none). */
