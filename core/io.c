@@ -87,19 +87,19 @@ int io_open_regular(const char *path, int flags, char *err, size_t errlen)
 	int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0) {
 		int e = -errno;
-		return err_set(err, errlen, e, "%s: %s", path, strerror(-e));
+		return err_set(err, errlen, e, "%s", strerror(-e));
 	}
 	int e = fstat(fd, &st) < 0 ? -errno : 0;
 	if (!e && !S_ISREG(st.st_mode))
-		e = err_set(err, errlen, -EINVAL, "%s is %s, not a regular file",
-			    path, file_kind(st.st_mode));
+		e = err_set(err, errlen, -EINVAL, "%s, not a regular file",
+			    file_kind(st.st_mode));
 	else if (e)
-		err_set(err, errlen, e, "%s: %s", path, strerror(-e));
+		err_set(err, errlen, e, "%s", strerror(-e));
 	/* Blocking again: the callers' whole-transfer loops expect it. */
 	int fl = e ? 0 : fcntl(fd, F_GETFL);
 	if (!e && (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)) {
 		e = -errno;
-		err_set(err, errlen, e, "%s: %s", path, strerror(-e));
+		err_set(err, errlen, e, "%s", strerror(-e));
 	}
 	if (e) {
 		close(fd);

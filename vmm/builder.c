@@ -19,14 +19,9 @@ static int build(struct builder *b, const struct snapshot_load_req *req,
 	int r = req ? snapshot_load(&b->vm, b->cfg, req, err, errlen)
 		    : vm_create(&b->vm, b->cfg, err, errlen);
 	if (r) {
-		/* vm_create sets vm->cfg before anything that can fail; still
-		 * NULL, snapshot_load refused the files before building, and
-		 * vm_destroy would close fd 0 for the zeroed fds. */
-		if (b->vm.cfg)
-			vm_destroy(&b->vm);
+		vm_destroy(&b->vm); /* whatever was built; nothing is fine */
 		return r < 0 ? r : -EINVAL;
 	}
-	b->vm_built = true;
 	b->api_ctx.vm = &b->vm;
 	return 0;
 }
@@ -95,7 +90,7 @@ int builder_wait_for_api(struct builder *b)
 		event_loop_run(&b->preboot);
 		b->preboot_running = false;
 		/* The loop ends when the VM was built, or on an error. */
-		if (!b->vm_built) {
+		if (!b->api_ctx.vm) {
 			api_server_stop(&b->api);
 			r = -ECANCELED;
 		} else if (api_server_attach(&b->api, &b->vm.loop)) {
@@ -131,8 +126,6 @@ int builder_run(struct builder *b)
 void builder_destroy(struct builder *b)
 {
 	api_server_stop(&b->api);
-	if (b->vm_built)
-		vm_destroy(&b->vm);
-	b->vm_built = false;
+	vm_destroy(&b->vm);
 	b->api_ctx.vm = NULL;
 }

@@ -30,8 +30,7 @@ struct builder {
 	/* CLOCK_MONOTONIC ns the VM's startup figure counts from: the
 	 * process's start, or the API request that built it. */
 	uint64_t start_ns;
-	struct vm vm;
-	bool vm_built; /* vm holds something vm_destroy must release */
+	struct vm vm; /* built when api_ctx.vm points at it */
 	struct api_ctx api_ctx;
 	struct api_server api;
 	struct event_loop preboot; /* pre-boot mode: serves the API until built */

@@ -178,7 +178,7 @@ Test(config, fifo_config_file_is_refused_without_blocking, .timeout = 5)
 	snprintf(p, sizeof(p), "%s/fifo", dir);
 	cr_assert_eq(mkfifo(p, 0600), 0);
 	cr_assert_neq(config_load_file(&cfg, p, err), 0);
-	cr_assert(strstr(err, "cannot open: not a regular file"), "%s", err);
+	cr_assert(strstr(err, "cannot open: a FIFO, not a regular file"), "%s", err);
 	unlink(p);
 	rmdir(dir);
 }

@@ -154,8 +154,7 @@ Test(core_io, open_regular_refuses_a_fifo_without_blocking, .timeout = 5)
 	cr_assert_eq(mkfifo(path, 0600), 0);
 	/* Nobody writes: a plain open(O_RDONLY) would block here forever. */
 	cr_assert_eq(io_open_regular(path, O_RDONLY, err, sizeof(err)), -EINVAL);
-	cr_assert(strstr(err, "a FIFO, not a regular file"), "%s", err);
-	cr_assert(strstr(err, path), "%s", err);
+	cr_assert_str_eq(err, "a FIFO, not a regular file");
 }
 
 Test(core_io, open_regular_refuses_a_directory_and_a_device)
@@ -168,7 +167,7 @@ Test(core_io, open_regular_refuses_a_directory_and_a_device)
 	cr_assert(strstr(err, "a device"), "%s", err);
 	cr_assert_eq(io_open_regular("/nonexistent/x", O_RDONLY, err,
 				     sizeof(err)), -ENOENT);
-	cr_assert(strstr(err, "/nonexistent/x: No such file"), "%s", err);
+	cr_assert(strstr(err, "No such file"), "%s", err);
 }
 
 Test(core_io, open_regular_gives_a_blocking_close_on_exec_fd)

@@ -247,13 +247,12 @@ out:
 
 int config_load_file(struct vm_config *cfg, const char *path, char *err)
 {
+	char why[128];
 	/* A regular file only: a FIFO would block mvmm before it starts. */
-	int fd = io_open_regular(path, O_RDONLY, NULL, 0);
+	int fd = io_open_regular(path, O_RDONLY, why, sizeof(why));
 	if (fd < 0)
 		return err_set(err, CONFIG_ERR_LEN, -1, "%s: cannot open: %s",
-			       path,
-			       fd == -EINVAL ? "not a regular file"
-					     : strerror(-fd));
+			       path, why);
 	size_t cap = 4096, len = 0;
 	char *buf = malloc(cap);
 	while (buf && len + 1 < CONFIG_MAX_FILE_BYTES) {

@@ -142,11 +142,12 @@ int snapfile_reader_open(struct snapfile_reader *r, const char *path,
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	char why[512];
+	char why[128];
 	memset(r, 0, sizeof(*r));
 	int e, fd = io_open_regular(path, O_RDONLY, why, sizeof(why));
 	if (fd < 0)
-		return err_set(err, errlen, fd, "cannot read state file %s", why);
+		return err_set(err, errlen, fd, "%s: cannot read state file: %s",
+			       path, why);
 	e = snapfile_read_all(fd, &buf, &len);
 	close(fd);
 	if (e)

@@ -271,6 +271,8 @@ static int vm_create_base(struct vm *vm, const struct vm_config *cfg,
 	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = vm->serial_irqfd = vm->signal_fd = -1;
 	vm->stdin_fd = vm->stats_timer_fd = -1;
+	vm->loop.epfd = vm->loop.stop_fd = -1;
+	vm->created = true;
 	vm->nr_vcpus = cfg->vcpu_count;
 	atomic_init(&vm->exit_kind, VM_EXIT_NONE);
 	if ((r = pause_gate_init(&vm->pause, 0)))
@@ -496,6 +498,8 @@ int vm_run(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+	if (!vm->created)
+		return;
 	terminal_restore(vm);
 	if (vm->vcpus) {
 		for (unsigned i = 0; i < vm->nr_vcpus; i++) {
@@ -520,4 +524,6 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	event_loop_destroy(&vm->loop);
 	pause_gate_destroy(&vm->pause);
+	/* created false again: a second destroy closes nothing reused. */
+	memset(vm, 0, sizeof(*vm));
 }

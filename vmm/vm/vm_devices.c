@@ -76,8 +76,12 @@ int vm_add_virtio(struct vm *vm, struct virtio_dev *dev)
 		return slot->irqfd;
 	int r = virtio_mmio_init(&slot->mmio, dev, &vm->mem,
 				 irqfd_trigger(slot->irqfd));
-	if (r)
+	if (r) {
+		/* Not counted in nr_virtio: destroy would not see it. */
+		close(slot->irqfd);
+		slot->irqfd = -1;
 		return r;
+	}
 	slot->initialized = true;
 	vm->nr_virtio++;
 	r = bus_insert(&vm->mmio_bus, slot->base, VIRTIO_MMIO_SIZE,

@@ -21,7 +21,8 @@ bool io_all_zero(const void *p, size_t len);
  * device is refused without blocking in open() (O_NONBLOCK until fstat says
  * S_ISREG, then cleared). flags: the access mode plus O_CREAT, O_EXCL,
  * O_TRUNC, O_NOFOLLOW; O_CLOEXEC and O_NOCTTY always, created files 0600.
- * The fd, or -errno with err "PATH: why" (-EINVAL: not a regular file). */
+ * The fd, or -errno with err saying why ("a FIFO, not a regular file" for
+ * -EINVAL, else strerror); the caller names the path. */
 int io_open_regular(const char *path, int flags, char *err, size_t errlen);
 
 /* A file written under a temporary name beside its path and renamed into
