@@ -53,6 +53,63 @@ void api_respond_no_content(struct api_response *resp)
 	resp->body = NULL;
 }
 
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, nothing past U+10FFFF), or 0. */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* jansson refuses a string that is not UTF-8, and the answer would lose
+ * its body: each invalid byte becomes '?', and a sequence the formatter
+ * cut at the end is dropped. In place. */
+static void utf8_clean(char *msg)
+{
+	unsigned char *p = (unsigned char *)msg;
+	while (*p) {
+		size_t n = utf8_seq_len(p);
+		if (n) {
+			p += n;
+			continue;
+		}
+		size_t rest = strlen((char *)p);
+		bool cut = rest < 4 && p[0] >= 0xc2 && p[0] <= 0xf4;
+		for (size_t i = 1; cut && i < rest; i++)
+			cut = p[i] >= 0x80 && p[i] <= 0xbf;
+		if (cut) {
+			*p = 0;
+			return;
+		}
+		*p++ = '?';
+	}
+}
+
 void api_respond_error(struct api_response *resp, unsigned status,
 		       const char *fmt, ...)
 {
@@ -61,6 +118,7 @@ void api_respond_error(struct api_response *resp, unsigned status,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_clean(msg);
 	api_respond_json(resp, status, json_pack("{ss}", "fault_message", msg));
 }
 
