@@ -102,9 +102,10 @@ static int op_set_features(void *dev, uint64_t features)
 	    !(features & BALLOON_BIT(VIRTIO_BALLOON_F_MUST_TELL_HOST))) {
 		/* Silent deflation would let the guest touch pages we have not
 		 * re-pinned; the spec allows refusing FEATURES_OK (5.5.3.2). */
-		log_warn("balloon: refusing FEATURES_OK: driver did not accept "
-			 "VIRTIO_BALLOON_F_MUST_TELL_HOST (silent deflation) "
-			 "and guest memory is pinned");
+		log_ratelimited(LOG_WARN,
+				"balloon: refusing FEATURES_OK: driver did not "
+				"accept VIRTIO_BALLOON_F_MUST_TELL_HOST (silent "
+				"deflation) and guest memory is pinned");
 		return -EPERM;
 	}
 	atomic_store(&b->features, features);
@@ -176,8 +177,9 @@ static int op_activate(void *dev, struct virtq *queues, unsigned nr_queues,
 	struct balloon *b = dev;
 	unsigned want = op_num_queues(b);
 	if (nr_queues < want) {
-		log_warn("balloon: %u queues at DRIVER_OK, features need %u",
-			 nr_queues, want);
+		log_ratelimited(LOG_WARN,
+				"balloon: %u queues at DRIVER_OK, features need %u",
+				nr_queues, want);
 		return -EINVAL;
 	}
 	int err = balloon_pages_activate(b, mem);
