@@ -63,6 +63,7 @@ json_t *metrics_discard_json(const char *engine, const struct discard_stats *s)
 	SET_U64(o, s, errors);
 	SET_U64(o, s, fallbacks);
 	SET_U64(o, s, rejected);
+	SET_U64(o, s, cancelled);
 	return o;
 }
 

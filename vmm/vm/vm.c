@@ -490,6 +490,10 @@ int vm_run(struct vm *vm)
 	if (!r && (r = event_loop_run(&vm->loop)))
 		vm_request_exit(vm, VM_EXIT_ERROR, "event loop failed");
 	vm_request_exit(vm, VM_EXIT_SIGNAL, "stopped");
+	/* A vCPU resetting the balloon waits for discards that only this
+	 * (stopped) loop would reap. */
+	if (vm->balloon)
+		balloon_stop(vm->balloon);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
 	terminal_restore(vm);

@@ -225,8 +225,11 @@ int vm_add_balloon(struct vm *vm)
 void vm_devices_destroy(struct vm *vm)
 {
 	/* In-flight discards finish before the balloon and memory go away. */
-	if (vm->discard_engine)
-		discard_engine_drain(vm->discard_engine);
+	int r = vm->discard_engine ? discard_engine_drain(vm->discard_engine)
+				   : 0;
+	if (r)
+		log_error("balloon: discards not drained at shutdown: %s",
+			  strerror(-r));
 	for (unsigned i = 0; i < vm->nr_virtio; i++)
 		vm_virtio_slot_destroy(vm, &vm->virtio[i]);
 	vm->nr_virtio = 0;
