@@ -108,6 +108,37 @@ int io_open_regular(const char *path, int flags, char *err, size_t errlen)
 	return fd;
 }
 
+/* The directory a rename into path lands in, and the name there. */
+static int dir_and_name(const char *path, struct stat *dir, char *name,
+			size_t len)
+{
+	char *d = strdup(path), *n = strdup(path);
+	int e = d && n ? 0 : -ENOMEM;
+	if (!e && stat(dirname(d), dir) < 0)
+		e = -errno;
+	if (!e && snprintf(name, len, "%s", basename(n)) >= (int)len)
+		e = -ENAMETOOLONG;
+	free(d);
+	free(n);
+	return e;
+}
+
+int io_same_file(const char *a, const char *b)
+{
+	struct stat da, db, fa, fb;
+	char na[NAME_MAX + 1], nb[NAME_MAX + 1];
+	if (stat(a, &fa) == 0 && stat(b, &fb) == 0 && fa.st_dev == fb.st_dev &&
+	    fa.st_ino == fb.st_ino)
+		return 1;
+	int e = dir_and_name(a, &da, na, sizeof(na));
+	if (!e)
+		e = dir_and_name(b, &db, nb, sizeof(nb));
+	if (e)
+		return e;
+	return da.st_dev == db.st_dev && da.st_ino == db.st_ino &&
+	       !strcmp(na, nb);
+}
+
 int io_fsync_dir_of(const char *path)
 {
 	char *copy = strdup(path);

@@ -205,3 +205,42 @@ Test(core_io, tmpfile_refuses_a_planted_fifo, .timeout = 5)
 	cr_assert_eq(mkfifo(tmp, 0600), 0);
 	cr_assert_eq(io_tmpfile_open(&t, path), -EEXIST);
 }
+
+/* ---- io_same_file (issue 12: snapshot_path and mem_file_path) ---- */
+
+Test(core_io, same_file_sees_through_dots_links_and_dotdot)
+{
+	char a[PATH_MAX + 8], b[PATH_MAX + 16], sub[PATH_MAX + 8],
+		link[PATH_MAX + 8];
+	snprintf(a, sizeof(a), "%s/vm", dir);
+	snprintf(b, sizeof(b), "%s/./vm", dir);
+	cr_assert_eq(io_same_file(a, b), 1, "neither exists yet");
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	cr_assert_eq(mkdir(sub, 0700), 0);
+	snprintf(b, sizeof(b), "%s/sub/../vm", dir);
+	cr_assert_eq(io_same_file(a, b), 1);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	cr_assert_eq(symlink(dir, link), 0);
+	snprintf(b, sizeof(b), "%s/link/vm", dir);
+	cr_assert_eq(io_same_file(a, b), 1, "a linked directory");
+	/* A link to the file itself, once it exists. */
+	int fd = open(a, O_WRONLY | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	snprintf(b, sizeof(b), "%s/sub/alias", dir);
+	cr_assert_eq(symlink(a, b), 0);
+	cr_assert_eq(io_same_file(a, b), 1, "a link to the file");
+	cr_assert_eq(io_same_file(b, a), 1);
+}
+
+Test(core_io, same_file_tells_different_files_apart)
+{
+	char a[PATH_MAX + 8], b[PATH_MAX + 8];
+	snprintf(a, sizeof(a), "%s/vm", dir);
+	snprintf(b, sizeof(b), "%s/mem", dir);
+	cr_assert_eq(io_same_file(a, b), 0);
+	snprintf(b, sizeof(b), "%s/sub/vm", dir);
+	cr_assert_eq(io_same_file(a, b), -ENOENT, "no such directory");
+	cr_assert_eq(io_same_file("vm", "./vm"), 1, "relative to the cwd");
+	cr_assert_eq(io_same_file("vm", "mem"), 0);
+}

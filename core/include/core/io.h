@@ -42,6 +42,12 @@ int io_tmpfile_commit(struct io_tmpfile *t, const char **what);
 /* Closes and removes the temporary file. */
 void io_tmpfile_abort(struct io_tmpfile *t);
 
+/* Whether writing a and then b (each renamed into place) would leave one
+ * file: the same directory (symlinks and "." resolved) and the same name,
+ * or both exist and are one inode. 1, 0, or -errno when a directory cannot
+ * be looked at (the write would fail anyway). Files need not exist. */
+int io_same_file(const char *a, const char *b);
+
 /* fsyncs the directory holding path, so a rename into it is durable. */
 int io_fsync_dir_of(const char *path);
 
