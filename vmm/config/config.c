@@ -380,6 +380,11 @@ int config_validate(const struct vm_config *cfg, char *err)
 {
 	if (config_validate_boot_source(cfg, err))
 		return -1;
+	return config_validate_machine(cfg, err);
+}
+
+int config_validate_machine(const struct vm_config *cfg, char *err)
+{
 	if (cfg->vcpu_count < 1 || cfg->vcpu_count > CONFIG_MAX_VCPUS)
 		return err_set(err, CONFIG_ERR_LEN, -1,
 			       "machine-config.vcpu_count: must be between 1 and %d, got %u",
@@ -393,7 +398,19 @@ int config_validate(const struct vm_config *cfg, char *err)
 	if (cfg->huge_pages == HUGE_PAGES_2M && cfg->mem_size_mib % 2)
 		return err_set(err, CONFIG_ERR_LEN, -1,
 			       "machine-config.mem_size_mib: must be a multiple of 2 with huge_pages \"2M\"");
-	if (cfg->balloon.enabled && cfg->balloon.amount_mib > cfg->mem_size_mib)
+	if (cfg->huge_pages > HUGE_PAGES_2M || cfg->mem_backend > MEM_BACKEND_MEMFD)
+		return err_set(err, CONFIG_ERR_LEN, -1,
+			       "machine-config: unknown huge_pages or mvmm_mem_backend");
+	if (!cfg->balloon.enabled)
+		return 0;
+	/* The file's parser checks these per field; a restored configuration
+	 * arrives without it. */
+	if (cfg->balloon.stats_polling_interval_s > CONFIG_MAX_STATS_INTERVAL_S)
+		return err_set(err, CONFIG_ERR_LEN, -1,
+			       "balloon.stats_polling_interval_s: must be at most %d, got %u",
+			       CONFIG_MAX_STATS_INTERVAL_S,
+			       cfg->balloon.stats_polling_interval_s);
+	if (cfg->balloon.amount_mib > cfg->mem_size_mib)
 		return err_set(err, CONFIG_ERR_LEN, -1,
 			       "balloon.amount_mib: %u exceeds mem_size_mib %llu",
 			       cfg->balloon.amount_mib,

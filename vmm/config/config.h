@@ -67,8 +67,12 @@ int config_parse_section(struct vm_config *cfg, const char *section,
 /* Parses "amount_mib=N,deflate_on_oom=on,stats_polling_interval_s=S,...". */
 int config_parse_balloon_opts(struct config_balloon *b, const char *opts,
 			      char *err);
-/* Checks the merged result (ranges, files exist); 0 or -1 with err. */
+/* Checks the merged result (ranges, files exist); 0 or -1 with err:
+ * config_validate_boot_source, then config_validate_machine. */
 int config_validate(const struct vm_config *cfg, char *err);
+/* The machine and balloon part alone (vCPUs, memory, huge pages, balloon
+ * ranges): what a snapshot's restored configuration must pass too. */
+int config_validate_machine(const struct vm_config *cfg, char *err);
 /* Its first part: a kernel is given, it and the initrd are readable. */
 int config_validate_boot_source(const struct vm_config *cfg, char *err);
 

@@ -224,6 +224,9 @@ int snapshot_load(struct vm *vm, struct vm_config *cfg,
 	struct snapshot_mem_load_stats ls;
 	char mem_path[PATH_MAX];
 	uint64_t t0 = clock_now_ns();
+	/* A refused load changes nothing: the machine section's fields are
+	 * put back (its strings are never touched). */
+	const struct vm_config before = *cfg;
 	if (!req->snapshot_path || !*req->snapshot_path)
 		return err_set(err, errlen, -EINVAL, "snapshot_path is required");
 	int r = snapfile_reader_open(&rd, req->snapshot_path,
@@ -247,6 +250,8 @@ int snapshot_load(struct vm *vm, struct vm_config *cfg,
 		 (unsigned long long)(clock_now_ns() - t0) / 1000000,
 		 req->resume ? "" : "; paused until PATCH /vm Resumed");
 out:
+	if (r)
+		*cfg = before;
 	snapfile_reader_free(&rd);
 	return r;
 }
