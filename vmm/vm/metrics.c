@@ -86,6 +86,17 @@ json_t *metrics_virtio_json(uint32_t device_id, uint64_t base,
 	return o;
 }
 
+json_t *metrics_console_json(const struct console_stats *s)
+{
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	SET_U64(o, s, bytes_written);
+	SET_U64(o, s, bytes_dropped_full);
+	SET_U64(o, s, bytes_dropped_rate);
+	return o;
+}
+
 json_t *metrics_vm_json(struct vm *vm)
 {
 	json_t *o = json_object();
@@ -121,6 +132,9 @@ json_t *metrics_vm_json(struct vm *vm)
 							  slot->base, &mm));
 	}
 	json_object_set_new(o, "virtio", virtio);
+	struct console_stats cs;
+	console_get_stats(&vm->console, &cs);
+	json_object_set_new(o, "console", metrics_console_json(&cs));
 	return o;
 }
 

@@ -5,6 +5,7 @@
 #define VMM_VM_H
 
 #include "config/config.h"
+#include "vm/console.h"
 #include "vm/dirty_log.h"
 #include "vm/event_loop.h"
 #include "vm/pause_gate.h"
@@ -62,6 +63,7 @@ struct vm {
 	struct x86_boot_info boot;
 
 	struct serial serial;
+	struct console console; /* the UART's output, never blocking */
 	int serial_irqfd;
 	struct i8042 i8042;
 	struct acpi_pm acpi_pm;
