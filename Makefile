@@ -115,11 +115,12 @@ $(BUILD)/bench/%: tests/bench/%.c $(ALL_LIBS)
 guest: deps
 	@bash guest/build.sh
 
-unit: $(UNIT)
+# process_test.c runs the mvmm binary beside the test binary.
+unit: $(UNIT) $(MVMM)
 	$(UNIT) --jobs 2
 
 unit-asan:
-	$(MAKE) SAN=1 build-asan/unit_tests
+	$(MAKE) SAN=1 build-asan/unit_tests build-asan/mvmm
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/unit_tests --jobs 2
 
 e2e: all guest

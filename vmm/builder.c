@@ -7,8 +7,11 @@
 #include <core/log.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 /* A boot when req is NULL, else a restore. */
 static int build(struct builder *b, const struct snapshot_load_req *req,
@@ -55,6 +58,7 @@ void builder_init(struct builder *b, struct vm_config *cfg, uint64_t start_ns)
 	memset(b, 0, sizeof(*b));
 	b->cfg = cfg;
 	b->start_ns = start_ns;
+	b->preboot_signal_fd = -1;
 	b->api_ctx = (struct api_ctx){
 		.cfg = cfg,
 		.vmm_version = MVMM_VERSION,
@@ -75,12 +79,42 @@ int builder_restore(struct builder *b, const struct snapshot_load_req *req,
 	return build(b, req, err, errlen);
 }
 
+static void on_preboot_signal(void *opaque, uint32_t events)
+{
+	struct builder *b = opaque;
+	struct signalfd_siginfo si;
+	(void)events;
+	if (read(b->preboot_signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_info("stopped by signal %u before the VM was built", si.ssi_signo);
+	b->preboot_signal = (int)si.ssi_signo;
+	event_loop_stop(&b->preboot);
+}
+
+/* The pre-boot loop's own signalfd; the VM's loop makes another. */
+static int preboot_signals(struct builder *b)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	b->preboot_signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (b->preboot_signal_fd < 0)
+		return -errno;
+	return event_loop_add(&b->preboot, b->preboot_signal_fd, 0,
+			      on_preboot_signal, b);
+}
+
 int builder_wait_for_api(struct builder *b)
 {
+	b->preboot_signal_fd = -1;
 	int r = event_loop_init(&b->preboot);
+	if (!r)
+		r = preboot_signals(b);
 	if (r) {
-		log_error("event loop: %s", strerror(-r));
-		return r;
+		log_error("pre-boot event loop: %s", strerror(-r));
+		goto out;
 	}
 	r = api_server_start(&b->api, b->cfg->api_sock, &b->preboot,
 			     api_routes_handle, &b->api_ctx);
@@ -89,14 +123,19 @@ int builder_wait_for_api(struct builder *b)
 		b->preboot_running = true;
 		event_loop_run(&b->preboot);
 		b->preboot_running = false;
-		/* The loop ends when the VM was built, or on an error. */
+		/* The loop ends when the VM was built, on a signal, or on an
+		 * error. */
 		if (!b->api_ctx.vm) {
 			api_server_stop(&b->api);
-			r = -ECANCELED;
+			r = b->preboot_signal ? -EINTR : -ECANCELED;
 		} else if (api_server_attach(&b->api, &b->vm.loop)) {
 			log_warn("api: cannot move to the VM's loop; the API stays silent");
 		}
 	}
+out:
+	if (b->preboot_signal_fd >= 0)
+		close(b->preboot_signal_fd);
+	b->preboot_signal_fd = -1;
 	event_loop_destroy(&b->preboot);
 	return r;
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -181,4 +182,36 @@ Test(builder, two_refused_loads_close_no_fd_of_the_process)
 	cr_assert(fcntl(0, F_GETFD) >= 0, "fd 0 was closed");
 	cr_assert(fcntl(keep, F_GETFD) >= 0, "fd %d was closed", keep);
 	close(keep);
+}
+
+/* Issue 12: SIGTERM before the VM runs killed mvmm by the signal and left
+ * the socket file. With the signals blocked (main does it first thing),
+ * pre-boot mode ends cleanly on one. */
+static void *term_when_listening(void *opaque)
+{
+	(void)opaque;
+	for (int i = 0; i < 500 && access(sock_path, F_OK); i++)
+		usleep(10000);
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
+Test(builder, sigterm_ends_pre_boot_mode_cleanly, .timeout = 10)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	cr_assert_eq(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
+	snprintf(sock_path, sizeof(sock_path), "/tmp/mvmm-buildersig-%d.sock",
+		 (int)getpid());
+	unlink(sock_path);
+	cfg.api_sock = strdup(sock_path);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, term_when_listening, NULL), 0);
+	int r = builder_wait_for_api(&b);
+	pthread_join(t, NULL);
+	cr_assert_eq(r, -EINTR);
+	cr_assert_eq(b.preboot_signal, SIGTERM);
+	cr_assert_eq(b.api.phase, API_SERVER_OFF);
+	cr_assert_neq(access(sock_path, F_OK), 0, "socket left behind");
 }
