@@ -407,20 +407,24 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
 	*socket_context = NULL; /* cannot happen: accept counts first */
 }
 
+int api_path_check(const char *path, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)path[i];
+		if (ch < 0x20 || ch >= 0x7f)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 /* MHD's decoding, then the check a C-string comparison of paths needs. */
 static size_t unescape(void *cls, struct MHD_Connection *conn, char *uri)
 {
 	(void)cls;
 	size_t n = MHD_http_unescape(uri);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)uri[i];
-		if (ch < 0x20 || ch >= 0x7f) {
-			struct api_conn_slot *slot = slot_of(conn);
-			if (slot)
-				slot->bad_path = true;
-			break;
-		}
-	}
+	struct api_conn_slot *slot = slot_of(conn);
+	if (slot && api_path_check(uri, n))
+		slot->bad_path = true;
 	return n;
 }
 

@@ -133,6 +133,11 @@ void api_server_stop(struct api_server *s);
  * handled when none is deferred (resp's body is taken). */
 void api_server_answer(struct api_server *s, struct api_response *resp);
 
+/* 0 when a decoded request path of len bytes may be routed; -EINVAL when
+ * it holds a NUL or a byte outside printable ASCII (compared as a C string,
+ * "/balloon%00/x" would be "/balloon"). */
+int api_path_check(const char *path, size_t len);
+
 /* Response builders for handlers. */
 /* Takes the reference to body. */
 void api_respond_json(struct api_response *resp, unsigned status, json_t *body);
