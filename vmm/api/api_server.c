@@ -353,10 +353,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	struct api_server *s = cls;
 	struct api_conn *c = *con_cls;
 	(void)toe;
-	/* The next request on this connection has its own deadline. */
+	/* The next request on this connection has its own deadline, and
+	 * its own path check. */
 	struct api_conn_slot *slot = slot_of(conn);
-	if (slot)
+	if (slot) {
 		slot->deadline_ns = deadline_from_now(s);
+		slot->bad_path = false;
+	}
 	if (!c)
 		return;
 	if (c->queued) {
@@ -442,9 +445,10 @@ static void refuse_busy(int fd)
 			 "Content-Type: application/json\r\n"
 			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
 			 strlen(body), body);
-	/* What the client sent already: read, so closing does not reset
-	 * the connection before it reads the answer. */
-	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+	/* What the client sent already: read (a little), so closing does
+	 * not reset the connection before it reads the answer. */
+	for (int i = 0; i < 16 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0;
+	     i++)
 		;
 	if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) != n)
 		log_ratelimited(LOG_WARN, "api: 503 to an over-limit client: %s",
@@ -452,9 +456,13 @@ static void refuse_busy(int fd)
 	close(fd);
 }
 
+/* A burst at most per turn, so a flood of connections cannot starve the
+ * ones being served. */
+#define API_ACCEPTS_PER_TURN 32
+
 static void accept_all(struct api_server *s)
 {
-	for (;;) {
+	for (unsigned turn = 0; turn < API_ACCEPTS_PER_TURN; turn++) {
 		struct sockaddr_un addr;
 		socklen_t len = sizeof(addr);
 		int fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &len,
