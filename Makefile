@@ -224,11 +224,12 @@ $(BUILD)/mvmm-fdt: $(call obj,tests/aarch64/mvmm_fdt.c) $(FDT_TOOL_LIBS)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(filter %fdt %fdt.so.1,$(LIBS))
 
-unit: $(UNIT)
+# process_test.c runs the mvmm binary beside the test binary.
+unit: $(UNIT) $(MVMM)
 	$(UNIT) --jobs 2
 
 unit-asan:
-	$(MAKE) SAN=1 build-asan/unit_tests
+	$(MAKE) SAN=1 build-asan/unit_tests build-asan/mvmm
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/unit_tests --jobs 2
 
 e2e: all guest
@@ -257,12 +258,22 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/*_f
 fuzz: $(FUZZ_TARGETS)
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(DEV_SRC) $(wildcard tests/unit/fakes/*.[ch])
 	@mkdir -p build-fuzz
-	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(DEV_INC) $(FUZZ_INC) -Itests/unit -o $@ $< $(CORE_SRC) $(DEV_SRC) $(FUZZ_SRC) -lz
+	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(DEV_INC) $(FUZZ_INC) -Itests/unit -o $@ $< $(CORE_SRC) $(DEV_SRC) $(FUZZ_SRC) -lz $(FUZZ_LIBS)
 # The snapshot target also checks the KVM state blobs (arch code, no KVM).
 FUZZ_KVM_STATE := $(wildcard arch/x86_64/kvm_state_*.[ch] arch/x86_64/include/arch/kvm_state.h)
 build-fuzz/snapshot_fuzz: FUZZ_INC := -Iarch/x86_64/include -Ivmm
 build-fuzz/snapshot_fuzz: FUZZ_SRC := $(wildcard arch/x86_64/kvm_state_*.c vmm/snapshot/snapfile*.c)
 build-fuzz/snapshot_fuzz: $(FUZZ_KVM_STATE) $(wildcard vmm/snapshot/*.[ch]) vmm/config/config.h
+# The control plane: requests through the API layer (all of vmm/ and arch/,
+# no KVM needed) and config files.
+build-fuzz/api_fuzz: FUZZ_INC := -Iarch/x86_64/include -Ivmm
+build-fuzz/api_fuzz: FUZZ_SRC := $(ARCH_SRC) $(VMM_SRC)
+build-fuzz/api_fuzz: FUZZ_LIBS := $(LIBS)
+build-fuzz/api_fuzz: $(ARCH_SRC) $(VMM_SRC) $(wildcard vmm/*.h vmm/*/*.h arch/x86_64/*.h arch/x86_64/include/arch/*.h)
+build-fuzz/config_fuzz: FUZZ_INC := -Ivmm
+build-fuzz/config_fuzz: FUZZ_SRC := $(wildcard vmm/config/*.c)
+build-fuzz/config_fuzz: FUZZ_LIBS := -ljansson
+build-fuzz/config_fuzz: $(wildcard vmm/config/*.[ch])
 fuzz-smoke: fuzz
 	@bash tests/fuzz/smoke.sh
 

@@ -11,6 +11,13 @@
 #define MFD_HUGETLB 0x0004U
 #endif
 
+/* Guest RAM is the guest's data and can be large: kept out of core dumps.
+ * Best effort (a failure only makes a dump larger). */
+static void region_no_dump(struct gmem_region *r)
+{
+	madvise(r->hva, r->len, MADV_DONTDUMP);
+}
+
 static int region_map(struct gmem_region *r, const struct gmem_opts *opts)
 {
 	int prot = PROT_READ | PROT_WRITE;
@@ -25,6 +32,7 @@ static int region_map(struct gmem_region *r, const struct gmem_opts *opts)
 			return -errno;
 		if (opts && opts->transparent_hugepages)
 			madvise(r->hva, r->len, MADV_HUGEPAGE);
+		region_no_dump(r);
 		return 0;
 	}
 	unsigned flags = MFD_CLOEXEC;
@@ -41,6 +49,7 @@ static int region_map(struct gmem_region *r, const struct gmem_opts *opts)
 	r->hva = mmap(NULL, r->len, prot, MAP_SHARED | MAP_NORESERVE, r->fd, 0);
 	if (r->hva == MAP_FAILED)
 		goto err;
+	region_no_dump(r);
 	return 0;
 err:;
 	int e = -errno;

@@ -1,3 +1,4 @@
+#include <core/err.h>
 #include <core/io.h>
 
 #include <errno.h>
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -66,6 +68,77 @@ bool io_all_zero(const void *p, size_t len)
 	return len == 0 || (b[0] == 0 && memcmp(b, b + 1, len - 1) == 0);
 }
 
+static const char *file_kind(mode_t m)
+{
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "a special file";
+}
+
+int io_open_regular(const char *path, int flags, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0) {
+		int e = -errno;
+		return err_set(err, errlen, e, "%s", strerror(-e));
+	}
+	int e = fstat(fd, &st) < 0 ? -errno : 0;
+	if (!e && !S_ISREG(st.st_mode))
+		e = err_set(err, errlen, -EINVAL, "%s, not a regular file",
+			    file_kind(st.st_mode));
+	else if (e)
+		err_set(err, errlen, e, "%s", strerror(-e));
+	/* Blocking again: the callers' whole-transfer loops expect it. */
+	int fl = e ? 0 : fcntl(fd, F_GETFL);
+	if (!e && (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)) {
+		e = -errno;
+		err_set(err, errlen, e, "%s", strerror(-e));
+	}
+	if (e) {
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* The directory a rename into path lands in, and the name there. */
+static int dir_and_name(const char *path, struct stat *dir, char *name,
+			size_t len)
+{
+	char *d = strdup(path), *n = strdup(path);
+	int e = d && n ? 0 : -ENOMEM;
+	if (!e && stat(dirname(d), dir) < 0)
+		e = -errno;
+	if (!e && snprintf(name, len, "%s", basename(n)) >= (int)len)
+		e = -ENAMETOOLONG;
+	free(d);
+	free(n);
+	return e;
+}
+
+int io_same_file(const char *a, const char *b)
+{
+	struct stat da, db, fa, fb;
+	char na[NAME_MAX + 1], nb[NAME_MAX + 1];
+	if (stat(a, &fa) == 0 && stat(b, &fb) == 0 && fa.st_dev == fb.st_dev &&
+	    fa.st_ino == fb.st_ino)
+		return 1;
+	int e = dir_and_name(a, &da, na, sizeof(na));
+	if (!e)
+		e = dir_and_name(b, &db, nb, sizeof(nb));
+	if (e)
+		return e;
+	return da.st_dev == db.st_dev && da.st_ino == db.st_ino &&
+	       !strcmp(na, nb);
+}
+
 int io_fsync_dir_of(const char *path)
 {
 	char *copy = strdup(path);
@@ -90,8 +163,9 @@ int io_tmpfile_open(struct io_tmpfile *t, const char *path)
 	if (snprintf(t->tmp, sizeof(t->tmp), "%s.tmp.%ld", path,
 		     (long)getpid()) >= (int)sizeof(t->tmp))
 		return -ENAMETOOLONG;
-	t->fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	return t->fd < 0 ? -errno : 0;
+	t->fd = io_open_regular(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
+				NULL, 0);
+	return t->fd < 0 ? t->fd : 0;
 }
 
 void io_tmpfile_abort(struct io_tmpfile *t)

@@ -8,8 +8,10 @@
 #include <core/log.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 /* A boot when req is NULL, else a restore. */
@@ -21,14 +23,9 @@ static int build(struct builder *b, const struct snapshot_load_req *req,
 	int r = req ? snapshot_load(&b->vm, b->cfg, req, err, errlen)
 		    : vm_create(&b->vm, b->cfg, err, errlen);
 	if (r) {
-		/* vm_create sets vm->cfg before anything that can fail; still
-		 * NULL, snapshot_load refused the files before building, and
-		 * vm_destroy would close fd 0 for the zeroed fds. */
-		if (b->vm.cfg)
-			vm_destroy(&b->vm);
+		vm_destroy(&b->vm); /* whatever was built; nothing is fine */
 		return r < 0 ? r : -EINVAL;
 	}
-	b->vm_built = true;
 	b->api_ctx.vm = &b->vm;
 	return 0;
 }
@@ -62,6 +59,7 @@ void builder_init(struct builder *b, struct vm_config *cfg, uint64_t start_ns)
 	memset(b, 0, sizeof(*b));
 	b->cfg = cfg;
 	b->start_ns = start_ns;
+	b->preboot_signal_fd = -1;
 	b->api_ctx = (struct api_ctx){
 		.cfg = cfg,
 		.vmm_version = MVMM_VERSION,
@@ -95,12 +93,42 @@ static void api_thread_confine(void *opaque)
 	}
 }
 
+static void on_preboot_signal(void *opaque, uint32_t events)
+{
+	struct builder *b = opaque;
+	struct signalfd_siginfo si;
+	(void)events;
+	if (read(b->preboot_signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_info("stopped by signal %u before the VM was built", si.ssi_signo);
+	b->preboot_signal = (int)si.ssi_signo;
+	event_loop_stop(&b->preboot);
+}
+
+/* The pre-boot loop's own signalfd; the VM's loop makes another. */
+static int preboot_signals(struct builder *b)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	b->preboot_signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (b->preboot_signal_fd < 0)
+		return -errno;
+	return event_loop_add(&b->preboot, b->preboot_signal_fd, 0,
+			      on_preboot_signal, b);
+}
+
 int builder_wait_for_api(struct builder *b)
 {
+	b->preboot_signal_fd = -1;
 	int r = event_loop_init(&b->preboot);
+	if (!r)
+		r = preboot_signals(b);
 	if (r) {
-		log_error("event loop: %s", strerror(-r));
-		return r;
+		log_error("pre-boot event loop: %s", strerror(-r));
+		goto out;
 	}
 	r = api_server_start_hooked(&b->api, b->cfg->api_sock, &b->preboot,
 				    api_routes_handle, &b->api_ctx,
@@ -110,14 +138,19 @@ int builder_wait_for_api(struct builder *b)
 		b->preboot_running = true;
 		event_loop_run(&b->preboot);
 		b->preboot_running = false;
-		/* The loop ends when the VM was built, or on an error. */
-		if (!b->vm_built) {
+		/* The loop ends when the VM was built, on a signal, or on an
+		 * error. */
+		if (!b->api_ctx.vm) {
 			api_server_stop(&b->api);
-			r = -ECANCELED;
+			r = b->preboot_signal ? -EINTR : -ECANCELED;
 		} else if (api_server_attach(&b->api, &b->vm.loop)) {
 			log_warn("api: cannot move to the VM's loop; the API stays silent");
 		}
 	}
+out:
+	if (b->preboot_signal_fd >= 0)
+		close(b->preboot_signal_fd);
+	b->preboot_signal_fd = -1;
 	event_loop_destroy(&b->preboot);
 	return r;
 }
@@ -148,8 +181,6 @@ int builder_run(struct builder *b)
 void builder_destroy(struct builder *b)
 {
 	api_server_stop(&b->api);
-	if (b->vm_built)
-		vm_destroy(&b->vm);
-	b->vm_built = false;
+	vm_destroy(&b->vm);
 	b->api_ctx.vm = NULL;
 }

@@ -30,12 +30,13 @@ struct builder {
 	/* CLOCK_MONOTONIC ns the VM's startup figure counts from: the
 	 * process's start, or the API request that built it. */
 	uint64_t start_ns;
-	struct vm vm;
-	bool vm_built; /* vm holds something vm_destroy must release */
+	struct vm vm; /* built when api_ctx.vm points at it */
 	struct api_ctx api_ctx;
 	struct api_server api;
 	struct event_loop preboot; /* pre-boot mode: serves the API until built */
 	bool preboot_running;
+	int preboot_signal_fd; /* SIGTERM/SIGINT/SIGHUP end pre-boot mode */
+	int preboot_signal;    /* the one that did, or 0 */
 };
 
 void builder_init(struct builder *b, struct vm_config *cfg, uint64_t start_ns);
@@ -47,7 +48,9 @@ int builder_restore(struct builder *b, const struct snapshot_load_req *req,
 		    char *err, size_t errlen);
 /* Pre-boot mode: serves the API on cfg->api_sock until InstanceStart or PUT
  * /snapshot/load built the VM; the server then moves to the VM's loop. 0,
- * or -errno (logged) when it ended without a VM. */
+ * -EINTR when SIGTERM, SIGINT or SIGHUP ended it (they must be blocked, as
+ * main does from the start), or -errno (logged) when it ended otherwise
+ * without a VM. The socket file is gone unless a VM was built. */
 int builder_wait_for_api(struct builder *b);
 /* Serves the API on cfg->api_sock for the built VM's run: a no-op without
  * a socket or when pre-boot mode serves it already. 0 or -errno (logged). */

@@ -6,7 +6,25 @@
 
 #include <core/clock.h>
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+
+/* Before anything else runs. A reader of stdout or stderr that goes away
+ * must cost output, not the guest (SIGPIPE). SIGTERM, SIGINT and SIGHUP
+ * wait, blocked, for a signalfd (the pre-boot loop's, then the VM's), so
+ * they end mvmm with status 0 and the socket file removed whenever they
+ * come; every thread inherits the mask. */
+static void process_signals_init(void)
+{
+	sigset_t set;
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
 
 /* Builds the VM the way the flags ask (a restore, the API's pre-boot mode,
  * or a boot) and runs it; the exit status. */
@@ -25,8 +43,9 @@ static int build_and_run(struct builder *b, struct vm_config *cfg)
 			return 2; /* a bad or mismatched file, like a bad config */
 		}
 	} else if (cfg->api_sock && !cfg->kernel_path) {
-		if (builder_wait_for_api(b))
-			return 1;
+		int r = builder_wait_for_api(b);
+		if (r)
+			return r == -EINTR ? 0 : 1; /* a signal: a clean stop */
 	} else if (builder_boot(b, err, sizeof(err))) {
 		fprintf(stderr, "mvmm: %s\n", err);
 		return 1;
@@ -38,6 +57,7 @@ static int build_and_run(struct builder *b, struct vm_config *cfg)
 
 int main(int argc, char **argv)
 {
+	process_signals_init();
 	uint64_t start_ns = clock_now_ns();
 	struct vm_config cfg;
 	char err[CONFIG_ERR_LEN] = "";

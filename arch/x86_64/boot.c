@@ -21,12 +21,13 @@ static int open_file(const char *what, const char *path, uint64_t *size,
 		     char *err, size_t errlen)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char why[128];
+	int fd = io_open_regular(path, O_RDONLY, why, sizeof(why));
 
 	if (fd < 0)
-		return err_set(err, errlen, -errno, "%s: cannot open %s: %s",
-			       what, path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+		return err_set(err, errlen, fd, "%s: cannot open %s: %s", what,
+			       path, why);
+	if (fstat(fd, &st) < 0 || st.st_size <= 0) {
 		close(fd);
 		return err_set(err, errlen, -EINVAL,
 			       "%s: %s is not a regular non-empty file", what,

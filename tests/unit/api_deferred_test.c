@@ -169,13 +169,19 @@ static int connect_unix(void)
 	return fd;
 }
 
-static int send_get(int fd, const char *path)
+static int send_req(int fd, const char *method, const char *path)
 {
 	char head[256];
 	int n = snprintf(head, sizeof(head),
-			 "GET %s HTTP/1.1\r\nHost: localhost\r\n"
-			 "Connection: close\r\n\r\n", path);
+			 "%s %s HTTP/1.1\r\nHost: localhost\r\n"
+			 "Content-Length: 0\r\nConnection: close\r\n\r\n",
+			 method, path);
 	return send(fd, head, (size_t)n, MSG_NOSIGNAL) == n ? 0 : -1;
+}
+
+static int send_get(int fd, const char *path)
+{
+	return send_req(fd, "GET", path);
 }
 
 /* Reads to EOF (or the timeout); status -1 when no HTTP answer came. */
@@ -276,7 +282,7 @@ static void *second_client(void *unused)
 	for (int i = 0; i < 400 && !atomic_load(&bed.later_deferred); i++)
 		usleep(1000);
 	int fd = connect_unix();
-	if (fd >= 0 && !send_get(fd, "/echo")) {
+	if (fd >= 0 && !send_req(fd, "PUT", "/echo")) {
 		atomic_store(&bed.second_sent, next_seq());
 		/* ...give a wrong server time to handle it, then let the
 		 * main loop answer the first. */
@@ -302,6 +308,8 @@ static void *first_client(void *unused)
 	return NULL;
 }
 
+/* A request that changes state waits for the deferred one (a PATCH /vm
+ * could pause the VM under a snapshot's hint run). */
 Test(api_deferred, request_behind_a_deferred_one_waits_for_its_answer)
 {
 	run_loop_with(first_client);
@@ -320,6 +328,60 @@ Test(api_deferred, request_behind_a_deferred_one_waits_for_its_answer)
 	cr_assert_gt(echoed, answered, "echo at %d, first answered at %d",
 		     echoed, answered);
 	cr_assert_eq(bed.handler_calls, 2);
+}
+
+/* ---- issue 12: a GET while a request is deferred ---- */
+
+struct timed_get {
+	struct reply reply;
+	long ms;
+};
+
+static void *get_while_held(void *arg)
+{
+	struct timed_get *g = arg;
+	struct timespec t0, t1;
+	for (int i = 0; i < 1000 && !atomic_load(&bed.later_deferred); i++)
+		usleep(1000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	get("/echo", &g->reply);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	g->ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+		(t1.tv_nsec - t0.tv_nsec) / 1000000;
+	/* Now let the main loop answer the held request. */
+	uint64_t one = 1;
+	if (write(bed.kick_fd, &one, sizeof(one)) != sizeof(one))
+		g->ms = -1;
+	return NULL;
+}
+
+static struct timed_get timed;
+
+static void *held_then_get(void *unused)
+{
+	pthread_t t;
+	(void)unused;
+	pthread_create(&t, NULL, get_while_held, &timed);
+	get("/held", &bed.replies[0]);
+	pthread_join(t, NULL);
+	event_loop_stop(&bed.loop);
+	return NULL;
+}
+
+/* snapshot/create holds its answer for up to hint_timeout_ms (600 s): the
+ * API thread waited with it, and no one else was answered meanwhile. */
+Test(api_deferred, get_is_answered_while_a_request_is_deferred)
+{
+	run_loop_with(held_then_get);
+	cr_assert_eq(timed.reply.status, 200, "%s", timed.reply.body);
+	cr_assert_str_eq(timed.reply.body, "{\"path\":\"/echo\"}");
+	cr_assert(timed.ms >= 0 && timed.ms < 1000, "GET took %ld ms", timed.ms);
+	int echoed = atomic_load(&bed.echo_handled);
+	int answered = atomic_load(&bed.held_answered);
+	cr_assert(echoed > 0 && answered > echoed,
+		  "echo at %d, held answered at %d", echoed, answered);
+	cr_assert_eq(bed.replies[0].status, 200, "%s", bed.replies[0].body);
+	cr_assert_str_eq(bed.replies[0].body, "{\"answer\":\"held\"}");
 }
 
 /* ---- stop while a request is deferred ---- */

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -224,7 +226,7 @@ static bool request_waiting(struct api_server *s)
 {
 	for (int i = 0; i < 400; i++) {
 		pthread_mutex_lock(&s->lock);
-		bool w = s->req != NULL;
+		bool w = s->queue != NULL;
 		pthread_mutex_unlock(&s->lock);
 		if (w)
 			return true;
@@ -324,3 +326,260 @@ Test(api_server, start_refuses_a_live_socket_and_replaces_a_stale_one)
 }
 
 /* ---- mvmm_inhibit (issue 6) ---- */
+
+/* ---- hostile local clients (issue 12) ---- */
+
+/* A connected client; reads time out after timeout_ms. */
+static int dial(unsigned timeout_ms)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = timeout_ms / 1000,
+			     .tv_usec = (timeout_ms % 1000) * 1000};
+	strcpy(a.sun_path, sock_path);
+	cr_assert_geq(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* Sends a raw request and reads the answer's status; -1 when none came. */
+static int raw_status(int fd, const char *req, char *body, size_t len)
+{
+	static char buf[4096];
+	size_t got = 0;
+	ssize_t r;
+	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0)
+		return -1;
+	while (got < sizeof(buf) - 1 &&
+	       (r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)r;
+	buf[got] = 0;
+	int status = -1;
+	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+		return -1;
+	const char *b = strstr(buf, "\r\n\r\n");
+	if (body)
+		snprintf(body, len, "%s", b ? b + 4 : "");
+	return status;
+}
+
+#define GET_ROOT "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+static long ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+struct crowd {
+	struct event_loop *loop;
+	struct api_server *srv;
+	int over_status;
+	long over_ms;
+	char over_body[512];
+	int after_status;
+	long cut_ms;
+};
+
+/* 16 clients that send a byte now and then (an inactivity timeout never
+ * fires for them), one more, then one after the deadline cut them. */
+static void *crowd_main(void *opaque)
+{
+	struct crowd *c = opaque;
+	int idle[API_MAX_CONNECTIONS];
+	struct timespec t0, t1;
+	for (int i = 0; i < API_MAX_CONNECTIONS; i++) {
+		idle[i] = dial(3000);
+		cr_assert_eq(send(idle[i], "G", 1, MSG_NOSIGNAL), 1);
+	}
+	usleep(50 * 1000); /* all accepted */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int fd = dial(3000);
+	c->over_status = raw_status(fd, GET_ROOT, c->over_body,
+				    sizeof(c->over_body));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	c->over_ms = ms_between(&t0, &t1);
+	close(fd);
+	/* Dribbling: one byte each per 50 ms until the server cuts them. */
+	bool open = true;
+	for (int round = 0; round < 100 && open; round++) {
+		usleep(50 * 1000);
+		open = false;
+		for (int i = 0; i < API_MAX_CONNECTIONS; i++)
+			if (idle[i] >= 0 &&
+			    send(idle[i], "E", 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1)
+				open = true;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	c->cut_ms = open ? -1 : ms_between(&t0, &t1);
+	for (int i = 0; i < API_MAX_CONNECTIONS; i++)
+		close(idle[i]);
+	fd = dial(3000);
+	c->after_status = raw_status(fd, GET_ROOT, NULL, 0);
+	close(fd);
+	event_loop_stop(c->loop);
+	return NULL;
+}
+
+Test(api_server, idle_connections_cannot_lock_other_clients_out, .timeout = 20)
+{
+	struct event_loop loop;
+	struct api_server srv;
+	pthread_t t;
+	struct crowd c = {.loop = &loop, .srv = &srv};
+
+	make_sock_path();
+	cr_assert_eq(event_loop_init(&loop), 0);
+	cr_assert_eq(api_server_start(&srv, sock_path, &loop, api_routes_handle,
+				      &ctx), 0);
+	atomic_store(&srv.deadline_ms, 600);
+	pthread_create(&t, NULL, crowd_main, &c);
+	cr_assert_eq(event_loop_run(&loop), 0);
+	pthread_join(t, NULL);
+	api_server_stop(&srv);
+	event_loop_destroy(&loop);
+
+	cr_assert_eq(c.over_status, 503, "the 17th client got %d", c.over_status);
+	cr_assert_lt(c.over_ms, 2000, "the 503 took %ld ms", c.over_ms);
+	cr_assert(strstr(c.over_body, "\"fault_message\":\"too many connections"),
+		  "%s", c.over_body);
+	/* Bytes kept coming: only a total deadline ends them. */
+	cr_assert(c.cut_ms > 0 && c.cut_ms < 3000,
+		  "dribbling clients were cut after %ld ms", c.cut_ms);
+	cr_assert_eq(c.after_status, 200);
+}
+
+/* A request whose headers never finish is cut at the deadline. */
+Test(api_server, unfinished_headers_are_cut_at_the_request_deadline,
+     .timeout = 10)
+{
+	struct event_loop loop;
+	struct api_server srv;
+	struct timespec t0, t1;
+	char buf[64];
+
+	make_sock_path();
+	cr_assert_eq(event_loop_init(&loop), 0);
+	cr_assert_eq(api_server_start(&srv, sock_path, &loop, echo_handler, NULL),
+		     0);
+	atomic_store(&srv.deadline_ms, 300);
+	int fd = dial(5000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_gt(send(fd, "GET / HTTP/1.1\r\nHost:", 21, MSG_NOSIGNAL), 0);
+	ssize_t r = read(fd, buf, sizeof(buf)); /* EOF when cut */
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_leq(r, 0, "an answer to half a request");
+	cr_assert(ms_between(&t0, &t1) >= 250 && ms_between(&t0, &t1) < 3000,
+		  "cut after %ld ms", ms_between(&t0, &t1));
+	close(fd);
+	api_server_stop(&srv);
+	event_loop_destroy(&loop);
+}
+
+struct paths {
+	struct event_loop *loop;
+	int status[6];
+	char body[6][512];
+};
+
+static void *paths_main(void *opaque)
+{
+	struct paths *p = opaque;
+	static const char *const reqs[] = {
+		"GET /%00 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"GET /balloon%00/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"PUT /machine-config%00.bak HTTP/1.1\r\nHost: x\r\n"
+		"Content-Length: 17\r\nConnection: close\r\n\r\n{\"vcpu_count\": 4}",
+		"GET /%7f HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"GET /%c3%a9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		GET_ROOT,
+	};
+	for (int i = 0; i < 6; i++) {
+		int fd = dial(3000);
+		p->status[i] = raw_status(fd, reqs[i], p->body[i],
+					  sizeof(p->body[i]));
+		close(fd);
+	}
+	event_loop_stop(p->loop);
+	return NULL;
+}
+
+/* Paths were compared as C strings after decoding: "/%00" was "/". */
+Test(api_server, a_path_with_nul_or_a_control_byte_gets_400, .timeout = 10)
+{
+	struct event_loop loop;
+	struct api_server srv;
+	pthread_t t;
+	struct paths p = {.loop = &loop};
+
+	make_sock_path();
+	cr_assert_eq(event_loop_init(&loop), 0);
+	cr_assert_eq(api_server_start(&srv, sock_path, &loop, api_routes_handle,
+				      &ctx), 0);
+	pthread_create(&t, NULL, paths_main, &p);
+	cr_assert_eq(event_loop_run(&loop), 0);
+	pthread_join(t, NULL);
+	api_server_stop(&srv);
+	event_loop_destroy(&loop);
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(p.status[i], 400, "request %d: %d %s", i,
+			     p.status[i], p.body[i]);
+		cr_assert(strstr(p.body[i], "fault_message"), "%s", p.body[i]);
+	}
+	cr_assert(strstr(p.body[0], "NUL or a byte outside printable ASCII"),
+		  "%s", p.body[0]);
+	cr_assert_eq(cfg.vcpu_count, 1, "the PUT reached /machine-config");
+	cr_assert_eq(p.status[5], 200, "a plain path still works");
+}
+
+Test(api_server, the_socket_is_0600_whatever_the_umask)
+{
+	struct event_loop loop;
+	struct api_server srv;
+	struct stat st;
+
+	make_sock_path();
+	mode_t old = umask(0);
+	cr_assert_eq(event_loop_init(&loop), 0);
+	cr_assert_eq(api_server_start(&srv, sock_path, &loop, echo_handler, NULL),
+		     0);
+	umask(old);
+	cr_assert_eq(stat(sock_path, &st), 0);
+	cr_assert(S_ISSOCK(st.st_mode));
+	cr_assert_eq(st.st_mode & 07777, 0600, "mode %o", st.st_mode & 07777);
+	api_server_stop(&srv);
+	event_loop_destroy(&loop);
+}
+
+/* A server that accepts nothing (its backlog full) at the socket path: the
+ * stale-socket check must not wait for it. */
+Test(api_server, start_does_not_wait_on_a_busy_socket, .timeout = 10)
+{
+	struct event_loop loop;
+	struct api_server srv;
+	int clients[8], n = 0;
+
+	make_sock_path();
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	strcpy(sa.sun_path, sock_path);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(lfd, 0), 0);
+	/* Fill the backlog until a connect would block. */
+	for (; n < 8; n++) {
+		clients[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(clients[n], (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			close(clients[n]);
+			break;
+		}
+	}
+	cr_assert_lt(n, 8, "the backlog never filled");
+	cr_assert_eq(event_loop_init(&loop), 0);
+	cr_assert_eq(api_server_start(&srv, sock_path, &loop, echo_handler, NULL),
+		     -EADDRINUSE);
+	for (int i = 0; i < n; i++)
+		close(clients[i]);
+	close(lfd);
+	unlink(sock_path);
+	event_loop_destroy(&loop);
+}

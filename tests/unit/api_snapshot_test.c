@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 TestSuite(api_snapshot, .init = api_fixture_setup, .fini = api_fixture_teardown);
 
@@ -154,6 +155,37 @@ Test(api_snapshot, create_on_a_running_vm_needs_the_server_for_its_answer)
 		   " \"mem_file_path\": \"/tmp/m\"}",
 		   "snapshot.snapshot_type");
 	cr_assert_not(ctx.has_last_snapshot);
+}
+
+/* Issue 12: two spellings of one file were renamed over each other and
+ * answered 204. Refused before the VM is touched. */
+Test(api_snapshot, create_refuses_two_paths_naming_one_file)
+{
+	static struct api_server unused; /* never answered: refused at once */
+	char dir[] = "/tmp/mvmm-snapsame-XXXXXX", link[64], body[512];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(link, sizeof(link), "%s/link", dir);
+	cr_assert_eq(symlink(dir, link), 0);
+	boot_with_balloon(0, 0);
+	ctx.server = &unused;
+	const char *pairs[][2] = {
+		{"%s/vm", "%s/./vm"},
+		{"%s/vm", "%s/link/vm"},
+		{"%s/link/./vm", "%s/vm"},
+	};
+	for (unsigned i = 0; i < 3; i++) {
+		char s[128], m[128];
+		snprintf(s, sizeof(s), pairs[i][0], dir);
+		snprintf(m, sizeof(m), pairs[i][1], dir);
+		snprintf(body, sizeof(body),
+			 "{\"snapshot_path\": \"%s\", \"mem_file_path\": \"%s\"}",
+			 s, m);
+		expect_400("PUT", "/snapshot/create", body,
+			   "snapshot_path and mem_file_path are the same file");
+	}
+	cr_assert_not(ctx.has_last_snapshot);
+	unlink(link);
+	rmdir(dir);
 }
 
 /* ---- PUT /snapshot/load ---- */

@@ -579,3 +579,44 @@ Test(api, patch_mvmm_inhibit_errors_name_the_field)
 	cr_assert_str_eq(fault(j), "balloon.amount_mib: must be an integer");
 	json_decref(j);
 }
+
+/* ---- fault_message is always JSON (issue 12) ---- */
+
+static bool valid_utf8_json_fault(json_t *j, const char *want_prefix)
+{
+	const char *m = json_string_value(json_object_get(j, "fault_message"));
+	return m && !strncmp(m, want_prefix, strlen(want_prefix));
+}
+
+Test(api, fault_message_with_invalid_utf8_keeps_its_body)
+{
+	json_t *j = NULL;
+	/* The path is echoed in the message; these bytes are not UTF-8. */
+	cr_assert_eq(call("GET", "/\xff\xfe\xc0\xaf\xed\xa0\x80", NULL, &j), 400);
+	cr_assert_not_null(j, "the 400 lost its body");
+	cr_assert(valid_utf8_json_fault(j, "Invalid request method and/or path"),
+		  "%s", fault(j));
+	cr_assert(strstr(fault(j), "/???????"), "%s", fault(j));
+	json_decref(j);
+}
+
+Test(api, fault_message_cut_mid_character_keeps_its_body)
+{
+	/* 600 two-byte characters: the 512-byte message ends inside one for
+	 * one of the two offsets. */
+	for (int shift = 0; shift < 2; shift++) {
+		char path[2 + 600 * 2 + 1] = "/x";
+		size_t at = 1 + (size_t)shift;
+		for (int i = 0; i < 600; i++)
+			memcpy(path + at + 2 * i, "\xc3\xa9", 2);
+		path[at + 1200] = 0;
+		json_t *j = NULL;
+		cr_assert_eq(call("GET", path, NULL, &j), 400);
+		cr_assert_not_null(j, "the 400 lost its body");
+		const char *m = fault(j);
+		size_t n = strlen(m);
+		cr_assert(n > 400 && n < 512, "%zu", n);
+		cr_assert_str_eq(m + n - 2, "\xc3\xa9", "cut at a character");
+		json_decref(j);
+	}
+}

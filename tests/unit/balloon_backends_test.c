@@ -9,8 +9,10 @@
 #include <errno.h>
 #include <linux/virtio_balloon.h>
 #include <linux/virtio_config.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define F(b) FBD_BIT(b)
 #define F_REPORTING 5
@@ -319,4 +321,46 @@ Test(balloon_backends, without_mem_lock_a_silent_driver_is_accepted)
 Test(balloon_backends, mem_lock_accepts_the_linux_driver)
 {
 	probe_with_mem_lock(true, &linux_opts, 0);
+}
+
+/* Issue 12: a guest that retries FEATURES_OK in a loop must not flood the
+ * host's log; stderr is captured while it tries 100 times. */
+Test(balloon_backends, refused_features_ok_in_a_loop_is_logged_rate_limited)
+{
+	struct fbd_opts silent = {.features = FBD_LINUX_FEATURES &
+					      ~F(VIRTIO_BALLOON_F_MUST_TELL_HOST)};
+	struct vm_config vc;
+	struct balloon_config bc;
+	config_defaults(&vc);
+	vc.mem_lock = true;
+	vm_balloon_config(&vc, &bc);
+	bed = fbd_bed_new(&bc, NULL);
+	cr_assert(bed);
+
+	char path[] = "/tmp/mvmm-logflood-XXXXXX";
+	int log_fd = mkstemp(path);
+	cr_assert_geq(log_fd, 0);
+	unlink(path);
+	fflush(stderr);
+	int saved = dup(2);
+	cr_assert_eq(dup2(log_fd, 2), 2);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(fake_driver_negotiate(&bed->tb->drv,
+						   silent.features | F(VIRTIO_F_VERSION_1)),
+			     -EIO);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+
+	char buf[65536];
+	ssize_t n = pread(log_fd, buf, sizeof(buf) - 1, 0);
+	close(log_fd);
+	cr_assert_geq(n, 0);
+	buf[n] = 0;
+	unsigned lines = 0;
+	for (char *p = buf; (p = strstr(p, "refusing FEATURES_OK")); p++)
+		lines++;
+	cr_assert_geq(lines, 1, "the first refusal is logged: %s", buf);
+	cr_assert_leq(lines, 10, "%u log lines for 100 refusals", lines);
+	config_free(&vc);
 }

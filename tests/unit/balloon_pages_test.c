@@ -268,7 +268,7 @@ Test(balloon_pages, deflate_waits_for_inflates_still_discarding)
 	/* A reset forgets a parked deflate like any request. */
 	hd = fbd_send_pfns(drv, BALLOON_Q_DEFLATE, &pfn, 1);
 	cr_assert_eq(fbd_get_used(drv, BALLOON_Q_DEFLATE, NULL), -EAGAIN);
-	fake_driver_reset(&bed->tb->drv);
+	reset_completing_discards();
 	cr_assert_eq(metrics().orphaned_requests, 2);
 }
 

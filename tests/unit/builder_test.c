@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -68,7 +69,6 @@ Test(builder, a_refused_restore_leaves_nothing_built)
 	int r = builder_restore(&b, &req, err, sizeof(err));
 	cr_assert(r < 0, "%d", r);
 	cr_assert(strstr(err, "/nonexistent/state"), "%s", err);
-	cr_assert_not(b.vm_built);
 	cr_assert_null(b.api_ctx.vm);
 	builder_destroy(&b);
 	cr_assert(fcntl(0, F_GETFD) >= 0, "fd 0 was closed");
@@ -98,7 +98,6 @@ Test(builder, pre_boot_mode_fails_on_a_socket_it_cannot_bind)
 	cfg.api_sock = strdup("/nonexistent/dir/mvmm.sock");
 	cr_assert(builder_wait_for_api(&b) < 0);
 	cr_assert_eq(b.api.phase, API_SERVER_OFF);
-	cr_assert_not(b.vm_built);
 }
 
 /* ---- pre-boot mode over a real socket ---- */
@@ -160,6 +159,59 @@ Test(builder, pre_boot_mode_serves_until_its_loop_ends)
 	pthread_join(t, NULL);
 	cr_assert_eq(load_status, 400);
 	cr_assert_eq(r, -ECANCELED);
+	cr_assert_eq(b.api.phase, API_SERVER_OFF);
+	cr_assert_neq(access(sock_path, F_OK), 0, "socket left behind");
+}
+
+/* Issue 12: two refused loads in one pre-boot process closed fd 0, then an
+ * API connection's socket (libmicrohttpd aborted). */
+Test(builder, two_refused_loads_close_no_fd_of_the_process)
+{
+	char out[512];
+	int null_fd = open("/dev/null", O_RDONLY);
+	cr_assert(null_fd >= 0);
+	cr_assert_eq(dup2(null_fd, 0), 0);
+	int keep = null_fd; /* stands for an API connection's socket */
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(call("PUT", "/snapshot/load",
+				  "{\"snapshot_path\": \"/nonexistent/state\"}",
+				  out, sizeof(out)),
+			     400, "%s", out);
+	cr_assert_null(b.api_ctx.vm);
+	builder_destroy(&b);
+	cr_assert(fcntl(0, F_GETFD) >= 0, "fd 0 was closed");
+	cr_assert(fcntl(keep, F_GETFD) >= 0, "fd %d was closed", keep);
+	close(keep);
+}
+
+/* Issue 12: SIGTERM before the VM runs killed mvmm by the signal and left
+ * the socket file. With the signals blocked (main does it first thing),
+ * pre-boot mode ends cleanly on one. */
+static void *term_when_listening(void *opaque)
+{
+	(void)opaque;
+	for (int i = 0; i < 500 && access(sock_path, F_OK); i++)
+		usleep(10000);
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
+Test(builder, sigterm_ends_pre_boot_mode_cleanly, .timeout = 10)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	cr_assert_eq(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
+	snprintf(sock_path, sizeof(sock_path), "/tmp/mvmm-buildersig-%d.sock",
+		 (int)getpid());
+	unlink(sock_path);
+	cfg.api_sock = strdup(sock_path);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, term_when_listening, NULL), 0);
+	int r = builder_wait_for_api(&b);
+	pthread_join(t, NULL);
+	cr_assert_eq(r, -EINTR);
+	cr_assert_eq(b.preboot_signal, SIGTERM);
 	cr_assert_eq(b.api.phase, API_SERVER_OFF);
 	cr_assert_neq(access(sock_path, F_OK), 0, "socket left behind");
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static struct vm_config cfg;
@@ -273,4 +274,17 @@ Test(config_contract, smt_with_odd_vcpu_count_is_refused_in_config_files)
 		  "%s", err);
 	cfg.vcpu_count = 4;
 	cr_assert_eq(config_validate(&cfg, err), 0, "%s", err);
+}
+
+/* --config naming a FIFO: refused at once instead of blocking mvmm. */
+Test(config, fifo_config_file_is_refused_without_blocking, .timeout = 5)
+{
+	char dir[] = "/tmp/mvmm-cfgtest-fifo-XXXXXX", p[64];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(p, 0600), 0);
+	cr_assert_neq(config_load_file(&cfg, p, err), 0);
+	cr_assert(strstr(err, "cannot open: a FIFO, not a regular file"), "%s", err);
+	unlink(p);
+	rmdir(dir);
 }

@@ -145,3 +145,102 @@ Test(core_clock, is_monotonic)
 	cr_assert_gt(b, a + 900000);
 	cr_assert_geq(clock_now_us(), b / 1000);
 }
+
+/* ---- io_open_regular: user-named files (issue 12) ---- */
+
+Test(core_io, open_regular_refuses_a_fifo_without_blocking, .timeout = 5)
+{
+	char err[256];
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	/* Nobody writes: a plain open(O_RDONLY) would block here forever. */
+	cr_assert_eq(io_open_regular(path, O_RDONLY, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "a FIFO, not a regular file");
+}
+
+Test(core_io, open_regular_refuses_a_directory_and_a_device)
+{
+	char err[256];
+	cr_assert_eq(io_open_regular(dir, O_RDONLY, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "a directory"), "%s", err);
+	cr_assert_eq(io_open_regular("/dev/null", O_RDONLY, err, sizeof(err)),
+		     -EINVAL);
+	cr_assert(strstr(err, "a device"), "%s", err);
+	cr_assert_eq(io_open_regular("/nonexistent/x", O_RDONLY, err,
+				     sizeof(err)), -ENOENT);
+	cr_assert(strstr(err, "No such file"), "%s", err);
+}
+
+Test(core_io, open_regular_gives_a_blocking_close_on_exec_fd)
+{
+	int fd = io_open_regular(path, O_WRONLY | O_CREAT | O_EXCL, NULL, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+	cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	struct stat st;
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600 & ~umask(022));
+	close(fd);
+}
+
+Test(core_io, open_regular_with_nofollow_refuses_a_symlink)
+{
+	char link[PATH_MAX + 8];
+	snprintf(link, sizeof(link), "%s/link", dir);
+	int fd = open(path, O_WRONLY | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(symlink(path, link), 0);
+	cr_assert_eq(io_open_regular(link, O_RDONLY | O_NOFOLLOW, NULL, 0),
+		     -ELOOP);
+	fd = io_open_regular(link, O_RDONLY, NULL, 0);
+	cr_assert_geq(fd, 0, "without O_NOFOLLOW a link to a file is fine");
+	close(fd);
+}
+
+Test(core_io, tmpfile_refuses_a_planted_fifo, .timeout = 5)
+{
+	struct io_tmpfile t;
+	char tmp[PATH_MAX + 32];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	cr_assert_eq(mkfifo(tmp, 0600), 0);
+	cr_assert_eq(io_tmpfile_open(&t, path), -EEXIST);
+}
+
+/* ---- io_same_file (issue 12: snapshot_path and mem_file_path) ---- */
+
+Test(core_io, same_file_sees_through_dots_links_and_dotdot)
+{
+	char a[PATH_MAX + 8], b[PATH_MAX + 16], sub[PATH_MAX + 8],
+		link[PATH_MAX + 8];
+	snprintf(a, sizeof(a), "%s/vm", dir);
+	snprintf(b, sizeof(b), "%s/./vm", dir);
+	cr_assert_eq(io_same_file(a, b), 1, "neither exists yet");
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	cr_assert_eq(mkdir(sub, 0700), 0);
+	snprintf(b, sizeof(b), "%s/sub/../vm", dir);
+	cr_assert_eq(io_same_file(a, b), 1);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	cr_assert_eq(symlink(dir, link), 0);
+	snprintf(b, sizeof(b), "%s/link/vm", dir);
+	cr_assert_eq(io_same_file(a, b), 1, "a linked directory");
+	/* A link to the file itself, once it exists. */
+	int fd = open(a, O_WRONLY | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	snprintf(b, sizeof(b), "%s/sub/alias", dir);
+	cr_assert_eq(symlink(a, b), 0);
+	cr_assert_eq(io_same_file(a, b), 1, "a link to the file");
+	cr_assert_eq(io_same_file(b, a), 1);
+}
+
+Test(core_io, same_file_tells_different_files_apart)
+{
+	char a[PATH_MAX + 8], b[PATH_MAX + 8];
+	snprintf(a, sizeof(a), "%s/vm", dir);
+	snprintf(b, sizeof(b), "%s/mem", dir);
+	cr_assert_eq(io_same_file(a, b), 0);
+	snprintf(b, sizeof(b), "%s/sub/vm", dir);
+	cr_assert_eq(io_same_file(a, b), -ENOENT, "no such directory");
+	cr_assert_eq(io_same_file("vm", "./vm"), 1, "relative to the cwd");
+	cr_assert_eq(io_same_file("vm", "mem"), 0);
+}

@@ -558,3 +558,73 @@ Test(discard, sync_backend_has_no_eventfd)
 	cr_assert_str_eq(discard_engine_name(e), "sync");
 	discard_engine_destroy(e);
 }
+
+/* ---- cancel (issue 12: a balloon reset cancels, then waits) ---- */
+
+Test(discard, sync_backend_cancel_drops_queued_ranges_unrun)
+{
+	struct gmem mem;
+	init_mem(&mem, GMEM_ANON_PRIVATE, 4 * MIB);
+	const struct gmem_region *r = &mem.regions[0];
+	struct discard_engine *e = engine_new(MODE_SYNC, 0);
+	struct discard *d = discard_engine_iface(e);
+	static struct req q;
+
+	touch(r->hva, r->len, 0xa5);
+	req_add(&q, r, MIB, MIB);
+	req_add(&q, r, 3 * MIB, MIB);
+	req_queue(d, &q);
+	cr_assert_eq(d->ops->cancel(d->be), 0);
+	cr_assert_eq(q.calls, 1);
+	cr_assert_eq(q.err, -ECANCELED);
+	cr_assert_eq(r->hva[MIB], 0xa5, "a cancelled range never ran");
+	cr_assert_eq(r->hva[3 * MIB], 0xa5);
+	struct discard_stats st;
+	discard_engine_stats(e, &st);
+	cr_assert_eq(st.cancelled, 2);
+	cr_assert_eq(d->ops->submit(d->be), 0, "nothing left to run");
+	cr_assert_eq(q.calls, 1);
+	discard_engine_destroy(e);
+	gmem_destroy(&mem);
+}
+
+/* A one-entry ring holds one 2 MiB op; the other three wait for room and
+ * are dropped, the one in the kernel completes and then done() runs. */
+Test(discard, ring_cancel_drops_what_waits_for_the_ring)
+{
+	struct gmem mem;
+	init_mem(&mem, GMEM_ANON_PRIVATE, 8 * MIB);
+	const struct gmem_region *r = &mem.regions[0];
+	struct discard_engine_opts o;
+	struct discard_engine *e;
+	discard_engine_default_opts(&o);
+	o.kind = DISCARD_ENGINE_URING;
+	o.inline_max_bytes = 0;
+	o.chunk_bytes = 2 * MIB;
+	o.ring_entries = 1;
+	int err = discard_engine_create(&e, &o, on_done);
+	if (err == -ENOSYS || err == -EPERM || err == -EOPNOTSUPP)
+		cr_skip_test("io_uring unavailable here (%s)", strerror(-err));
+	cr_assert_eq(err, 0);
+	struct discard *d = discard_engine_iface(e);
+	static struct req q;
+
+	touch(r->hva, r->len, 0xa5);
+	req_add(&q, r, 0, 8 * MIB);
+	req_queue(d, &q);
+	cr_assert_eq(d->ops->submit(d->be), 0);
+	cr_assert_eq(d->ops->cancel(d->be), 0);
+	done_calls = 0;
+	wait_done(e, 1);
+	cr_assert_eq(q.calls, 1);
+	cr_assert_eq(q.err, -ECANCELED);
+	cr_assert(all_zero(r->hva, 2 * MIB), "the op in the kernel ran");
+	for (uint64_t off = 2 * MIB; off < 8 * MIB; off += MIB)
+		cr_assert_eq(r->hva[off], 0xa5, "offset %llu ran after cancel",
+			     (unsigned long long)off);
+	struct discard_stats st;
+	discard_engine_stats(e, &st);
+	cr_assert_eq(st.cancelled, 3);
+	discard_engine_destroy(e);
+	gmem_destroy(&mem);
+}

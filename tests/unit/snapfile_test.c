@@ -320,3 +320,17 @@ Test(snapfile, open_names_missing_file)
 	cr_assert_eq(snapfile_reader_open(&r, p, ARCH, err, sizeof(err)), -ENOENT);
 	cr_assert(strstr(err, p), "%s", err);
 }
+
+/* A FIFO as the state file: refused at once, the caller's loop goes on. */
+Test(snapfile, fifo_state_file_is_refused_without_blocking, .timeout = 5)
+{
+	struct snapfile_reader r;
+	char dir[256], p[300], err[256];
+	make_tmpdir(dir, sizeof(dir));
+	snprintf(p, sizeof(p), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(p, 0600), 0);
+	cr_assert_eq(snapfile_reader_open(&r, p, ARCH, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "a FIFO, not a regular file"), "%s", err);
+	unlink(p);
+	rmdir(dir);
+}

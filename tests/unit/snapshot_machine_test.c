@@ -1,13 +1,17 @@
 /* The state file's machine section: every field checked before a VM is
  * built from it, and the built VM checked against it. */
 #include "config/cli.h"
+#include "snapshot/snapfile.h"
+#include "snapshot/snapshot.h"
 #include "snapshot/snapshot_machine.h"
 #include "vm/vm.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MIB (1024ULL * 1024)
 
@@ -98,6 +102,7 @@ Test(snapshot_machine, to_config_takes_the_limits)
 	struct snapshot_machine m = valid();
 	m.vcpu_count = CONFIG_MAX_VCPUS;
 	m.mem_size_mib = CONFIG_MIN_MEM_MIB;
+	m.balloon_amount_mib = CONFIG_MIN_MEM_MIB; /* within the memory */
 	m.nr_regions = GMEM_MAX_REGIONS;
 	m.huge_pages = HUGE_PAGES_2M;
 	cr_assert_eq(snapshot_machine_to_config(&m, &cfg, err, sizeof(err)), 0,
@@ -290,4 +295,71 @@ Test(snapshot_machine, from_vm_round_trips_through_to_config_and_check_vm)
 	cr_assert_eq(snapshot_machine_check_vm(&m, &vm, err, sizeof(err)), 0,
 		     "%s", err);
 	config_free(&out);
+}
+
+/* ---- issue 12: a restored configuration is a validated configuration ---- */
+
+static bool cfg_is_default(void)
+{
+	struct vm_config d;
+	config_defaults(&d);
+	bool same = cfg.vcpu_count == d.vcpu_count &&
+		    cfg.mem_size_mib == d.mem_size_mib &&
+		    cfg.huge_pages == d.huge_pages &&
+		    cfg.mem_backend == d.mem_backend &&
+		    cfg.mem_lock == d.mem_lock &&
+		    !memcmp(&cfg.balloon, &d.balloon, sizeof(d.balloon));
+	config_free(&d);
+	return same;
+}
+
+Test(snapshot_machine, to_config_validates_the_balloon_like_a_config_file)
+{
+	struct snapshot_machine m = valid();
+	m.balloon_amount_mib = 300; /* more than the 256 MiB of RAM */
+	cr_assert_eq(snapshot_machine_to_config(&m, &cfg, err, sizeof(err)),
+		     -EINVAL);
+	cr_assert(strstr(err, "balloon.amount_mib: 300 exceeds mem_size_mib 256"),
+		  "%s", err);
+	cr_assert(cfg_is_default(), "a refused machine changed the config");
+	m = valid();
+	m.balloon_stats_interval_s = 99999;
+	cr_assert_eq(snapshot_machine_to_config(&m, &cfg, err, sizeof(err)),
+		     -EINVAL);
+	cr_assert(strstr(err, "balloon.stats_polling_interval_s"), "%s", err);
+	m = valid();
+	m.huge_pages = HUGE_PAGES_2M;
+	m.mem_size_mib = 255; /* odd with 2 MiB pages */
+	cr_assert_eq(snapshot_machine_to_config(&m, &cfg, err, sizeof(err)),
+		     -EINVAL);
+	cr_assert(strstr(err, "multiple of 2"), "%s", err);
+	cr_assert(cfg_is_default());
+}
+
+/* A state file whose machine section is fine but which lacks the rest: the
+ * load is refused and the pre-boot configuration is what it was. */
+Test(snapshot_machine, refused_load_changes_nothing)
+{
+	char dir[] = "/tmp/mvmm-loadcfg-XXXXXX", path[64], why[256];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/state", dir);
+	struct snapshot_machine m = valid();
+	struct snapfile_writer w;
+	snapfile_writer_init(&w);
+	snapfile_put(&w, SNAPSHOT_TAG_MACHINE, 0, &m, sizeof(m));
+	cr_assert_eq(snapfile_writer_commit(&w, SNAPFILE_ARCH_X86_64, path, why,
+					    sizeof(why)), 0, "%s", why);
+	snapfile_writer_free(&w);
+
+	cfg.vcpu_count = 3;
+	cfg.mem_size_mib = 384;
+	struct snapshot_load_req req = {.snapshot_path = path};
+	cr_assert_neq(snapshot_load(&vm, &cfg, &req, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "VM state"), "%s", err);
+	cr_assert_eq(cfg.vcpu_count, 3, "the refused load set vcpu_count");
+	cr_assert_eq(cfg.mem_size_mib, 384);
+	cr_assert_not(cfg.balloon.enabled);
+	vm_destroy(&vm);
+	unlink(path);
+	rmdir(dir);
 }

@@ -297,3 +297,20 @@ Test(snapshot_mem, write_failure_names_path_and_leaves_nothing)
 	cr_assert_eq(rmdir(f.dir), 0, "temporary file left in %s", f.dir);
 	gmem_destroy(&f.mem);
 }
+
+/* A FIFO as the memory file: refused at once, never waited on. */
+Test(snapshot_mem, fifo_memory_file_is_refused_without_blocking, .timeout = 5)
+{
+	char dir[] = "/tmp/mvmm-snapmem-fifo-XXXXXX", p[64], err[256];
+	struct gmem mem;
+	struct snapshot_mem_load_stats st;
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(p, 0600), 0);
+	cr_assert_eq(gmem_init(&mem, ranges, 2, NULL), 0);
+	cr_assert_eq(snapshot_mem_load(&mem, p, &st, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "a FIFO"), "%s", err);
+	gmem_destroy(&mem);
+	unlink(p);
+	rmdir(dir);
+}

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MIB (1ULL << 20)
@@ -77,6 +78,30 @@ Test(x86_loader, missing_kernel_names_the_path)
 	cr_assert_eq(x86_load_kernel(&mem, "/nonexistent/vmlinuz", NULL, NULL, &bi,
 				     err, sizeof(err)), -ENOENT);
 	cr_assert(strstr(err, "kernel: cannot open /nonexistent/vmlinuz"), "%s", err);
+}
+
+/* A FIFO as the kernel or initrd: refused at once, never waited on. */
+Test(x86_loader, fifo_kernel_or_initrd_is_refused_without_blocking, .timeout = 5)
+{
+	char dir[] = "/tmp/mvmm-loader-fifo-XXXXXX", fifo[64];
+	size_t max;
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	x86img_gmem(&mem, 256 * MIB);
+	cr_assert_eq(x86_kernel_cmdline_max(fifo, &max, err, sizeof(err)),
+		     -EINVAL);
+	cr_assert(strstr(err, "a FIFO"), "%s", err);
+	cr_assert_eq(x86_load_kernel(&mem, fifo, NULL, NULL, &bi, err,
+				     sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "kernel: cannot open"), "%s", err);
+	x86img_bzimage(&kernel, 64 * 1024, 16 * MIB);
+	x86img_save(&kernel);
+	cr_assert_eq(x86_load_kernel(&mem, kernel.path, fifo, NULL, &bi, err,
+				     sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "initrd: cannot open"), "%s", err);
+	unlink(fifo);
+	rmdir(dir);
 }
 
 Test(x86_loader, guest_ram_not_starting_at_zero_is_rejected)

@@ -1,9 +1,11 @@
 #include "api/api_server.h"
 
+#include <core/clock.h>
 #include <core/log.h>
 
 #include <errno.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -24,6 +26,19 @@
 _Static_assert(API_MAX_BODY == 65536, "update the 413 message");
 /* How long stop waits for answers already queued to be sent. */
 #define API_STOP_GRACE_S 1
+/* Out of file descriptors: how long accepting pauses. */
+#define API_ACCEPT_PAUSE_NS (100ULL * 1000000ULL)
+/* An idle connection: how long MHD keeps it between requests at most. */
+#define API_IDLE_TIMEOUT_S 60
+
+/* A complete request handed to the main loop; lives in its api_conn. */
+struct api_item {
+	struct api_item *next;
+	struct MHD_Connection *conn;
+	struct api_request req;
+	struct api_response resp;
+	bool answered; /* resp holds the answer (ready, or early) */
+};
 
 /* Per-connection request state, owned by the API thread. */
 struct api_conn {
@@ -31,7 +46,9 @@ struct api_conn {
 	size_t len;
 	size_t dropped;
 	bool too_big;
-	bool answering; /* counted in the server's answering */
+	bool queued; /* handed to the main loop: counted in answering */
+	char *method, *path;
+	struct api_item item;
 };
 
 /* ---- response builders ---- */
@@ -53,6 +70,63 @@ void api_respond_no_content(struct api_response *resp)
 	resp->body = NULL;
 }
 
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, nothing past U+10FFFF), or 0. */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* jansson refuses a string that is not UTF-8, and the answer would lose
+ * its body: each invalid byte becomes '?', and a sequence the formatter
+ * cut at the end is dropped. In place. */
+static void utf8_clean(char *msg)
+{
+	unsigned char *p = (unsigned char *)msg;
+	while (*p) {
+		size_t n = utf8_seq_len(p);
+		if (n) {
+			p += n;
+			continue;
+		}
+		size_t rest = strlen((char *)p);
+		bool cut = rest < 4 && p[0] >= 0xc2 && p[0] <= 0xf4;
+		for (size_t i = 1; cut && i < rest; i++)
+			cut = p[i] >= 0x80 && p[i] <= 0xbf;
+		if (cut) {
+			*p = 0;
+			return;
+		}
+		*p++ = '?';
+	}
+}
+
 void api_respond_error(struct api_response *resp, unsigned status,
 		       const char *fmt, ...)
 {
@@ -61,10 +135,47 @@ void api_respond_error(struct api_response *resp, unsigned status,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_clean(msg);
 	api_respond_json(resp, status, json_pack("{ss}", "fault_message", msg));
 }
 
-/* ---- API thread ---- */
+/* ---- between the threads (lock held) ---- */
+
+static void list_push(struct api_item **head, struct api_item *it)
+{
+	it->next = NULL;
+	while (*head)
+		head = &(*head)->next;
+	*head = it;
+}
+
+static void wake(int fd)
+{
+	uint64_t one = 1;
+	/* A full eventfd counter still reads as readable: EAGAIN is fine. */
+	if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_ratelimited(LOG_WARN, "api: eventfd: %s", strerror(errno));
+}
+
+/* it is answered: the API thread resumes its connection and sends it. */
+static void item_ready(struct api_server *s, struct api_item *it)
+{
+	it->answered = true;
+	list_push(&s->ready, it);
+	wake(s->wake_fd);
+}
+
+static void item_answer_503(struct api_server *s, struct api_item *it)
+{
+	struct api_response r = {0};
+	free(it->resp.body);
+	api_respond_error(&r, MHD_HTTP_SERVICE_UNAVAILABLE,
+			  "mvmm is shutting down");
+	it->resp = r;
+	item_ready(s, it);
+}
+
+/* ---- API thread: HTTP ---- */
 
 static enum MHD_Result send_response(struct MHD_Connection *conn,
 				     const struct api_response *r)
@@ -97,38 +208,16 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status,
 	return ret;
 }
 
-/* Hands req to the main loop and waits for its answer (IDLE -> QUEUED, then
- * ANSWERED -> IDLE; api_server.h draws the whole machine). */
-static void dispatch(struct api_server *s, struct api_conn *c,
-		     const struct api_request *req, struct api_response *out)
+static struct api_conn_slot *slot_of(struct MHD_Connection *conn)
 {
-	uint64_t one = 1;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
 
-	pthread_mutex_lock(&s->lock);
-	c->answering = true;
-	s->answering++;
-	/* One polling thread means one request at a time; keep it so. */
-	while (s->state != API_REQ_IDLE && s->phase != API_SERVER_STOPPING)
-		pthread_cond_wait(&s->cond, &s->lock);
-	if (s->phase != API_SERVER_STOPPING) {
-		s->req = req;
-		s->state = API_REQ_QUEUED;
-		if (write(s->event_fd, &one, sizeof(one)) < 0)
-			log_warn("api: eventfd: %s", strerror(errno));
-		while (s->state != API_REQ_ANSWERED &&
-		       s->phase != API_SERVER_STOPPING)
-			pthread_cond_wait(&s->cond, &s->lock);
-	}
-	if (s->state == API_REQ_ANSWERED)
-		*out = s->resp;
-	else
-		api_respond_error(out, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  "mvmm is shutting down");
-	s->resp = (struct api_response){0};
-	s->req = NULL;
-	s->state = API_REQ_IDLE;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
+static uint64_t deadline_from_now(struct api_server *s)
+{
+	return clock_now_ns() + (uint64_t)atomic_load(&s->deadline_ms) * 1000000ULL;
 }
 
 static bool body_too_big(struct MHD_Connection *conn)
@@ -143,14 +232,22 @@ static bool body_too_big(struct MHD_Connection *conn)
 	return errno || end == cl || n > API_MAX_BODY;
 }
 
-/* A request's first call, headers only: its state, or a 413 before the
- * body is read when the body announces a size over the cap. */
+/* A request's first call, headers only: its state, or an answer before the
+ * body is read (a bad path, a body announced over the cap). */
 static enum MHD_Result conn_begin(struct MHD_Connection *conn, void **con_cls)
 {
 	struct api_conn *c = calloc(1, sizeof(*c));
 	if (!c)
 		return MHD_NO;
 	*con_cls = c;
+	struct api_conn_slot *slot = slot_of(conn);
+	if (slot && slot->bad_path) {
+		/* Compared as C strings, "/balloon%00/x" would be "/balloon". */
+		slot->bad_path = false;
+		c->too_big = true; /* nothing of the body is kept */
+		return send_error(conn, MHD_HTTP_BAD_REQUEST,
+				  "the request path holds a NUL or a byte outside printable ASCII");
+	}
 	if (!body_too_big(conn))
 		return MHD_YES;
 	c->too_big = true;
@@ -182,10 +279,11 @@ static enum MHD_Result conn_take(struct api_conn *c, const char *data,
 	return MHD_YES;
 }
 
-/* The whole request is in: the handler's answer, or the transport's. */
-static enum MHD_Result conn_answer(struct api_server *s, struct api_conn *c,
-				   struct MHD_Connection *conn,
-				   const char *url, const char *method)
+/* The whole request is in: queued for the main loop, its connection
+ * suspended until the answer is ready. */
+static enum MHD_Result conn_queue(struct api_server *s, struct api_conn *c,
+				  struct MHD_Connection *conn,
+				  const char *url, const char *method)
 {
 	if (c->too_big)
 		return send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
@@ -193,22 +291,40 @@ static enum MHD_Result conn_answer(struct api_server *s, struct api_conn *c,
 	if (c->body && strlen(c->body) != c->len)
 		return send_error(conn, MHD_HTTP_BAD_REQUEST,
 				  "request body contains a NUL byte");
-
-	struct api_request req = {
-		.method = method,
-		.path = url,
-		.body = c->body ? c->body : "",
-		.body_len = c->len,
+	c->method = strdup(method);
+	c->path = strdup(url);
+	if (!c->method || !c->path)
+		return MHD_NO;
+	c->item = (struct api_item){
+		.conn = conn,
+		.req = {
+			.method = c->method,
+			.path = c->path,
+			.body = c->body ? c->body : "",
+			.body_len = c->len,
+		},
 	};
-	struct api_response resp = {0};
-	dispatch(s, c, &req, &resp);
-	enum MHD_Result ret = send_response(conn, &resp);
-	free(resp.body);
-	return ret;
+	pthread_mutex_lock(&s->lock);
+	if (s->phase != API_SERVER_RUNNING) {
+		pthread_mutex_unlock(&s->lock);
+		return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+				  "mvmm is shutting down");
+	}
+	c->queued = true;
+	s->answering++;
+	list_push(&s->queue, &c->item);
+	wake(s->event_fd);
+	pthread_mutex_unlock(&s->lock);
+	/* The client sent everything: no deadline while the VMM works. */
+	struct api_conn_slot *slot = slot_of(conn);
+	if (slot)
+		slot->deadline_ns = 0;
+	MHD_suspend_connection(conn);
+	return MHD_YES;
 }
 
-/* MHD calls this once with the headers, once per piece of the body, and
- * once more when the body is complete. */
+/* MHD calls this once with the headers, once per piece of the body, once
+ * more when the body is complete, and again after a resume. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -224,7 +340,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		*upload_data_size = 0;
 		return conn_take(c, upload_data, n);
 	}
-	return conn_answer(cls, c, conn, url, method);
+	if (c->item.answered) {
+		/* Resumed: the main loop's answer (read under no lock: the
+		 * main loop let go of the item when it was made ready). */
+		enum MHD_Result r = send_response(conn, &c->item.resp);
+		free(c->item.resp.body);
+		c->item.resp.body = NULL;
+		return r;
+	}
+	return conn_queue(cls, c, conn, url, method);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn,
@@ -232,40 +356,277 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 {
 	struct api_server *s = cls;
 	struct api_conn *c = *con_cls;
-	(void)conn;
 	(void)toe;
-	if (c && c->answering) {
+	/* The next request on this connection has its own deadline, and
+	 * its own path check. */
+	struct api_conn_slot *slot = slot_of(conn);
+	if (slot) {
+		slot->deadline_ns = deadline_from_now(s);
+		slot->bad_path = false;
+	}
+	if (!c)
+		return;
+	if (c->queued) {
 		pthread_mutex_lock(&s->lock);
 		s->answering--;
 		pthread_cond_broadcast(&s->cond);
 		pthread_mutex_unlock(&s->lock);
 	}
-	if (c) {
-		free(c->body);
-		free(c);
-		*con_cls = NULL;
+	free(c->item.resp.body);
+	free(c->method);
+	free(c->path);
+	free(c->body);
+	free(c);
+	*con_cls = NULL;
+}
+
+/* Every accepted connection has a slot: its deadline and path check. */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct api_server *s = cls;
+	struct api_conn_slot *slot = *socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		/* Before MHD closes the fd: the watchdog never sees it reused. */
+		if (slot) {
+			memset(slot, 0, sizeof(*slot));
+			s->nr_conns--;
+		}
+		*socket_context = NULL;
+		return;
 	}
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	for (unsigned i = 0; i < API_MAX_CONNECTIONS && ci; i++) {
+		slot = &s->conns[i];
+		if (slot->used)
+			continue;
+		*slot = (struct api_conn_slot){
+			.used = true,
+			.fd = ci->connect_fd,
+			.deadline_ns = deadline_from_now(s),
+		};
+		s->nr_conns++;
+		*socket_context = slot;
+		return;
+	}
+	*socket_context = NULL; /* cannot happen: accept counts first */
+}
+
+int api_path_check(const char *path, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)path[i];
+		if (ch < 0x20 || ch >= 0x7f)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* MHD's decoding, then the check a C-string comparison of paths needs. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *uri)
+{
+	(void)cls;
+	size_t n = MHD_http_unescape(uri);
+	struct api_conn_slot *slot = slot_of(conn);
+	if (slot && api_path_check(uri, n))
+		slot->bad_path = true;
+	return n;
+}
+
+/* ---- API thread: connections ---- */
+
+/* Over the limit: answered at once instead of left in the backlog. */
+static void refuse_busy(int fd)
+{
+	char msg[256], buf[4096];
+	const char *body = "{\"fault_message\":\"too many connections: mvmm "
+			   "serves 16 at once, try again\"}";
+	_Static_assert(API_MAX_CONNECTIONS == 16, "update the 503 message");
+	int n = snprintf(msg, sizeof(msg),
+			 "HTTP/1.1 503 Service Unavailable\r\n"
+			 "Content-Type: application/json\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			 strlen(body), body);
+	/* What the client sent already: read (a little), so closing does
+	 * not reset the connection before it reads the answer. */
+	for (int i = 0; i < 16 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0;
+	     i++)
+		;
+	if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) != n)
+		log_ratelimited(LOG_WARN, "api: 503 to an over-limit client: %s",
+				strerror(errno));
+	close(fd);
+}
+
+/* A burst at most per turn, so a flood of connections cannot starve the
+ * ones being served. */
+#define API_ACCEPTS_PER_TURN 32
+
+static void accept_all(struct api_server *s)
+{
+	for (unsigned turn = 0; turn < API_ACCEPTS_PER_TURN; turn++) {
+		struct sockaddr_un addr;
+		socklen_t len = sizeof(addr);
+		int fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &len,
+				 SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0 && errno == EINTR)
+			continue;
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				log_ratelimited(LOG_WARN, "api: accept: %s",
+						strerror(errno));
+				s->accept_paused_until_ns =
+					clock_now_ns() + API_ACCEPT_PAUSE_NS;
+			}
+			return;
+		}
+		if (s->nr_conns >= API_MAX_CONNECTIONS) {
+			log_ratelimited(LOG_WARN,
+					"api: %u connections open: one more refused",
+					s->nr_conns);
+			refuse_busy(fd);
+			continue;
+		}
+		/* MHD closes fd itself when it fails. */
+		if (MHD_add_connection(s->mhd, fd, (struct sockaddr *)&addr,
+				       len) != MHD_YES)
+			log_ratelimited(LOG_WARN, "api: connection dropped: %s",
+					strerror(errno));
+	}
+}
+
+/* Cuts connections whose request did not arrive in time; the next wake-up
+ * (ms from now) or -1. */
+static int watchdog(struct api_server *s)
+{
+	uint64_t now = clock_now_ns(), next = 0;
+	for (unsigned i = 0; i < API_MAX_CONNECTIONS; i++) {
+		struct api_conn_slot *slot = &s->conns[i];
+		if (!slot->used || !slot->deadline_ns)
+			continue;
+		if (slot->deadline_ns <= now) {
+			/* MHD sees the end and closes it (and its slot). */
+			log_ratelimited(LOG_WARN,
+					"api: a client did not send its request within %u ms: closed",
+					atomic_load(&s->deadline_ms));
+			shutdown(slot->fd, SHUT_RDWR);
+			slot->deadline_ns = 0;
+			continue;
+		}
+		if (!next || slot->deadline_ns < next)
+			next = slot->deadline_ns;
+	}
+	return next ? (int)((next - now) / 1000000ULL) + 1 : -1;
+}
+
+/* The shorter of two poll timeouts (-1: none). */
+static int min_timeout(int a, int b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+/* Resumes the connections whose answers are ready; true when stopping. */
+static bool resume_ready(struct api_server *s)
+{
+	uint64_t v;
+	if (read(s->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_ratelimited(LOG_WARN, "api: eventfd: %s", strerror(errno));
+	pthread_mutex_lock(&s->lock);
+	struct api_item *it = s->ready;
+	s->ready = NULL;
+	bool stop = s->stop_thread;
+	pthread_mutex_unlock(&s->lock);
+	while (it) {
+		struct api_item *next = it->next;
+		MHD_resume_connection(it->conn);
+		it = next;
+	}
+	return stop;
+}
+
+static void *api_thread(void *opaque)
+{
+	struct api_server *s = opaque;
+	/* Before any byte a client sent is read (the thread's seccomp). */
+	if (s->thread_init)
+		s->thread_init(s->ctx);
+	const union MHD_DaemonInfo *di =
+		MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	int mhd_fd = di ? di->epoll_fd : -1;
+
+	while (!resume_ready(s)) {
+		MHD_run(s->mhd);
+		int timeout = watchdog(s);
+		MHD_UNSIGNED_LONG_LONG mhd_ms;
+		if (MHD_get_timeout(s->mhd, &mhd_ms) == MHD_YES)
+			timeout = min_timeout(timeout,
+					      mhd_ms > INT32_MAX ? INT32_MAX
+								 : (int)mhd_ms);
+		uint64_t now = clock_now_ns();
+		bool paused = s->accept_paused_until_ns > now;
+		if (paused)
+			timeout = min_timeout(
+				timeout,
+				(int)((s->accept_paused_until_ns - now) / 1000000) + 1);
+		struct pollfd fds[3] = {
+			{.fd = s->wake_fd, .events = POLLIN},
+			{.fd = mhd_fd, .events = POLLIN},
+			{.fd = paused ? -1 : s->listen_fd, .events = POLLIN},
+		};
+		if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
+			log_error("api: poll: %s", strerror(errno));
+			break;
+		}
+		if (fds[2].revents & POLLIN)
+			accept_all(s);
+	}
+	return NULL;
 }
 
 /* ---- main loop ---- */
 
-/* The handler returned resp: HANDLING -> ANSWERED or DEFERRED, or EARLY ->
- * ANSWERED when it answered already. */
-static void handler_returned(struct api_server *s, struct api_response *resp)
+/* The first queued request the main loop may run now: any, or while one
+ * is deferred only a GET (reads do not disturb the work it waits for). */
+static struct api_item *take_runnable(struct api_server *s)
+{
+	for (struct api_item **p = &s->queue; *p; p = &(*p)->next) {
+		struct api_item *it = *p;
+		if (s->deferred && strcmp(it->req.method, "GET"))
+			continue;
+		*p = it->next;
+		it->next = NULL;
+		return it;
+	}
+	return NULL;
+}
+
+/* The handler of it returned resp. */
+static void handler_returned(struct api_server *s, struct api_item *it,
+			     struct api_response *resp)
 {
 	pthread_mutex_lock(&s->lock);
-	if (resp->status == API_STATUS_DEFERRED) {
-		if (s->state == API_REQ_HANDLING)
-			s->state = API_REQ_DEFERRED;
-		else if (s->state == API_REQ_EARLY)
-			s->state = API_REQ_ANSWERED; /* s->resp holds it */
-	} else if (s->state == API_REQ_HANDLING || s->state == API_REQ_EARLY) {
-		free(s->resp.body); /* an early answer the handler overrode */
-		s->resp = *resp;
+	s->handling = NULL;
+	if (resp->status != API_STATUS_DEFERRED) {
+		free(it->resp.body); /* an early answer the handler overrode */
+		it->resp = *resp;
 		resp->body = NULL;
-		s->state = API_REQ_ANSWERED;
+		item_ready(s, it);
+	} else if (it->answered) {
+		item_ready(s, it); /* answered from inside the handler */
+	} else if (!s->deferred && s->phase == API_SERVER_RUNNING) {
+		s->deferred = it;
+	} else {
+		/* Only a GET runs beside a deferred one, and GETs answer. */
+		api_respond_error(&it->resp, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				  "a second request deferred its answer");
+		item_ready(s, it);
 	}
-	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	free(resp->body);
 }
@@ -273,48 +634,47 @@ static void handler_returned(struct api_server *s, struct api_response *resp)
 static void on_event(void *opaque, uint32_t events)
 {
 	struct api_server *s = opaque;
-	const struct api_request *req = NULL;
 	uint64_t v;
 	(void)events;
 
 	if (read(s->event_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_warn("api: eventfd: %s", strerror(errno));
-	pthread_mutex_lock(&s->lock);
-	if (s->state == API_REQ_QUEUED) {
-		s->state = API_REQ_HANDLING;
-		req = s->req;
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		struct api_item *it = s->phase == API_SERVER_RUNNING
+					      ? take_runnable(s)
+					      : NULL;
+		s->handling = it;
+		pthread_mutex_unlock(&s->lock);
+		if (!it)
+			return;
+		/* The API thread keeps the connection suspended until the item
+		 * is ready: req stays valid. */
+		struct api_response resp = {0};
+		s->handler(s->ctx, &it->req, &resp);
+		handler_returned(s, it, &resp);
 	}
-	pthread_mutex_unlock(&s->lock);
-	if (!req)
-		return;
-
-	/* The API thread waits until answered (stop runs on this thread, not
-	 * during the handler), so req stays valid. */
-	struct api_response resp = {0};
-	s->handler(s->ctx, req, &resp);
-	handler_returned(s, &resp);
 }
 
 void api_server_answer(struct api_server *s, struct api_response *resp)
 {
 	pthread_mutex_lock(&s->lock);
-	switch (s->state) {
-	case API_REQ_HANDLING:
-	case API_REQ_EARLY:
+	struct api_item *it = s->deferred;
+	if (it) {
+		s->deferred = NULL;
+		free(it->resp.body);
+		it->resp = *resp;
+		item_ready(s, it);
+		/* Requests held behind it may run now. */
+		wake(s->event_fd);
+	} else if (s->handling) {
 		/* From inside the handler: sent once it returns DEFERRED. */
-		free(s->resp.body);
-		s->resp = *resp;
-		s->state = API_REQ_EARLY;
-		break;
-	case API_REQ_DEFERRED:
-		s->resp = *resp;
-		s->state = API_REQ_ANSWERED;
-		pthread_cond_broadcast(&s->cond);
-		break;
-	default:
-		/* Nobody waits any more (stopping). */
-		free(resp->body);
-		break;
+		it = s->handling;
+		free(it->resp.body);
+		it->resp = *resp;
+		it->answered = true;
+	} else {
+		free(resp->body); /* nobody waits any more (stopping) */
 	}
 	resp->body = NULL;
 	pthread_mutex_unlock(&s->lock);
@@ -322,7 +682,8 @@ void api_server_answer(struct api_server *s, struct api_response *resp)
 
 /* ---- setup ---- */
 
-/* Removes a socket file nobody listens on; refuses a live one. */
+/* Removes a socket file nobody listens on; refuses a live one. Never
+ * waits: a server too busy to take the connection counts as live. */
 static int clear_stale_socket(const struct sockaddr_un *addr)
 {
 	struct stat st;
@@ -332,13 +693,13 @@ static int clear_stale_socket(const struct sockaddr_un *addr)
 		log_error("api: %s exists and is not a socket", addr->sun_path);
 		return -EEXIST;
 	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	int r = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
 	int e = errno;
 	close(fd);
-	if (r == 0) {
+	if (r == 0 || e == EAGAIN || e == EINPROGRESS) {
 		log_error("api: %s is in use by a running server",
 			  addr->sun_path);
 		return -EADDRINUSE;
@@ -364,14 +725,22 @@ static int listen_unix(const char *path)
 	int r = clear_stale_socket(&addr);
 	if (r)
 		return r;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    listen(fd, 16) < 0) {
+	/* The file takes the umask at bind; 0600 before listen, so nobody
+	 * connects while it is wider (connect needs write permission). */
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		r = -errno;
 		log_error("api: %s: %s", path, strerror(-r));
 		close(fd);
+		return r;
+	}
+	if (chmod(path, 0600) < 0 || listen(fd, API_MAX_CONNECTIONS) < 0) {
+		r = -errno;
+		log_error("api: %s: %s", path, strerror(-r));
+		close(fd);
+		unlink(path);
 		return r;
 	}
 	return fd;
@@ -395,36 +764,39 @@ static void server_release(struct api_server *s)
 		event_loop_del(s->loop, s->event_fd);
 	if (s->event_fd >= 0)
 		close(s->event_fd);
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
 	free(s->sock_path);
-	free(s->resp.body);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	memset(s, 0, sizeof(*s));
-	s->event_fd = -1;
+	s->event_fd = s->wake_fd = s->listen_fd = -1;
 }
 
-/* MHD's thread calls this as each connection starts; the first one runs
- * the thread's own set-up, before any byte a client sent is read. */
-static void on_connection(void *cls, struct MHD_Connection *conn,
-			  void **socket_context,
-			  enum MHD_ConnectionNotificationCode code)
+static struct MHD_Daemon *start_daemon(struct api_server *s)
 {
-	struct api_server *s = cls;
-	(void)conn;
-	(void)socket_context;
-	if (code != MHD_CONNECTION_NOTIFY_STARTED || s->thread_ready)
-		return;
-	s->thread_ready = true;
-	if (s->thread_init)
-		s->thread_init(s->ctx);
+	/* External polling from our own thread: it accepts (and refuses
+	 * over-limit clients itself), enforces deadlines and resumes the
+	 * connections the main loop answered. */
+	return MHD_start_daemon(
+		MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET |
+			MHD_ALLOW_SUSPEND_RESUME,
+		0, NULL, NULL, on_request, s,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)(API_MAX_CONNECTIONS + 1),
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_TIMEOUT_S,
+		MHD_OPTION_END);
 }
 
-/* Starts the API thread on the listening socket fd. */
-static struct MHD_Daemon *start_daemon(struct api_server *s, int fd)
+/* The API thread with every asynchronous signal blocked: they stay with
+ * the main loop's signalfd and the vCPU threads. Faults stay deliverable
+ * so a crash is still reported. */
+static int start_thread(struct api_server *s)
 {
-	/* The API thread inherits this mask: asynchronous signals stay with
-	 * the main loop's signalfd and the vCPU threads. Faults are left
-	 * deliverable so a crash is still reported. */
 	sigset_t all, old;
 	sigfillset(&all);
 	sigdelset(&all, SIGSEGV);
@@ -433,17 +805,13 @@ static struct MHD_Daemon *start_daemon(struct api_server *s, int fd)
 	sigdelset(&all, SIGILL);
 	sigdelset(&all, SIGABRT);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	struct MHD_Daemon *mhd = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC, 0,
-		NULL, NULL, on_request, s,
-		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-		MHD_OPTION_END);
+	int r = pthread_create(&s->thread, NULL, api_thread, s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return mhd;
+	if (r)
+		return -r;
+	pthread_setname_np(s->thread, "mvmm-api");
+	s->thread_started = true;
+	return 0;
 }
 
 int api_server_start(struct api_server *s, const char *sock_path,
@@ -459,36 +827,41 @@ int api_server_start_hooked(struct api_server *s, const char *sock_path,
 	int r;
 
 	memset(s, 0, sizeof(*s));
-	s->event_fd = -1;
+	s->event_fd = s->wake_fd = s->listen_fd = -1;
 	s->handler = handler;
 	s->ctx = ctx;
 	s->thread_init = thread_init;
+	atomic_init(&s->deadline_ms, API_REQUEST_DEADLINE_S * 1000u);
 	if (!sock_path || !handler)
 		return -EINVAL;
 	server_sync_init(s);
 	s->sock_path = strdup(sock_path);
 	s->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!s->sock_path || s->event_fd < 0) {
+	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!s->sock_path || s->event_fd < 0 || s->wake_fd < 0) {
 		r = s->sock_path ? -errno : -ENOMEM;
 		goto err;
 	}
 	if (loop && (r = api_server_attach(s, loop)))
 		goto err;
-	int fd = listen_unix(sock_path);
-	if (fd < 0) {
-		r = fd;
+	if ((r = listen_unix(sock_path)) < 0)
 		goto err;
-	}
-	s->mhd = start_daemon(s, fd);
+	s->listen_fd = r;
+	s->mhd = start_daemon(s);
 	if (!s->mhd) {
 		log_error("api: cannot start the HTTP server on %s", sock_path);
-		close(fd);
-		unlink(sock_path);
 		r = -EIO;
-		goto err;
+		goto err_unlink;
+	}
+	if ((r = start_thread(s))) {
+		log_error("api: cannot start its thread: %s", strerror(-r));
+		MHD_stop_daemon(s->mhd);
+		goto err_unlink;
 	}
 	s->phase = API_SERVER_RUNNING;
 	return 0;
+err_unlink:
+	unlink(sock_path);
 err:
 	server_release(s);
 	return r;
@@ -514,17 +887,31 @@ void api_server_stop(struct api_server *s)
 		return;
 	pthread_mutex_lock(&s->lock);
 	s->phase = API_SERVER_STOPPING;
-	pthread_cond_broadcast(&s->cond);
-	/* MHD drops queued responses when it stops: let a client that was
-	 * waiting get its 503 first, within reason. */
+	/* Stop runs on the main loop's thread: no handler is running. */
+	while (s->queue) {
+		struct api_item *it = s->queue;
+		s->queue = it->next;
+		item_answer_503(s, it);
+	}
+	if (s->deferred)
+		item_answer_503(s, s->deferred);
+	s->deferred = NULL;
+	/* MHD drops queued responses when it stops: let clients that were
+	 * waiting get their 503 first, within reason. */
 	struct timespec deadline;
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += API_STOP_GRACE_S;
 	while (s->answering &&
 	       pthread_cond_timedwait(&s->cond, &s->lock, &deadline) != ETIMEDOUT)
 		;
+	s->stop_thread = true;
+	wake(s->wake_fd);
 	pthread_mutex_unlock(&s->lock);
-	/* Joins the API thread and closes the listening socket. */
+	pthread_join(s->thread, NULL);
+	/* MHD must not stop with a connection suspended. */
+	for (struct api_item *it = s->ready; it; it = it->next)
+		MHD_resume_connection(it->conn);
+	s->ready = NULL;
 	MHD_stop_daemon(s->mhd);
 	unlink(s->sock_path);
 	server_release(s);

@@ -1,8 +1,18 @@
 /* The REST API's transport: libmicrohttpd serving HTTP/1.1 on a Unix socket
- * from its own thread. Each complete request is handed to the main loop
- * through an eventfd; the handler runs there, so device state is touched on
- * the main loop only, and the API thread sends the handler's answer.
- * Requests are served one at a time, as in Firecracker.
+ * from a thread of its own. Each complete request is queued for the main
+ * loop (an eventfd wakes it) and its connection suspended; the handler runs
+ * there, so device state is touched on the main loop only, and the API
+ * thread, which never waits for the main loop, sends the answer.
+ *
+ * Hostile local clients: the socket is mode 0600; at most
+ * API_MAX_CONNECTIONS are served at once and one more gets an immediate 503
+ * and is closed; a request's headers and body must arrive within
+ * API_REQUEST_DEADLINE_S of its start (a total, not an inactivity timeout);
+ * a path that decodes to a NUL or a byte outside printable ASCII gets 400.
+ *
+ * Ordering: the main loop runs queued requests in order. While a handler's
+ * answer is deferred (snapshot/create waiting for the guest's hints), GETs
+ * are still answered, and other requests wait for the deferred answer.
  *
  * Threads: api_server_start/attach/stop run on the main thread; the handler
  * runs on the main thread, from the event loop the server is attached to.
@@ -19,8 +29,10 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Larger bodies get 413; no Firecracker body is near this. */
 #define API_MAX_BODY (64 * 1024)
@@ -43,7 +55,7 @@ struct api_response {
 
 /* A handler that cannot answer yet (a snapshot waiting for the guest's
  * hints) sets this status and later calls api_server_answer on the main
- * loop; the request is held, and later ones wait, until then. */
+ * loop; until then GETs are answered and other requests wait. */
 #define API_STATUS_DEFERRED 1
 
 typedef void (*api_handler_fn)(void *ctx, const struct api_request *req,
@@ -58,66 +70,84 @@ enum api_server_phase {
 	API_SERVER_STOPPING, /* waiting requests get 503, new ones too */
 };
 
-/* The one request in flight, handed between the API thread and the main
- * loop:
- *   IDLE -> QUEUED        API thread: a request, the eventfd written
- *   QUEUED -> HANDLING    main loop: the handler runs
- *   HANDLING -> ANSWERED  it returned an answer
- *   HANDLING -> DEFERRED  it returned API_STATUS_DEFERRED
- *   HANDLING -> EARLY     it called api_server_answer before returning
- *   EARLY -> ANSWERED     ... and then returned DEFERRED
- *   DEFERRED -> ANSWERED  api_server_answer, later
- *   ANSWERED -> IDLE      API thread: the answer taken to send
- * Stopping sends the API thread back to IDLE from any state with a 503. */
-enum api_req_state {
-	API_REQ_IDLE,
-	API_REQ_QUEUED,
-	API_REQ_HANDLING,
-	API_REQ_EARLY,
-	API_REQ_DEFERRED,
-	API_REQ_ANSWERED,
+/* Connections served at once; one more is answered 503 and closed. */
+#define API_MAX_CONNECTIONS 16
+/* A request's headers and body must arrive within this of its start (the
+ * connection's, or the end of its previous answer). */
+#define API_REQUEST_DEADLINE_S 10
+
+/* A request on its way through the main loop (api_server.c). */
+struct api_item;
+
+/* One accepted connection (API thread only). */
+struct api_conn_slot {
+	bool used;
+	bool bad_path;        /* the request's path decoded to a bad byte */
+	int fd;
+	uint64_t deadline_ns; /* 0: none (answering, or cut already) */
 };
 
 struct api_server {
 	enum api_server_phase phase; /* written on the main thread, under lock */
 	struct MHD_Daemon *mhd;
 	char *sock_path;
-	int event_fd; /* API thread -> main loop: a request is waiting */
+	int listen_fd;
+	int event_fd; /* API thread -> main loop: requests are queued */
+	int wake_fd;  /* -> API thread: answers are ready, or stop */
 	struct event_loop *loop;
 	api_handler_fn handler;
 	void *ctx;
 	void (*thread_init)(void *ctx);
-	bool thread_ready; /* API thread only */
+	pthread_t thread;
+	bool thread_started;
+	/* The request deadline in ms; API_REQUEST_DEADLINE_S unless set
+	 * (tests) after start. */
+	_Atomic unsigned deadline_ms;
 
-	/* The one request in flight; guarded by lock. */
+	/* Requests between the two threads; guarded by lock.
+	 *   queue    complete, waiting for the main loop (in order)
+	 *   handling the main loop runs its handler
+	 *   deferred its handler answers later (api_server_answer)
+	 *   ready    answered: the API thread resumes its connection
+	 * Stopping answers queue and deferred with 503. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	enum api_req_state state;
-	const struct api_request *req;
-	struct api_response resp; /* EARLY, ANSWERED: the answer */
-	unsigned answering; /* dispatched requests whose answer is unsent */
+	struct api_item *queue, *handling, *deferred, *ready;
+	bool stop_thread;
+	unsigned answering; /* handed to the main loop, answer not yet sent */
+
+	/* API thread only. */
+	struct api_conn_slot conns[API_MAX_CONNECTIONS];
+	unsigned nr_conns;
+	uint64_t accept_paused_until_ns; /* out of fds: accept later */
 };
 
-/* Creates, binds and listens on sock_path (a stale socket file left by a
- * dead server is removed; -EADDRINUSE if a live server answers there, -EEXIST
- * if the path is not a socket) and starts the API thread. 0 or -errno; the
- * reason is logged. */
+/* Creates, binds (mode 0600) and listens on sock_path (a stale socket file
+ * left by a dead server is removed; -EADDRINUSE if a live or busy server
+ * answers there, -EEXIST if the path is not a socket; never waits) and
+ * starts the API thread. 0 or -errno; the reason is logged. */
 int api_server_start(struct api_server *s, const char *sock_path,
 		     struct event_loop *loop, api_handler_fn handler, void *ctx);
-/* The same, and thread_init(ctx) runs once on the API thread, after it
- * accepted its first connection and before it reads a byte of it (where
- * the thread confines itself). */
+/* The same, and thread_init(ctx) runs once on the API thread as it
+ * starts, before it accepts a connection (where the thread confines
+ * itself). */
 int api_server_start_hooked(struct api_server *s, const char *sock_path,
 			    struct event_loop *loop, api_handler_fn handler,
 			    void *ctx, void (*thread_init)(void *ctx));
 /* Moves the server to another loop (pre-boot loop -> VM loop). 0 or -errno. */
 int api_server_attach(struct api_server *s, struct event_loop *loop);
-/* Answers a waiting request with 503, stops the thread, closes and unlinks
+/* Answers waiting requests with 503, stops the thread, closes and unlinks
  * the socket. A no-op on a zeroed server or one whose start failed. */
 void api_server_stop(struct api_server *s);
 
-/* Main loop: the answer to the deferred request (resp's body is taken). */
+/* Main loop: the answer to the deferred request, or to the one being
+ * handled when none is deferred (resp's body is taken). */
 void api_server_answer(struct api_server *s, struct api_response *resp);
+
+/* 0 when a decoded request path of len bytes may be routed; -EINVAL when
+ * it holds a NUL or a byte outside printable ASCII (compared as a C string,
+ * "/balloon%00/x" would be "/balloon"). */
+int api_path_check(const char *path, size_t len);
 
 /* Response builders for handlers. */
 /* Takes the reference to body. */

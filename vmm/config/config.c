@@ -2,9 +2,11 @@
 #include "config/fields.h"
 
 #include <core/err.h>
+#include <core/io.h>
 #include <core/log.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,32 +323,45 @@ out:
 	return r;
 }
 
+/* No config is near this; a larger file is cut and fails to parse. */
+#define CONFIG_MAX_FILE_BYTES (1u << 20)
+
 int config_load_file(struct vm_config *cfg, const char *path, char *err)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
+	char why[128];
+	/* A regular file only: a FIFO would block mvmm before it starts. */
+	int fd = io_open_regular(path, O_RDONLY, why, sizeof(why));
+	if (fd < 0)
 		return err_set(err, CONFIG_ERR_LEN, -1, "%s: cannot open: %s",
-			       path, strerror(errno));
-	/* Read to the end, not by st_size: --config may be a pipe. */
+			       path, why);
 	size_t cap = 4096, len = 0;
 	char *buf = malloc(cap);
-	size_t n;
-	while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-		len += n;
-		if (len + 1 < cap)
-			continue;
-		if (cap >= (1u << 20))
-			break; /* no config is a megabyte */
-		char *nb = realloc(buf, cap * 2);
-		if (!nb) {
-			free(buf);
-			buf = NULL;
-			break;
+	while (buf && len + 1 < CONFIG_MAX_FILE_BYTES) {
+		if (len + 1 == cap) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
 		}
-		buf = nb;
-		cap *= 2;
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			free(buf);
+			close(fd);
+			return err_set(err, CONFIG_ERR_LEN, -1, "%s: %s", path,
+				       strerror(e));
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
 	}
-	fclose(f);
+	close(fd);
 	if (!buf)
 		return err_set(err, CONFIG_ERR_LEN, -1, "%s: out of memory", path);
 	buf[len] = 0;
@@ -461,6 +476,11 @@ int config_validate(const struct vm_config *cfg, char *err)
 {
 	if (config_validate_boot_source(cfg, err))
 		return -1;
+	return config_validate_machine(cfg, err);
+}
+
+int config_validate_machine(const struct vm_config *cfg, char *err)
+{
 	if (cfg->vcpu_count < 1 || cfg->vcpu_count > CONFIG_MAX_VCPUS)
 		return err_set(err, CONFIG_ERR_LEN, -1,
 			       "machine-config.vcpu_count: must be between 1 and %d, got %u",
@@ -473,7 +493,19 @@ int config_validate(const struct vm_config *cfg, char *err)
 			       (unsigned long long)cfg->mem_size_mib);
 	if (config_check_machine(cfg, err, CONFIG_ERR_LEN))
 		return -1;
-	if (cfg->balloon.enabled && cfg->balloon.amount_mib > cfg->mem_size_mib)
+	if (cfg->huge_pages > HUGE_PAGES_2M || cfg->mem_backend > MEM_BACKEND_MEMFD)
+		return err_set(err, CONFIG_ERR_LEN, -1,
+			       "machine-config: unknown huge_pages or mvmm_mem_backend");
+	if (!cfg->balloon.enabled)
+		return 0;
+	/* The file's parser checks these per field; a restored configuration
+	 * arrives without it. */
+	if (cfg->balloon.stats_polling_interval_s > CONFIG_MAX_STATS_INTERVAL_S)
+		return err_set(err, CONFIG_ERR_LEN, -1,
+			       "balloon.stats_polling_interval_s: must be at most %d, got %u",
+			       CONFIG_MAX_STATS_INTERVAL_S,
+			       cfg->balloon.stats_polling_interval_s);
+	if (cfg->balloon.amount_mib > cfg->mem_size_mib)
 		return err_set(err, CONFIG_ERR_LEN, -1,
 			       "balloon.amount_mib: %u exceeds mem_size_mib %llu",
 			       cfg->balloon.amount_mib,

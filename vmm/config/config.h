@@ -85,8 +85,12 @@ int config_parse_balloon_opts(struct config_balloon *b, const char *opts,
  * mem_size_mib. 0 or -EINVAL with err ("machine-config.field: reason"). */
 int config_check_machine(const struct vm_config *cfg, char *err,
 			 size_t errlen);
-/* Checks the merged result (ranges, files exist); 0 or -1 with err. */
+/* Checks the merged result (ranges, files exist); 0 or -1 with err:
+ * config_validate_boot_source, then config_validate_machine. */
 int config_validate(const struct vm_config *cfg, char *err);
+/* The machine and balloon part alone (vCPUs, memory, huge pages, balloon
+ * ranges): what a snapshot's restored configuration must pass too. */
+int config_validate_machine(const struct vm_config *cfg, char *err);
 /* Its first part: a kernel is given, it and the initrd are readable. */
 int config_validate_boot_source(const struct vm_config *cfg, char *err);
 

@@ -90,12 +90,17 @@ static const unsigned long main_ioctls[] = {
 #endif
 };
 
-/* libmicrohttpd's thread, beyond the common set. No ioctl, no open. */
+/* The API thread (api_server.c's loop around libmicrohttpd), beyond the
+ * common set. No ioctl, no open. */
 static const int api_syscalls[] = {
-	SCMP_SYS(epoll_wait), /* MHD's epoll loop (MHD_USE_AUTO) */
+	SCMP_SYS(poll),       /* the thread's own wait: wake fd, MHD, listener */
+	SCMP_SYS(ppoll),      /* (poll's only form on some arches) */
+	SCMP_SYS(epoll_wait), /* MHD_run on MHD's epoll set */
 	SCMP_SYS(epoll_pwait),
 	SCMP_SYS(epoll_ctl),  /* connections come and go */
 	SCMP_SYS(accept4),    /* a client connects */
+	SCMP_SYS(fcntl),      /* MHD_add_connection checks O_NONBLOCK */
+	SCMP_SYS(setsockopt), /* MHD's per-connection socket options */
 	SCMP_SYS(recvfrom),   /* request bytes */
 	SCMP_SYS(sendto),     /* response bytes */
 	SCMP_SYS(sendmsg),    /* header + body in one call */

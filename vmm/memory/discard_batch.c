@@ -262,6 +262,24 @@ void discard_batch_run_inline(struct discard_batch *b, discard_done_fn done,
 	}
 }
 
+bool discard_batch_cancel(struct discard_batch *b, discard_done_fn done,
+			  struct discard_stats *st)
+{
+	if (!b->ops) {
+		st->cancelled += b->nr_ranges;
+		for (uint32_t i = 0; i < b->nr_cookies; i++)
+			done(b->cookies[i].cookie, -ECANCELED);
+		return true;
+	}
+	bool last = b->ops_left == 0;
+	while (b->next_op < b->nr_ops) {
+		struct discard_op *op = &b->ops[b->next_op++];
+		st->cancelled++;
+		last = discard_batch_op_done(op, -ECANCELED, done);
+	}
+	return last;
+}
+
 void discard_batch_free(struct discard_batch *b)
 {
 	if (!b)

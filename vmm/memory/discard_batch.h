@@ -90,6 +90,12 @@ bool discard_batch_op_done(struct discard_op *op, int err,
  * failed), then frees b. */
 void discard_batch_run_inline(struct discard_batch *b, discard_done_fn done,
 			      struct discard_stats *st);
+/* Drops the ops of b not handed to the kernel yet as if they failed with
+ * -ECANCELED (every cookie of a batch never planned), calling done() for
+ * the cookies that finishes; counted in st->cancelled. True when no op of b
+ * is left in flight (the caller frees b). */
+bool discard_batch_cancel(struct discard_batch *b, discard_done_fn done,
+			  struct discard_stats *st);
 void discard_batch_free(struct discard_batch *b);
 
 #endif

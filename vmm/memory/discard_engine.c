@@ -132,6 +132,12 @@ void discard_engine_destroy(struct discard_engine *e)
 {
 	if (!e)
 		return;
+	/* Whoever frees guest memory next must know a discard may outlive
+	 * this: say so (drain already logged the io_uring error). */
+	int r = discard_engine_drain(e);
+	if (r)
+		log_error("discard: %s engine not drained at shutdown: %s",
+			  discard_engine_name(e), strerror(-r));
 	discard_uring_destroy(e->uring);
 	discard_sync_destroy(e->sync);
 	free(e);

@@ -45,11 +45,24 @@ static int sync_eventfd(void *be)
 	return -1;
 }
 
+/* Only what was queued and not submitted: submit runs everything. */
+static int sync_cancel(void *be)
+{
+	struct discard_sync *s = be;
+	struct discard_batch *b = s->open;
+
+	s->open = NULL;
+	if (b && discard_batch_cancel(b, s->done, &s->stats))
+		discard_batch_free(b);
+	return 0;
+}
+
 const struct discard_ops discard_sync_ops = {
 	.queue = sync_queue,
 	.submit = sync_submit,
 	.reap = sync_reap,
 	.eventfd = sync_eventfd,
+	.cancel = sync_cancel,
 };
 
 int discard_sync_create(struct discard_sync **out, discard_done_fn done)

@@ -246,11 +246,34 @@ static int uring_eventfd(void *be)
 	return ((struct discard_uring *)be)->efd;
 }
 
+/* SQEs already prepared stay: the kernel takes them on the next submit
+ * (which a completion brings), so they count as handed over. */
+static int uring_cancel(void *be)
+{
+	struct discard_uring *u = be;
+	struct discard_batch *open = u->open, *b = u->head;
+
+	/* Detached first: done() may queue and submit new batches. */
+	u->open = NULL;
+	u->head = u->tail = NULL;
+	if (open && discard_batch_cancel(open, u->done, &u->stats))
+		discard_batch_free(open);
+	while (b) {
+		struct discard_batch *next = b->next;
+		b->next = NULL;
+		if (discard_batch_cancel(b, u->done, &u->stats))
+			discard_batch_free(b);
+		b = next;
+	}
+	return 0;
+}
+
 const struct discard_ops discard_uring_ops = {
 	.queue = uring_queue,
 	.submit = uring_submit,
 	.reap = uring_reap,
 	.eventfd = uring_eventfd,
+	.cancel = uring_cancel,
 };
 
 static int probe_opcodes(struct io_uring *ring)

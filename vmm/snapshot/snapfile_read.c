@@ -142,20 +142,19 @@ int snapfile_reader_open(struct snapfile_reader *r, const char *path,
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
+	char why[128];
 	memset(r, 0, sizeof(*r));
-	int e, fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		e = -errno;
-	} else {
-		e = snapfile_read_all(fd, &buf, &len);
-		close(fd);
-	}
+	int e, fd = io_open_regular(path, O_RDONLY, why, sizeof(why));
+	if (fd < 0)
+		return err_set(err, errlen, fd, "%s: cannot read state file: %s",
+			       path, why);
+	e = snapfile_read_all(fd, &buf, &len);
+	close(fd);
 	if (e)
 		return err_set(err, errlen, e, "%s: cannot read state file: %s",
 			       path,
 			       e == -EFBIG ? "larger than the 64 MiB limit"
 					   : strerror(-e));
-	char why[256];
 	e = snapfile_reader_take(r, buf, len, arch, why, sizeof(why));
 	if (e)
 		err_set(err, errlen, e, "%s: %s", path, why);

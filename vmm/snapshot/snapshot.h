@@ -85,8 +85,9 @@ struct snapshot_load_req {
 };
 
 /* Reads and checks the state file, fills cfg (from the snapshot's machine
- * section; cfg's api_sock is kept) and builds vm in its saved state. 0, or
- * -errno with err (vm destroyed again by the caller). */
+ * section, validated as a config file's would be; cfg's strings are kept)
+ * and builds vm in its saved state. 0, or -errno with err, cfg as it was,
+ * and vm destroyed again by the caller. */
 int snapshot_load(struct vm *vm, struct vm_config *cfg,
 		  const struct snapshot_load_req *req, char *err,
 		  size_t errlen);

@@ -182,6 +182,9 @@ static int snapshot_check_mem_file(const struct snapshot_machine *m,
 		return err_set(err, errlen, r, "memory file %s: %s", mem_path,
 			       strerror(-r));
 	}
+	if (!S_ISREG(st.st_mode))
+		return err_set(err, errlen, -EINVAL,
+			       "memory file %s is not a regular file", mem_path);
 	uint64_t ram = 0;
 	for (unsigned i = 0; i < m->nr_regions; i++)
 		ram += m->region_len[i];
@@ -221,6 +224,9 @@ int snapshot_load(struct vm *vm, struct vm_config *cfg,
 	struct snapshot_mem_load_stats ls;
 	char mem_path[PATH_MAX];
 	uint64_t t0 = clock_now_ns();
+	/* A refused load changes nothing: the machine section's fields are
+	 * put back (its strings are never touched). */
+	const struct vm_config before = *cfg;
 	if (!req->snapshot_path || !*req->snapshot_path)
 		return err_set(err, errlen, -EINVAL, "snapshot_path is required");
 	int r = snapfile_reader_open(&rd, req->snapshot_path,
@@ -244,6 +250,8 @@ int snapshot_load(struct vm *vm, struct vm_config *cfg,
 		 (unsigned long long)(clock_now_ns() - t0) / 1000000,
 		 req->resume ? "" : "; paused until PATCH /vm Resumed");
 out:
+	if (r)
+		*cfg = before;
 	snapfile_reader_free(&rd);
 	return r;
 }

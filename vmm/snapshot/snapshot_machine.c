@@ -64,12 +64,16 @@ int snapshot_machine_to_config(const struct snapshot_machine *m,
 		return bad(err, errlen, "balloon flags", 2);
 	if (m->nr_virtio != (m->balloon_enabled ? 1u : 0u))
 		return bad(err, errlen, "nr_virtio", m->nr_virtio);
-	cfg->vcpu_count = m->vcpu_count;
-	cfg->mem_size_mib = m->mem_size_mib;
-	cfg->huge_pages = (enum config_huge_pages)m->huge_pages;
-	cfg->mem_backend = (enum config_mem_backend)m->mem_backend;
-	cfg->mem_lock = m->mem_lock;
-	cfg->balloon = (struct config_balloon){
+	/* Checked whole, as a config file would be, before cfg changes (the
+	 * copy shares cfg's strings, which are not touched). */
+	struct vm_config next = *cfg;
+	char why[CONFIG_ERR_LEN];
+	next.vcpu_count = m->vcpu_count;
+	next.mem_size_mib = m->mem_size_mib;
+	next.huge_pages = (enum config_huge_pages)m->huge_pages;
+	next.mem_backend = (enum config_mem_backend)m->mem_backend;
+	next.mem_lock = m->mem_lock;
+	next.balloon = (struct config_balloon){
 		.enabled = m->balloon_enabled,
 		.amount_mib = m->balloon_amount_mib,
 		.deflate_on_oom = m->balloon_deflate_on_oom,
@@ -77,6 +81,10 @@ int snapshot_machine_to_config(const struct snapshot_machine *m,
 		.free_page_reporting = m->balloon_free_page_reporting,
 		.free_page_hinting = m->balloon_free_page_hinting,
 	};
+	if (config_validate_machine(&next, why))
+		return err_set(err, errlen, -EINVAL, "state file: machine: %s",
+			       why);
+	*cfg = next;
 	return 0;
 }
 

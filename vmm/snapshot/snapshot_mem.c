@@ -210,12 +210,11 @@ int snapshot_mem_load(const struct gmem *mem, const char *path,
 {
 	uint64_t t0 = clock_now_us();
 	memset(st, 0, sizeof(*st));
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int e = -errno;
-		return err_set(err, errlen, e, "%s: cannot open memory file: %s",
-			       path, strerror(-e));
-	}
+	char why[128];
+	int fd = io_open_regular(path, O_RDONLY, why, sizeof(why));
+	if (fd < 0)
+		return err_set(err, errlen, fd, "%s: cannot open memory file: %s",
+			       path, why);
 	struct stat sb;
 	uint64_t at = 0;
 	int e = fstat(fd, &sb) < 0 ? -errno : 0;

@@ -13,6 +13,7 @@
 #include <arch/kvm_state.h>
 #include <core/clock.h>
 #include <core/err.h>
+#include <core/io.h>
 #include <core/log.h>
 
 #include <errno.h>
@@ -64,7 +65,9 @@ static int job_new(struct vm *vm, const struct snapshot_create_req *req,
 	    !req->mem_file_path || !*req->mem_file_path)
 		return err_set(msg, msglen, -EINVAL,
 			       "snapshot_path and mem_file_path are required");
-	if (!strcmp(req->snapshot_path, req->mem_file_path))
+	/* Also /s/vm and /s/./vm, or a linked directory: the second rename
+	 * would replace the first file and the answer still be 204. */
+	if (io_same_file(req->snapshot_path, req->mem_file_path) == 1)
 		return err_set(msg, msglen, -EINVAL,
 			       "snapshot_path and mem_file_path are the same file");
 	struct snapshot_job *j = calloc(1, sizeof(*j));

@@ -10,6 +10,7 @@
 int event_loop_init(struct event_loop *el)
 {
 	memset(el, 0, sizeof(*el));
+	el->epfd = el->stop_fd = -1; /* destroy after a failed init */
 	for (unsigned i = 0; i < EVENT_LOOP_MAX; i++)
 		el->sources[i].fd = -1;
 	el->epfd = epoll_create1(EPOLL_CLOEXEC);

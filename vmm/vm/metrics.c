@@ -63,6 +63,7 @@ json_t *metrics_discard_json(const char *engine, const struct discard_stats *s)
 	SET_U64(o, s, errors);
 	SET_U64(o, s, fallbacks);
 	SET_U64(o, s, rejected);
+	SET_U64(o, s, cancelled);
 	return o;
 }
 
@@ -82,6 +83,17 @@ json_t *metrics_virtio_json(uint32_t device_id, uint64_t base,
 	SET_U64(o, m, needs_reset);
 	SET_U64(o, m, bad_accesses);
 	SET_U64(o, m, resets);
+	return o;
+}
+
+json_t *metrics_console_json(const struct console_stats *s)
+{
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	SET_U64(o, s, bytes_written);
+	SET_U64(o, s, bytes_dropped_full);
+	SET_U64(o, s, bytes_dropped_rate);
 	return o;
 }
 
@@ -120,6 +132,9 @@ json_t *metrics_vm_json(struct vm *vm)
 							  slot->base, &mm));
 	}
 	json_object_set_new(o, "virtio", virtio);
+	struct console_stats cs;
+	console_get_stats(&vm->console, &cs);
+	json_object_set_new(o, "console", metrics_console_json(&cs));
 	return o;
 }
 

@@ -5,6 +5,7 @@
 #define VMM_VM_H
 
 #include "config/config.h"
+#include "vm/console.h"
 #include "vm/dirty_log.h"
 #include "vm/event_loop.h"
 #include "vm/pause_gate.h"
@@ -45,6 +46,9 @@ enum vm_exit_kind {
 };
 
 struct vm {
+	/* Set once every fd below is -1 or owned, before anything can fail:
+	 * vm_destroy does nothing without it (a zeroed or destroyed vm). */
+	bool created;
 	/* CLOCK_MONOTONIC ns when main() began, for the startup figure. */
 	uint64_t start_ns;
 	const struct vm_config *cfg;
@@ -59,6 +63,7 @@ struct vm {
 	struct x86_boot_info boot;
 
 	struct serial serial;
+	struct console console; /* the UART's output, never blocking */
 	int serial_irqfd;
 	struct i8042 i8042;
 	struct acpi_pm acpi_pm;
@@ -112,6 +117,8 @@ int vm_create_for_restore(struct vm *vm, const struct vm_config *cfg,
 /* Starts vCPUs and runs the main loop until the guest or host ends it.
  * Returns the process exit status. */
 int vm_run(struct vm *vm);
+/* Releases what a create (whole or failed) built; a no-op on a zeroed or
+ * destroyed vm, so safe to call after any failure and to repeat. */
 void vm_destroy(struct vm *vm);
 /* Records why the VM ends (first reason wins), stops the main loop and
  * kicks every vCPU out of KVM_RUN. */

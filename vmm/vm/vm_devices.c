@@ -76,8 +76,12 @@ int vm_add_virtio(struct vm *vm, struct virtio_dev *dev)
 		return slot->irqfd;
 	int r = virtio_mmio_init(&slot->mmio, dev, &vm->mem,
 				 irqfd_trigger(slot->irqfd));
-	if (r)
+	if (r) {
+		/* Not counted in nr_virtio: destroy would not see it. */
+		close(slot->irqfd);
+		slot->irqfd = -1;
 		return r;
+	}
 	slot->initialized = true;
 	vm->nr_virtio++;
 	r = bus_insert(&vm->mmio_bus, slot->base, VIRTIO_MMIO_SIZE,
@@ -221,8 +225,11 @@ int vm_add_balloon(struct vm *vm)
 void vm_devices_destroy(struct vm *vm)
 {
 	/* In-flight discards finish before the balloon and memory go away. */
-	if (vm->discard_engine)
-		discard_engine_drain(vm->discard_engine);
+	int r = vm->discard_engine ? discard_engine_drain(vm->discard_engine)
+				   : 0;
+	if (r)
+		log_error("balloon: discards not drained at shutdown: %s",
+			  strerror(-r));
 	for (unsigned i = 0; i < vm->nr_virtio; i++)
 		vm_virtio_slot_destroy(vm, &vm->virtio[i]);
 	vm->nr_virtio = 0;

@@ -31,6 +31,12 @@ struct discard_ops {
 	/* eventfd that becomes readable when completions are ready; -1 if
 	 * the backend completes synchronously. */
 	int (*eventfd)(void *be);
+	/* Drops every range not yet handed to the kernel (queued, or waiting
+	 * for room in the ring): a cookie whose ranges were all dropped or
+	 * finished gets done(cookie, -ECANCELED) (or its first real error).
+	 * Ranges the kernel has complete as usual, later. NULL: nothing is
+	 * ever held back. */
+	int (*cancel)(void *be);
 };
 
 struct discard {
@@ -46,6 +52,7 @@ struct discard_stats {
 	uint64_t errors;    /* discards that failed, fallback included */
 	uint64_t fallbacks; /* ring ops redone synchronously */
 	uint64_t rejected;  /* queue() calls refused (-EINVAL, ...) */
+	uint64_t cancelled; /* ops dropped by cancel() before they ran */
 };
 
 #endif

@@ -14,8 +14,15 @@
  *   virtio_mmio_init(..., balloon_virtio_dev(&b), ...)
  *   epoll: balloon_pending_fd(&b)   -> balloon_run_pending(&b)
  *          timerfd (interval_s > 0) -> balloon_stats_tick(&b)
- *   shutdown: drain the discard backend (its done callbacks take the
- *             transport's lock), then virtio_mmio_destroy, balloon_destroy. */
+ *   shutdown: balloon_stop once the vCPUs will not run the guest again,
+ *             before joining them; drain the discard backend (its done
+ *             callbacks take the transport's lock), then
+ *             virtio_mmio_destroy, balloon_destroy.
+ *
+ * A device reset (a vCPU thread) returns only when no discard it issued can
+ * still run: it asks the main loop (balloon_run_pending) to cancel what the
+ * backend has not submitted, and waits, without a time bound, for what it
+ * has. Only balloon_stop ends the wait early. */
 #ifndef DEVICES_BALLOON_H
 #define DEVICES_BALLOON_H
 
@@ -59,8 +66,6 @@ enum balloon_queue_role {
 /* Chains handled per queue per notify or pending run, so one guest cannot
  * hold the main loop. */
 #define BALLOON_CHAINS_PER_RUN 32
-/* Longest a device reset waits for discards in flight. */
-#define BALLOON_RESET_WAIT_MS 2000
 #define BALLOON_QUEUE_SIZE 256
 
 /* Free page hinting (balloon_hint.c). Hints are weak: the guest may reuse a
@@ -249,6 +254,9 @@ struct balloon {
 	/* Work deferred to balloon_run_pending: one bit per queue index. */
 	uint32_t pending;
 	int pending_fd;
+	/* A reset waits: balloon_run_pending cancels unsubmitted discards. */
+	bool cancel_discards;
+	bool stopping; /* balloon_stop: the guest never runs again */
 
 	/* Statistics queue: the buffer the device holds between ticks. */
 	bool stats_held;
@@ -316,6 +324,9 @@ unsigned balloon_discards_in_flight(struct balloon *b);
  * requests in flight); call balloon_run_pending then. */
 int balloon_pending_fd(const struct balloon *b);
 void balloon_run_pending(struct balloon *b);
+/* The VM ends: a reset waiting for discards returns (the guest will not
+ * touch its pages again). Any thread. */
+void balloon_stop(struct balloon *b);
 
 /* Free page hinting (host side). All return 0 or -errno: -EOPNOTSUPP when
  * free_page_hinting was not configured, -ENODEV when the driver did not

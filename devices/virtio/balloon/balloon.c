@@ -78,6 +78,13 @@ void balloon_run_pending(struct balloon *b)
 	if (read(b->pending_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 		log_ratelimited(LOG_WARN, "balloon: pending eventfd: %s",
 				strerror(errno));
+	/* A reset waits on a vCPU: the backend is ours (main loop) to cancel.
+	 * Its done callbacks take the (recursive) transport lock. */
+	if (b->cancel_discards) {
+		b->cancel_discards = false;
+		if (b->discard.ops && b->discard.ops->cancel)
+			b->discard.ops->cancel(b->discard.be);
+	}
 	uint32_t waiting = b->pending;
 	for (unsigned q = 0; q < BALLOON_Q_NR; q++)
 		if (waiting & (1u << q))
@@ -86,6 +93,14 @@ void balloon_run_pending(struct balloon *b)
 }
 
 int balloon_pending_fd(const struct balloon *b) { return b->pending_fd; }
+
+void balloon_stop(struct balloon *b)
+{
+	const struct virtio_host *h = balloon_host_lock(b);
+	b->stopping = true;
+	pthread_cond_broadcast(&b->idle);
+	balloon_host_unlock(h);
+}
 
 /* ---- virtio_dev_ops ---- */
 
@@ -102,9 +117,10 @@ static int op_set_features(void *dev, uint64_t features)
 	    !(features & BALLOON_BIT(VIRTIO_BALLOON_F_MUST_TELL_HOST))) {
 		/* Silent deflation would let the guest touch pages we have not
 		 * re-pinned; the spec allows refusing FEATURES_OK (5.5.3.2). */
-		log_warn("balloon: refusing FEATURES_OK: driver did not accept "
-			 "VIRTIO_BALLOON_F_MUST_TELL_HOST (silent deflation) "
-			 "and guest memory is pinned");
+		log_ratelimited(LOG_WARN,
+				"balloon: refusing FEATURES_OK: driver did not "
+				"accept VIRTIO_BALLOON_F_MUST_TELL_HOST (silent "
+				"deflation) and guest memory is pinned");
 		return -EPERM;
 	}
 	atomic_store(&b->features, features);
@@ -176,8 +192,9 @@ static int op_activate(void *dev, struct virtq *queues, unsigned nr_queues,
 	struct balloon *b = dev;
 	unsigned want = op_num_queues(b);
 	if (nr_queues < want) {
-		log_warn("balloon: %u queues at DRIVER_OK, features need %u",
-			 nr_queues, want);
+		log_ratelimited(LOG_WARN,
+				"balloon: %u queues at DRIVER_OK, features need %u",
+				nr_queues, want);
 		return -EINVAL;
 	}
 	int err = balloon_pages_activate(b, mem);
@@ -207,29 +224,32 @@ static void op_queue_notify(void *dev, unsigned q)
 	process_queue(dev, q);
 }
 
+/* How often a waiting reset looks at stopping (signalled anyway). */
+#define BALLOON_RESET_POLL_MS 100
+
 /* Reset on a vCPU thread: a driver may reuse every page once its reset
- * returns, so discards still in flight must finish first or they would zero
- * pages the guest owns again. Bounded: a stuck backend must not hang the
- * vCPU (the pages were the guest's to lose: it reset mid-request). */
+ * returns, so a discard that can still run would zero a page the guest owns
+ * again. No time bound: what the backend has not submitted is cancelled by
+ * the main loop, what it has completes (the kernel finishes it). */
 static void reset_wait_discards(struct balloon *b)
 {
 	const struct virtio_host *h = atomic_load(&b->host);
-	unsigned waited_ms = 0;
-	/* Only discards matter: a deflate parked behind an inflate is simply
-	 * forgotten. */
-	while (b->discarding && h && h->wait && waited_ms < BALLOON_RESET_WAIT_MS) {
-		h->wait(h->t, &b->idle, 50);
-		waited_ms += 50;
-	}
-	if (b->discarding)
-		log_ratelimited(LOG_WARN,
-				"balloon: reset with %u requests still discarding",
-				b->discarding);
+	if (!b->discarding || !h || !h->wait)
+		return;
+	b->cancel_discards = true;
+	balloon_wake_pending(b);
+	while (b->discarding && !b->stopping)
+		h->wait(h->t, &b->idle, BALLOON_RESET_POLL_MS);
 }
 
 static void op_reset(void *dev)
 {
 	struct balloon *b = dev;
+	/* Orphaned first, so what completes during the wait writes no ring,
+	 * and inactive, so no new chain is taken meanwhile. */
+	balloon_req_orphan_all(b);
+	b->gen++;
+	b->active = false;
 	reset_wait_discards(b);
 	/* The driver forgot its balloon: every page is the guest's again. */
 	balloon_pages_reset(b);

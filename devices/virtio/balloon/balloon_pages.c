@@ -88,9 +88,11 @@ int balloon_pages_activate(struct balloon *b, const struct gmem *mem)
 			continue;
 		int err = hugepage_tracker_init(&b->hp[i], r->len);
 		if (err) {
-			log_warn("balloon: hugepage tracker for %llu MiB: %s",
-				 (unsigned long long)(r->len >> 20),
-				 strerror(-err));
+			/* At DRIVER_OK, which the guest can repeat. */
+			log_ratelimited(LOG_WARN,
+					"balloon: hugepage tracker for %llu MiB: %s",
+					(unsigned long long)(r->len >> 20),
+					strerror(-err));
 			return err;
 		}
 	}

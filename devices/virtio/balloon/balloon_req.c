@@ -13,6 +13,7 @@
 #include <core/clock.h>
 #include <core/log.h>
 
+#include <errno.h>
 #include <string.h>
 
 struct balloon_req *balloon_req_get(struct balloon *b, unsigned q,
@@ -166,7 +167,8 @@ void balloon_discard_done(void *cookie, int err)
 
 	b->discarding--;
 	pthread_cond_broadcast(&b->idle);
-	if (err < 0) {
+	/* Cancelled by a reset: the pages simply stay populated. */
+	if (err < 0 && err != -ECANCELED) {
 		b->m.discard_errors++;
 		req->err = err;
 		log_ratelimited(LOG_WARN, "balloon: discard failed: %s",

@@ -22,6 +22,9 @@ void up_with(const struct balloon_config *cfg, const struct fbd_layout *layout,
 	     const struct fbd_opts *o);
 void up(void);
 struct balloon_metrics metrics(void);
+/* A driver reset with discards in flight: it returns only once they are
+ * done, so another thread completes them as the main loop would. */
+void reset_completing_discards(void);
 /* Asserts that exactly these [gpa, len) ranges were queued. */
 void expect_ranges(const uint64_t (*want)[2], unsigned n);
 

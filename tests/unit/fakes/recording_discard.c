@@ -33,7 +33,7 @@ static int rd_submit(void *be)
 {
 	struct recording_discard *rd = be;
 	rd->submits++;
-	for (unsigned i = 0; i < rd->nr; i++)
+	for (unsigned i = 0; i < rd->nr && !rd->hold; i++)
 		rd->ranges[i].submitted = true;
 	if (rd->auto_complete)
 		recording_discard_complete_all(rd, 0);
@@ -52,11 +52,50 @@ static int rd_eventfd(void *be)
 	return -1;
 }
 
+static bool cookie_pending(const struct recording_discard *rd, void *cookie)
+{
+	for (unsigned i = 0; i < rd->nr; i++)
+		if (rd->ranges[i].cookie == cookie && !rd->ranges[i].completed)
+			return true;
+	return false;
+}
+
+/* Drops ranges never submitted; a cookie left with nothing pending gets
+ * done(-ECANCELED), as core/discard.h says. */
+static int rd_cancel(void *be)
+{
+	struct recording_discard *rd = be;
+	void *dropped[256];
+	unsigned nd = 0, out = 0;
+	for (unsigned i = 0; i < rd->nr; i++) {
+		struct recording_discard_range *r = &rd->ranges[i];
+		if (r->submitted || r->completed) {
+			rd->ranges[out++] = *r;
+			continue;
+		}
+		rd->cancels++;
+		bool seen = false;
+		for (unsigned j = 0; j < nd; j++)
+			seen |= dropped[j] == r->cookie;
+		if (!seen && nd < 256)
+			dropped[nd++] = r->cookie;
+	}
+	rd->nr = out;
+	for (unsigned j = 0; j < nd; j++) {
+		if (cookie_pending(rd, dropped[j]))
+			continue;
+		rd->done_calls++;
+		rd->done(dropped[j], -ECANCELED);
+	}
+	return 0;
+}
+
 static const struct discard_ops rd_ops = {
 	.queue = rd_queue,
 	.submit = rd_submit,
 	.reap = rd_reap,
 	.eventfd = rd_eventfd,
+	.cancel = rd_cancel,
 };
 
 void recording_discard_init(struct recording_discard *rd, discard_done_fn done)

@@ -26,11 +26,13 @@ struct recording_discard {
 	struct discard iface;
 	discard_done_fn done;
 	bool auto_complete; /* complete inside submit (sync backend) */
+	bool hold;          /* submit leaves ranges waiting (a full ring) */
 	bool zero_fill;     /* memset completed ranges to 0 */
 	int queue_err;      /* non-zero: queue() fails with it */
 	struct recording_discard_range *ranges;
 	unsigned nr, cap;
 	unsigned submits, done_calls;
+	unsigned cancels;   /* ranges dropped by cancel() */
 };
 
 void recording_discard_init(struct recording_discard *rd, discard_done_fn done);
