@@ -28,6 +28,7 @@ void config_defaults(struct vm_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->vcpu_count = 1;
 	cfg->mem_size_mib = 128;
+	cfg->huge_pages = HUGE_PAGES_TRANSPARENT; /* THP, docs/performance.md */
 	cfg->boot_args = strdup("console=ttyS0 reboot=k panic=-1");
 }
 
