@@ -81,20 +81,6 @@ static int vm_on_dirty_ring_full(void *opaque, unsigned id)
 	return dirty_log_ring_full(&vm->dirty, id);
 }
 
-static void serial_to_stdout(void *opaque, const uint8_t *buf, size_t len)
-{
-	(void)opaque;
-	while (len) {
-		ssize_t n = write(STDOUT_FILENO, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return; /* console gone: drop output, keep the guest */
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
 static void i8042_reset(void *opaque)
 {
 	vm_request_exit(opaque, VM_EXIT_RESET, "guest reset (i8042)");
@@ -151,9 +137,12 @@ static int vm_setup_legacy_devices(struct vm *vm)
 	vm->serial_irqfd = irqfd_create(vm->vm_fd, SERIAL_COM1_GSI);
 	if (vm->serial_irqfd < 0)
 		return vm->serial_irqfd;
-	struct serial_out out = {serial_to_stdout, vm};
+	int r = console_out_init(&vm->console, STDOUT_FILENO, &vm->loop);
+	if (r)
+		return r;
+	struct serial_out out = {console_out_write, &vm->console};
 	serial_init(&vm->serial, irqfd_trigger(vm->serial_irqfd), out);
-	int r = bus_insert(&vm->pio_bus, SERIAL_COM1_PORT, SERIAL_PORT_LEN,
+	r = bus_insert(&vm->pio_bus, SERIAL_COM1_PORT, SERIAL_PORT_LEN,
 			   &serial_bus_ops, &vm->serial);
 	if (r)
 		return r;
@@ -270,7 +259,7 @@ static int vm_create_base(struct vm *vm, const struct vm_config *cfg,
 	vm->start_ns = start_ns;
 	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = vm->serial_irqfd = vm->signal_fd = -1;
-	vm->stdin_fd = vm->stats_timer_fd = -1;
+	vm->stdin_fd = vm->stats_timer_fd = vm->console.timer_fd = -1;
 	vm->nr_vcpus = cfg->vcpu_count;
 	atomic_init(&vm->exit_kind, VM_EXIT_NONE);
 	if ((r = pause_gate_init(&vm->pause, 0)))
@@ -482,6 +471,7 @@ int vm_run(struct vm *vm)
 	vm_request_exit(vm, VM_EXIT_SIGNAL, "stopped");
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
+	console_out_flush(&vm->console);
 	terminal_restore(vm);
 	return vm_exit_status(vm);
 }
@@ -500,6 +490,7 @@ void vm_destroy(struct vm *vm)
 	dirty_log_destroy(&vm->dirty);
 	vm_devices_destroy(vm);
 	serial_destroy(&vm->serial);
+	console_out_destroy(&vm->console);
 	if (vm->serial_irqfd >= 0)
 		close(vm->serial_irqfd);
 	if (vm->signal_fd >= 0)

@@ -5,6 +5,7 @@
 #define VMM_VM_H
 
 #include "config/config.h"
+#include "vm/console_out.h"
 #include "vm/dirty_log.h"
 #include "vm/event_loop.h"
 #include "vm/pause_gate.h"
@@ -56,6 +57,7 @@ struct vm {
 
 	struct serial serial;
 	int serial_irqfd;
+	struct console_out console; /* the serial's output, to stdout */
 	struct i8042 i8042;
 	struct acpi_pm acpi_pm;
 
