@@ -20,6 +20,12 @@ fill)
 	# Freed but touched: what the balloon then takes must be discarded.
 	rm -f /tmp/fill
 	echo "PEER-FREED"
+	read -r _
+	# After the inflate and deflate: the same fill on memory the balloon
+	# gave back (huge pages or not, depending on how it was discarded).
+	echo "PEER-REFILL-START"
+	dd if=/dev/zero of=/tmp/fill bs=1M count="$mib" 2>/dev/null
+	echo "PEER-REFILL-DONE"
 	read -r _ ;;
 report)
 	read -r _

@@ -30,7 +30,8 @@
 #   fill           512 MiB, 2 vCPUs: dd of 300 MiB to tmpfs, console marker
 #                  to marker; AnonHugePages after it; the file is removed,
 #                  then the balloon inflates 512 -> 256 MiB and deflates
-#                  back, each until the guest's actual size is the target
+#                  back, each until the guest's actual size is the target;
+#                  then the fill again, on the memory the balloon gave back
 #   report         512 MiB, 2 vCPUs, free page reporting on: 300 MiB filled
 #                  and removed; time from the guest's marker until the RSS
 #                  fell by 240 MiB, and the RSS given back after 10 s
@@ -227,6 +228,11 @@ run_fill() { # VMM DIR
 	result "$vmm" fill inflate_memfree_gain_kib "$(($(meminfo MemFree) - free0))"
 	line=$(balloon "$vmm" "$dir" 0 512) || return 1
 	result "$vmm" fill deflate_ms "$line"
+	send go
+	a=$(wait_line "$dir" 'PEER-REFILL-START' "$TO") || return 1
+	b=$(wait_line "$dir" 'PEER-REFILL-DONE' "$TO") || return 1
+	result "$vmm" fill refill_ms "$(ms_between "$(stamp_of "$a")" "$(stamp_of "$b")")"
+	result "$vmm" fill refill_anon_huge_kib "$(smaps_field "$PID" AnonHugePages)"
 	stop "$dir"
 }
 
@@ -318,7 +324,7 @@ awk -F'\t' -v base="$base" '
 		n = split(s, a, " ")
 		for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
 		N = n; MIN = a[1]; MAX = a[n]
-		MED = n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		MED = n % 2 ? a[(n + 1) / 2] : sprintf("%.0f", (a[n / 2] + a[n / 2 + 1]) / 2)
 	}
 	END {
 		for (i = 0; i < nk; i++) {
