@@ -161,85 +161,93 @@ static int balloon_mvmm(const char *sock, long mib, double timeout_s)
 	return 1;
 }
 
-/* Reads QMP messages until one has "return" (events are skipped). */
-static int qmp_return(int fd, char *buf, size_t len)
+/* A QMP connection: messages are lines; events may arrive before, after
+ * or together with a command's answer, and are skipped. */
+struct qmp {
+	int fd;
+	size_t got;
+	char buf[8192];
+	char line[8192];
+};
+
+/* The next line into q->line; 0 or -errno. */
+static int qmp_line(struct qmp *q)
 {
-	size_t got = 0;
 	for (;;) {
-		char *nl;
-		while ((nl = memchr(buf, '\n', got))) {
-			size_t line = (size_t)(nl - buf) + 1;
-			buf[line - 1] = 0;
-			int is_ret = strstr(buf, "\"return\"") != NULL;
-			int is_err = strstr(buf, "\"error\"") != NULL;
-			if (is_ret || is_err) {
-				/* Keep the line for the caller at buf. */
-				if (got > line)
-					return -EPROTO; /* pipelining unused */
-				return is_ret ? 0 : -EIO;
-			}
-			memmove(buf, buf + line, got - line);
-			got -= line;
+		char *nl = memchr(q->buf, '\n', q->got);
+		if (nl) {
+			size_t len = (size_t)(nl - q->buf);
+			memcpy(q->line, q->buf, len);
+			q->line[len] = 0;
+			q->got -= len + 1;
+			memmove(q->buf, nl + 1, q->got);
+			return 0;
 		}
-		if (got + 1 >= len)
+		if (q->got == sizeof(q->buf))
 			return -ENOBUFS;
-		ssize_t n = read(fd, buf + got, len - 1 - got);
+		ssize_t n = read(q->fd, q->buf + q->got, sizeof(q->buf) - q->got);
 		if (n <= 0)
 			return -EIO;
-		got += (size_t)n;
+		q->got += (size_t)n;
 	}
 }
 
-static int qmp_cmd(int fd, const char *cmd, char *buf, size_t len)
+/* Sends cmd and reads up to its answer, left in q->line. */
+static int qmp_cmd(struct qmp *q, const char *cmd)
 {
-	if (write_all(fd, cmd))
+	if (write_all(q->fd, cmd))
 		return -EIO;
-	return qmp_return(fd, buf, len);
+	for (;;) {
+		int r = qmp_line(q);
+		if (r)
+			return r;
+		if (strstr(q->line, "\"return\""))
+			return 0;
+		if (strstr(q->line, "\"error\""))
+			return -EIO;
+	}
 }
 
 static int balloon_qemu(const char *sock, long mib, long mem_mib,
 			double timeout_s)
 {
-	char buf[8192], cmd[128];
-	int fd = unix_connect(sock);
-	if (fd < 0) {
-		fprintf(stderr, "peerctl: %s: %s\n", sock, strerror(-fd));
+	struct qmp q;
+	char cmd[128];
+	q.got = 0;
+	q.line[0] = 0;
+	q.fd = unix_connect(sock);
+	if (q.fd < 0) {
+		fprintf(stderr, "peerctl: %s: %s\n", sock, strerror(-q.fd));
 		return 1;
 	}
-	/* The greeting has neither "return" nor "error": read it as a line. */
-	size_t got = 0;
-	while (got + 1 < sizeof(buf) && !memchr(buf, '\n', got)) {
-		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
-		if (n <= 0)
-			goto fail;
-		got += (size_t)n;
-	}
-	if (qmp_cmd(fd, "{\"execute\":\"qmp_capabilities\"}\n", buf, sizeof(buf)))
+	/* The greeting, then capabilities negotiation. */
+	if (qmp_line(&q) ||
+	    qmp_cmd(&q, "{\"execute\":\"qmp_capabilities\"}\n"))
 		goto fail;
 	long long want = (long long)(mem_mib - mib) << 20;
 	snprintf(cmd, sizeof(cmd),
 		 "{\"execute\":\"balloon\",\"arguments\":{\"value\":%lld}}\n", want);
 	double t0 = now_s(CLOCK_MONOTONIC);
-	if (qmp_cmd(fd, cmd, buf, sizeof(buf)))
+	if (qmp_cmd(&q, cmd))
 		goto fail;
 	while (now_s(CLOCK_MONOTONIC) - t0 < timeout_s) {
-		if (qmp_cmd(fd, "{\"execute\":\"query-balloon\"}\n", buf, sizeof(buf)))
+		if (qmp_cmd(&q, "{\"execute\":\"query-balloon\"}\n"))
 			goto fail;
-		const char *p = strstr(buf, "\"actual\"");
+		const char *p = strstr(q.line, "\"actual\"");
 		p = p ? strchr(p, ':') : NULL;
 		if (p && strtoll(p + 1, NULL, 10) == want) {
 			printf("%.0f\n", (now_s(CLOCK_MONOTONIC) - t0) * 1e3);
-			close(fd);
+			close(q.fd);
 			return 0;
 		}
 		sleep_ns(POLL_BALLOON_NS);
 	}
 	fprintf(stderr, "peerctl: QEMU balloon did not reach %ld MiB\n", mib);
-	close(fd);
+	close(q.fd);
 	return 1;
 fail:
-	fprintf(stderr, "peerctl: QMP exchange failed: %.200s\n", buf);
-	close(fd);
+	fprintf(stderr, "peerctl: QMP exchange failed: %.200s\n", q.line);
+	close(q.fd);
 	return 1;
 }
 
