@@ -42,7 +42,7 @@ TEST_INC := $(VMM_INC) -Itests/unit
 CORE_SRC := $(wildcard core/*.c)
 DEV_SRC := $(wildcard devices/*.c devices/legacy/*.c devices/virtio/*.c devices/virtio/balloon/*.c)
 ARCH_SRC := $(wildcard arch/x86_64/*.c)
-VMM_SRC := $(filter-out vmm/main.c vmm/jailer/main.c,$(wildcard vmm/*.c vmm/*/*.c))
+VMM_SRC := $(filter-out vmm/main.c vmm/jailer/main.c vmm/static/%,$(wildcard vmm/*.c vmm/*/*.c))
 UNIT_SRC := $(wildcard tests/unit/*_test.c tests/unit/fakes/*.c)
 
 # arch/aarch64 is portable C apart from kvm_uapi_check.c (arm64 UAPI headers),
@@ -144,9 +144,23 @@ $(A64_LIB): $(call obj,$(A64_PORTABLE_SRC))
 	$(call say,AR,$@)
 	$(Q)rm -f $@; $(AR) rcs $@ $^
 
-$(MVMM): $(call obj,vmm/main.c) $(ALL_LIBS)
+# STATIC=1 (the default, except with SAN=1): mvmm is a static PIE, with
+# libmicrohttpd's GnuTLS references stubbed (vmm/static/gnutls_absent.c).
+# Measured in docs/performance.md ("Footprint"): the shared libraries cost
+# ~3 MiB of RSS per VMM, most of it GnuTLS's, which mvmm never calls.
+# STATIC=0 links the shared libraries as before.
+STATIC ?= $(if $(filter 1,$(SAN)),0,1)
+ifeq ($(STATIC),1)
+MVMM_LDFLAGS := -static-pie
+MVMM_OBJS := $(call obj,vmm/main.c vmm/static/gnutls_absent.c)
+else
+MVMM_LDFLAGS :=
+MVMM_OBJS := $(call obj,vmm/main.c)
+endif
+
+$(MVMM): $(MVMM_OBJS) $(ALL_LIBS)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) $(MVMM_LDFLAGS) -o $@ $(MVMM_OBJS) $(ALL_LIBS) $(LIBS)
 
 # ./mvmm at the top, as the README and configs use it.
 mvmm: $(MVMM)

@@ -2,6 +2,7 @@
 #include <core/gmem.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <linux/memfd.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,26 +19,73 @@ static void region_no_dump(struct gmem_region *r)
 	madvise(r->hva, r->len, MADV_DONTDUMP);
 }
 
+uint64_t gmem_map_align(uint64_t len)
+{
+	return len >= GMEM_ALIGN_1G ? GMEM_ALIGN_1G : GMEM_ALIGN_2M;
+}
+
+uint64_t gmem_map_place(uint64_t reserve, uint64_t gpa, uint64_t align)
+{
+	uint64_t p = ALIGN_DOWN(reserve, align) + (gpa & (align - 1));
+	return p >= reserve ? p : p + align;
+}
+
+/* Maps len bytes (fd, or anonymous when fd < 0) at an address congruent to
+ * gpa modulo the region's alignment: reserve len + align of address space,
+ * map inside it, give back the slack. A plain mmap is only page-aligned, and
+ * a guest 2 MiB page that straddles two host ones can be backed by neither a
+ * THP nor a KVM 2 MiB mapping. */
+static void *map_aligned(uint64_t gpa, uint64_t len, int flags, int fd)
+{
+	uint64_t align = gmem_map_align(len), total;
+	if (__builtin_add_overflow(len, align, &total) || total > SIZE_MAX) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	uint8_t *res = mmap(NULL, (size_t)total, PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (res == MAP_FAILED)
+		return MAP_FAILED;
+	uint64_t res_end = (uint64_t)(uintptr_t)res + total;
+	uint8_t *p = (uint8_t *)(uintptr_t)gmem_map_place((uintptr_t)res, gpa,
+							  align);
+	void *m = mmap(p, (size_t)len, PROT_READ | PROT_WRITE,
+		       flags | MAP_FIXED | MAP_NORESERVE, fd, 0);
+	if (m == MAP_FAILED) {
+		int e = errno;
+		munmap(res, (size_t)total);
+		errno = e;
+		return MAP_FAILED;
+	}
+	if (p > res)
+		munmap(res, (size_t)(p - res));
+	uint64_t end = (uint64_t)(uintptr_t)p + len;
+	if (end < res_end)
+		munmap(p + len, (size_t)(res_end - end));
+	return p;
+}
+
 static int region_map(struct gmem_region *r, const struct gmem_opts *opts)
 {
-	int prot = PROT_READ | PROT_WRITE;
-
+	static const struct gmem_opts defaults = {
+		.backend = GMEM_ANON_PRIVATE,
+		.transparent_hugepages = true,
+	};
+	if (!opts)
+		opts = &defaults;
 	r->fd = -1;
 	r->fd_offset = 0;
-	r->backend = opts ? opts->backend : GMEM_ANON_PRIVATE;
+	r->backend = opts->backend;
 	if (r->backend == GMEM_ANON_PRIVATE) {
-		r->hva = mmap(NULL, r->len, prot,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		r->hva = map_aligned(r->gpa, r->len, MAP_PRIVATE | MAP_ANONYMOUS,
+				     -1);
 		if (r->hva == MAP_FAILED)
 			return -errno;
-		if (opts && opts->transparent_hugepages)
-			madvise(r->hva, r->len, MADV_HUGEPAGE);
-		region_no_dump(r);
-		return 0;
+		goto advise;
 	}
 	unsigned flags = MFD_CLOEXEC;
 	if (r->backend == GMEM_HUGETLB_2M) {
-		if (r->len % (2ULL << 20))
+		if (r->len % GMEM_ALIGN_2M)
 			return -EINVAL;
 		flags |= MFD_HUGETLB | (21U << 26); /* MFD_HUGE_2MB */
 	}
@@ -46,10 +94,17 @@ static int region_map(struct gmem_region *r, const struct gmem_opts *opts)
 		return -errno;
 	if (ftruncate(r->fd, (off_t)r->len) < 0)
 		goto err;
-	r->hva = mmap(NULL, r->len, prot, MAP_SHARED | MAP_NORESERVE, r->fd, 0);
+	r->hva = map_aligned(r->gpa, r->len, MAP_SHARED, r->fd);
 	if (r->hva == MAP_FAILED)
 		goto err;
+advise:
 	region_no_dump(r);
+	/* Advice only: a kernel without THP refuses it, and the memory works
+	 * the same with 4 KiB pages. hugetlbfs pages are huge already. */
+	if (r->backend != GMEM_HUGETLB_2M)
+		madvise(r->hva, r->len,
+			opts->transparent_hugepages ? MADV_HUGEPAGE
+						    : MADV_NOHUGEPAGE);
 	return 0;
 err:;
 	int e = -errno;

@@ -4,7 +4,9 @@
 #   with a 1 GiB guest, virtqueue round trips, the discard engine comparison;
 #   guest side (real KVM, or the emulated test host): boot-to-/init and the
 #   balloon's inflate time, free page reporting's RSS drop after a guest free,
-#   snapshot sizes and times with and without hints, hint-based reclaim.
+#   snapshot sizes and times with and without hints, hint-based reclaim;
+#   the peer table: mvmm against QEMU's microvm on the same kernel and
+#   workloads (tests/bench/peer.sh; MVMM_PEER_ROUNDS, default 5).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/testhost/common.sh
@@ -36,6 +38,11 @@ echo
 echo "## Discard engine: build/bench/discard_bench"
 echo
 build/bench/discard_bench
+echo
+
+echo "## Transparent huge pages on guest RAM: build/bench/thp_bench"
+echo
+build/bench/thp_bench 512
 echo
 
 mode=$(testhost_kvm_mode)
@@ -79,3 +86,18 @@ echo
 echo "| figure | value |"
 echo "|---|---|"
 echo "$out" | sed -n 's/^figure: \(.*\) = \(.*\)$/| \1 | \2 |/p'
+
+echo
+echo "## Peers: tests/bench/peer.sh, mvmm against QEMU's microvm ($mode)"
+echo
+rounds=${MVMM_PEER_ROUNDS:-5}
+if ! command -v qemu-system-x86_64 >/dev/null; then
+	echo "(skipped: no qemu-system-x86_64)"
+elif [ "$mode" = emulated ]; then
+	# One test host boot for every run, so that both VMMs see the same
+	# machine; on these shared CPUs it takes an hour or more.
+	bash tests/testhost/run.sh --timeout 14400 -- bash tests/bench/peer.sh -n "$rounds" |
+		grep -v '^peer: '
+else
+	bash tests/bench/peer.sh -n "$rounds" | grep -v '^peer: '
+fi

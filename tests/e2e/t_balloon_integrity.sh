@@ -13,6 +13,10 @@ mvmm_send 'memfill -w -r /tmp/filled 256 & echo memfill-pid=$!'
 mvmm_wait_for '^memfill-pid=[0-9]+$' >/dev/null
 mvmm_send 'while [ ! -e /tmp/filled ]; do sleep 0.2; done; echo filled-ok'
 mvmm_wait_for '^filled-ok$' 300 >/dev/null
+# Guest RAM is backed by transparent huge pages by default: the cycles
+# below discard 4 KiB pages inside them.
+anon_huge() { awk '$1 == "AnonHugePages:" { print $2 }' "/proc/$MVMM_PID/smaps_rollup"; }
+e2e_figure anon_huge_pages_after_fill "$(anon_huge)" KiB
 
 for i in 1 2 3 4 5 6 7 8 9 10; do
 	api_ok PATCH /balloon '{"amount_mib": 192}'
@@ -30,6 +34,7 @@ mvmm_send 'kill -TERM %1; wait %1; echo memfill-rc=$?'
 line=$(mvmm_wait_for '^memfill-rc=[0-9]+$' 300)
 [ "$line" = memfill-rc=0 ] || e2e_fail "memfill found corruption: $(mvmm_console | grep -m3 CORRUPT)"
 e2e_figure integrity_cycles_ok 10
+e2e_figure anon_huge_pages_after_cycles "$(anon_huge)" KiB
 api_ok GET /metrics
 e2e_log "metrics: $API_BODY"
 mvmm_send 'poweroff -f'

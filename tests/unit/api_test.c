@@ -100,7 +100,7 @@ Test(api, put_machine_config_replaces_and_patch_merges)
 	cr_assert_eq(int_field(j, "vcpu_count"), 2);
 	cr_assert_eq(int_field(j, "mem_size_mib"), 300);
 	cr_assert_str_eq(json_string_value(json_object_get(j, "huge_pages")),
-			 "None");
+			 "Transparent");
 	json_decref(j);
 }
 
@@ -129,7 +129,7 @@ Test(api, machine_config_errors_name_the_field)
 		     400);
 	json_decref(j);
 	cr_assert_eq(cfg.mem_size_mib, 128, "a failed update changes nothing");
-	cr_assert_eq(cfg.huge_pages, HUGE_PAGES_NONE);
+	cr_assert_eq(cfg.huge_pages, HUGE_PAGES_TRANSPARENT);
 }
 
 Test(api, put_boot_source_needs_a_readable_kernel)

@@ -32,6 +32,7 @@ void config_defaults(struct vm_config *cfg)
 	cfg->vcpu_count = 1;
 	cfg->mem_size_mib = 128;
 	cfg->seccomp = CONFINE_KILL;
+	cfg->huge_pages = HUGE_PAGES_TRANSPARENT; /* THP, docs/performance.md */
 	cfg->boot_args = strdup("console=ttyS0 reboot=k panic=-1");
 }
 

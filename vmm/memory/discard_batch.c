@@ -155,12 +155,31 @@ static int discard_batch_merge(struct discard_batch *b)
 	return 0;
 }
 
+/* The end of the op that starts at off: the next chunk boundary in guest
+ * physical terms, or the run's end. Boundaries on chunk multiples (a
+ * multiple of 2 MiB) keep every op whole-hugepage where the run is: an op
+ * ending inside a transparent hugepage would split it, though the next op
+ * discards the rest (gmem maps gpa and hva congruent modulo 2 MiB). */
+static uint64_t op_end(const struct gmem_region *r, uint64_t off,
+		       uint64_t run_end, uint64_t chunk)
+{
+	uint64_t gpa = r->gpa + off;
+	if (chunk == UINT64_MAX || gpa > UINT64_MAX - chunk)
+		return run_end;
+	return MIN(run_end, ALIGN_DOWN(gpa, chunk) + chunk - r->gpa);
+}
+
 /* Runs into ops of at most chunk bytes. */
 static int discard_batch_split(struct discard_batch *b, uint64_t chunk)
 {
 	uint64_t nr_ops = 0;
-	for (uint32_t ri = 0; ri < b->nr_runs; ri++)
-		nr_ops += (b->runs[ri].end - b->runs[ri].start - 1) / chunk + 1;
+	for (uint32_t ri = 0; ri < b->nr_runs; ri++) {
+		const struct discard_run *run = &b->runs[ri];
+		const struct gmem_region *region = b->ranges[run->first].region;
+		for (uint64_t off = run->start; off < run->end;
+		     off = op_end(region, off, run->end, chunk))
+			nr_ops++;
+	}
 	if (nr_ops > UINT32_MAX)
 		return -ENOSPC;
 	b->ops = calloc(nr_ops, sizeof(*b->ops));
@@ -171,13 +190,13 @@ static int discard_batch_split(struct discard_batch *b, uint64_t chunk)
 		const struct gmem_region *region = b->ranges[run->first].region;
 		b->bytes += run->end - run->start;
 		for (uint64_t off = run->start; off < run->end;) {
-			uint64_t len = MIN(chunk, run->end - off);
+			uint64_t end = op_end(region, off, run->end, chunk);
 			b->ops[b->nr_ops++] = (struct discard_op){
 				.batch = b, .region = region, .offset = off,
-				.len = len, .run = ri,
+				.len = end - off, .run = ri,
 			};
 			run->pending++;
-			off += len;
+			off = end;
 		}
 	}
 	b->ops_left = b->nr_ops;

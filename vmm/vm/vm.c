@@ -512,6 +512,7 @@ int vm_run(struct vm *vm)
 		balloon_stop(vm->balloon);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
+	console_flush(&vm->console);
 	terminal_restore(vm);
 	return vm_exit_status(vm);
 }

@@ -38,11 +38,28 @@ struct gmem {
 
 struct gmem_opts {
 	enum gmem_backend backend;
-	bool transparent_hugepages; /* MADV_HUGEPAGE on anonymous memory */
+	/* MADV_HUGEPAGE (anonymous always; memfd where the host's
+	 * shmem_enabled is advise, always or within_size), else
+	 * MADV_NOHUGEPAGE so that a host THP mode of "always" does not apply
+	 * either. No effect on GMEM_HUGETLB_2M. */
+	bool transparent_hugepages;
 };
 
-/* Allocates host memory for each [gpa, gpa+len) range. Ranges must be
- * page-aligned, sorted and not overlap. Returns 0 or -errno. */
+/* The largest huge page a region of len bytes can hold: 1 GiB pages once it
+ * is that large, else 2 MiB. */
+#define GMEM_ALIGN_2M (2ULL << 20)
+#define GMEM_ALIGN_1G (1ULL << 30)
+uint64_t gmem_map_align(uint64_t len);
+/* Where to map a region inside a reservation starting at reserve (len +
+ * align bytes): the lowest address >= reserve congruent to gpa modulo align,
+ * so that the host's huge pages and KVM's large mappings line up with the
+ * guest's. align must be a power of two. */
+uint64_t gmem_map_place(uint64_t reserve, uint64_t gpa, uint64_t align);
+
+/* Allocates host memory for each [gpa, gpa+len) range, each mapped at an
+ * address congruent to its gpa modulo gmem_map_align(len). opts NULL: anonymous
+ * memory with transparent huge pages. Ranges must be page-aligned, sorted and
+ * not overlap. Returns 0 or -errno. */
 int gmem_init(struct gmem *mem, const uint64_t (*ranges)[2], unsigned n,
 	      const struct gmem_opts *opts);
 /* Wraps caller-owned host buffers (tests, fuzzers). No ownership taken. */
