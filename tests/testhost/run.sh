@@ -7,11 +7,21 @@
 # Its output streams to stdout; run.sh exits with COMMAND's exit status, or
 # 124 on timeout, 125 when the test host failed.
 #
-# Usage: run.sh [--mem MiB] [--cpus N] [--timeout S] [--interactive] -- COMMAND...
+# Usage: run.sh [--mem MiB] [--cpus N] [--timeout S] [--out DIR] [--interactive] -- COMMAND...
+#   --out DIR       what COMMAND writes under /run/testhost/out is copied to
+#                   DIR when the test host ends (also when it died: the share
+#                   is written through, so files survive a test host panic)
 #   --interactive   the console is this terminal: stdin reaches COMMAND and
 #                   ^C reaches it too (Ctrl-A x quits QEMU). No timeout unless given.
 # Environment: MVMM_TESTHOST_TIMEOUT (default --timeout, 1800 s),
-#              MVMM_TESTHOST_TCG=multi|single (QEMU's TCG threading).
+#              MVMM_TESTHOST_TCG=multi|single (QEMU's TCG threading),
+#              MVMM_TESTHOST_CPU (QEMU -cpu, default max),
+#              MVMM_TESTHOST_KVM_AMD_PARAMS (kvm-amd module parameters, e.g.
+#              "npt=0" or "vls=0 vgif=0 avic=0"; default none),
+#              MVMM_TESTHOST_THP=always|madvise|never (the test host's
+#              transparent hugepages; default: its kernel's, always).
+# tests/attrib/run.sh measured which of these keep nested SVM stable
+# (docs/testing.md); the defaults are what it found best.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -24,8 +34,10 @@ mem=4096
 cpus=2
 timeout_s=
 interactive=0
+out=
 while [ $# -gt 0 ]; do
 	case $1 in
+	--out) out=${2:?}; shift 2 ;;
 	--mem) mem=${2:?}; shift 2 ;;
 	--cpus) cpus=${2:?}; shift 2 ;;
 	--timeout) timeout_s=${2:?}; shift 2 ;;
@@ -62,6 +74,9 @@ cleanup() {
 		kill -KILL "$qpid" 2>/dev/null
 		wait "$qpid" 2>/dev/null
 	fi
+	if [ -n "$out" ] && [ -d "$tmp/job/out" ]; then
+		mkdir -p "$out" && cp -a "$tmp/job/out/." "$out/"
+	fi
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -70,6 +85,7 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 mkdir "$tmp/job"
+[ -z "$out" ] || mkdir "$tmp/job/out"
 {
 	echo '# written by tests/testhost/run.sh'
 	echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
@@ -88,11 +104,22 @@ p9=security_model=none,multidevs=remap
 # telling an MTTCG problem from a real one).
 tcg=${MVMM_TESTHOST_TCG:-multi}
 [[ $tcg == multi || $tcg == single ]] || testhost_die "MVMM_TESTHOST_TCG must be multi or single"
-qemu=(qemu-system-x86_64 -M q35 -accel "tcg,thread=$tcg" -cpu max
+cpu=${MVMM_TESTHOST_CPU:-max}
+append="console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off mvmm.interactive=$interactive"
+kvm_amd=${MVMM_TESTHOST_KVM_AMD_PARAMS:-}
+[[ $kvm_amd =~ ^[a-z_]+=[A-Za-z0-9]+( [a-z_]+=[A-Za-z0-9]+)*$ || -z $kvm_amd ]] ||
+	testhost_die "MVMM_TESTHOST_KVM_AMD_PARAMS must be NAME=VALUE words: '$kvm_amd'"
+[ -z "$kvm_amd" ] || append+=" mvmm.kvm_amd=${kvm_amd// /,}"
+case ${MVMM_TESTHOST_THP:-} in
+'') ;;
+always | madvise | never) append+=" transparent_hugepage=$MVMM_TESTHOST_THP" ;;
+*) testhost_die "MVMM_TESTHOST_THP must be always, madvise or never" ;;
+esac
+qemu=(qemu-system-x86_64 -M q35 -accel "tcg,thread=$tcg" -cpu "$cpu"
 	-smp "$cpus" -m "$mem" -nodefaults -display none -no-reboot
 	-pidfile "$tmp/qemu.pid"
 	-kernel "$kernel" -initrd "$initrd"
-	-append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off mvmm.interactive=$interactive"
+	-append "$append"
 	-virtfs "local,path=/,mount_tag=hostroot,readonly=on,$p9"
 	-virtfs "local,path=$tmp/job,mount_tag=mvmmjob,$p9")
 if [ $interactive = 1 ]; then
