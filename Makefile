@@ -52,7 +52,7 @@ MVMM := $(BUILD)/mvmm
 UNIT := $(BUILD)/unit_tests
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps run test layers unit unit-asan e2e bench fuzz fuzz-smoke guest clean
+.PHONY: all deps run test layers unit unit-asan e2e attrib bench fuzz fuzz-smoke guest clean
 .DEFAULT_GOAL := all
 
 all: $(MVMM) mvmm $(UNIT) $(BENCHES)
@@ -124,6 +124,11 @@ unit-asan:
 
 e2e: all guest
 	@bash tests/e2e/run.sh
+
+# Guest crashes attributed: the same workloads under mvmm and QEMU's microvm
+# in the same test host (long: see docs/testing.md). ATTRIB_ARGS="-n 10 ...".
+attrib: all guest
+	@bash tests/attrib/run.sh $(ATTRIB_ARGS)
 
 layers:
 	@bash tests/layers.sh
