@@ -15,9 +15,11 @@
 #   vmm-error the VMM stopped with an error of its own (KVM entry failure,
 #             internal error, QEMU error)
 #   error     anything else (the workload failed without a checksum mismatch)
-# Environment: MVMM_ATTRIB_TIMEOUT_W1, MVMM_ATTRIB_TIMEOUT_W2 (seconds per trial,
-# default 900 and 1200), MVMM_ATTRIB_MEM (guest MiB, 512), MVMM_ATTRIB_CPUS (2),
-# MVMM_ATTRIB_CMDLINE_EXTRA (appended to the guest command line, e.g. mvmm.rounds=1).
+# Environment: MVMM_ATTRIB_TIMEOUT_W1, MVMM_ATTRIB_TIMEOUT_W2 (seconds per
+# trial, default 1800 and 2400: W2 took 1130 s on a busy 2-core machine),
+# MVMM_ATTRIB_MEM (guest MiB, 512), MVMM_ATTRIB_CPUS (2),
+# MVMM_ATTRIB_CMDLINE_EXTRA (appended to the guest command line, e.g.
+# mvmm.rounds=1).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 
@@ -249,8 +251,8 @@ run_trial() {
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	case $wl in
-	W1) scenario=attrib_w1 to=${MVMM_ATTRIB_TIMEOUT_W1:-900} ;;
-	W2) scenario=attrib_w2 to=${MVMM_ATTRIB_TIMEOUT_W2:-1200} ;;
+	W1) scenario=attrib_w1 to=${MVMM_ATTRIB_TIMEOUT_W1:-1800} ;;
+	W2) scenario=attrib_w2 to=${MVMM_ATTRIB_TIMEOUT_W2:-2400} ;;
 	*) echo "ATTRIB-RESULT $id $vmm $wl error 0 unknown-workload"; return ;;
 	esac
 	echo "ATTRIB-BEGIN $id $vmm $wl"

@@ -143,7 +143,15 @@ for s in "${setting_list[@]}"; do
 		bdir=$(printf '%s/boot-%03d' "$log" "$boot")
 		mkdir -p "$bdir"
 		echo "attrib: boot $boot ($s): ${batch[*]}"
-		to=$((${#batch[@]} * 1300 + 120))
+		# The trials' own deadlines end first (inside.sh); this only
+		# guards against a test host that hangs.
+		to=300
+		for t in "${batch[@]}"; do
+			case $t in
+			*:W1) to=$((to + ${MVMM_ATTRIB_TIMEOUT_W1:-1800} + 60)) ;;
+			*) to=$((to + ${MVMM_ATTRIB_TIMEOUT_W2:-2400} + 60)) ;;
+			esac
+		done
 		env "${env[@]}" bash tests/testhost/run.sh --timeout "$to" --out "$bdir/trials" \
 			-- bash tests/attrib/inside.sh "${batch[@]}" >"$bdir/console.log" 2>&1
 		rc=$?
