@@ -116,6 +116,16 @@ for s in "${setting_list[@]}"; do
 	setting_env "$s" >/dev/null || exit 2
 done
 
+# Resuming after the runner itself was stopped: results that boots printed
+# but that never reached results.tsv.
+for c in "$log"/boot-*/console.log; do
+	[ -f "$c" ] || continue
+	grep -a '^ATTRIB-RESULT ' "$c" | while read -r _ id v wl class secs detail; do
+		awk -F'\t' -v id="$id" '$2 == id { f = 1 } END { exit !f }' "$res" && continue
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${id%%-W[0-9]-*}" "$id" "$v" "$wl" "$class" "$secs" "$detail" >>"$res"
+		echo "attrib: recovered $id ($class) from $c"
+	done
+done
 boot=$(find "$log" -maxdepth 1 -name 'boot-*' | wc -l)
 stalled=0
 t_start=$SECONDS
