@@ -82,7 +82,7 @@ MVMM := $(BUILD)/mvmm
 UNIT := $(BUILD)/unit_tests
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps run test layers unit unit-asan e2e bench fuzz fuzz-smoke guest clean
+.PHONY: all deps run test layers unit unit-asan e2e attrib bench fuzz fuzz-smoke guest clean
 .PHONY: aarch64 guest-arm64 testhost-arm64-smoke
 ifeq ($(ARCH),aarch64)
 .DEFAULT_GOAL := aarch64
@@ -248,6 +248,11 @@ unit-asan:
 
 e2e: all guest
 	@bash tests/e2e/run.sh
+
+# Guest crashes attributed: the same workloads under mvmm and QEMU's microvm
+# in the same test host (long: see docs/testing.md). ATTRIB_ARGS="-n 10 ...".
+attrib: all guest
+	@bash tests/attrib/run.sh $(ATTRIB_ARGS)
 
 layers:
 	@bash tests/layers.sh

@@ -33,3 +33,12 @@ cmdline_param() {
 	done
 	echo "$2"
 }
+
+# attrib_guest_info: what two VMMs running the same workload must agree on
+# (tests/attrib compares these lines between them).
+attrib_guest_info() {
+	echo "ATTRIB-INFO cpus=$(grep -c '^processor' /proc/cpuinfo) $(grep -m1 '^MemTotal' /proc/meminfo | tr -s ' ')"
+	echo "ATTRIB-INFO $(grep -m1 '^flags' /proc/cpuinfo)"
+	echo "ATTRIB-INFO clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
+	echo "ATTRIB-INFO cmdline=$(cat /proc/cmdline)"
+}

@@ -30,7 +30,7 @@ json_num() {
 # balloon_wait_actual MIB TIMEOUT_S: waits until GET /balloon's actual_mib is
 # MIB; prints the seconds it took.
 balloon_wait_actual() {
-	local want=$1 to=$2 start now actual
+	local want=$1 to=$(($2 * ${E2E_SLOW:-1})) start now actual
 	start=$(e2e_now_ms)
 	while :; do
 		api_ok GET /balloon

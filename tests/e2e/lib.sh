@@ -20,6 +20,7 @@
 #   mvmm_console                              the whole console, \r stripped
 #   e2e_fail MSG / e2e_log MSG / e2e_figure NAME VALUE [UNIT] / e2e_now_ms
 #   e2e_on_exit CMD                           extra cleanup (don't trap EXIT)
+#   e2e_diagnose WHY                          where a stuck guest is (below)
 #
 # One mvmm at a time (start another once it has exited). Call mvmm_boot,
 # mvmm_start, mvmm_wait_exit, mvmm_expect_exit and mvmm_stop directly, never
@@ -30,6 +31,14 @@
 # Console patterns are ERE, matched per line; the guest's tty echoes what
 # mvmm_send types, so match the output, e.g. send 'echo e2e-$((6*7))' and
 # wait for '^e2e-42$'.
+#
+# A wait that times out, and the runner's deadline (it sends SIGALRM), first
+# record where the guest is (e2e_diagnose): mvmm's threads, sampled twice
+# (spinning in KVM_RUN or asleep), KVM's per-VM statistics and 2 s of its
+# exit trace (exit reasons and guest RIPs) where debugfs and tracefs are
+# mounted (the test host mounts them), and mvmm's own dump: it is sent
+# MVMM_E2E_DUMP_SIGNAL (default USR2) and answers on stderr with each vCPU's
+# registers, exit counts and pending interrupts.
 
 set -euo pipefail
 
@@ -44,13 +53,19 @@ fi
 E2E_MVMM=${E2E_MVMM:-./mvmm}
 E2E_KERNEL=${E2E_KERNEL:-build/guest/bzImage}
 E2E_INITRD=${E2E_INITRD:-build/guest/initramfs.cpio.gz}
-E2E_CMDLINE=${E2E_CMDLINE:-console=ttyS0 reboot=k panic=-1}
+# quiet: the console shows the kernel's errors, warnings are in dmesg. Every
+# console byte is a few port I/O exits, and under the emulated test host the
+# ~12 KB of a full boot log cost 8-20 s of each guest boot.
+E2E_CMDLINE=${E2E_CMDLINE:-console=ttyS0 reboot=k panic=-1 quiet}
 # Default wait: booting under the emulated test host is ~10x slower.
 if [ "${MVMM_TESTHOST:-0}" = 1 ]; then
 	E2E_WAIT=${E2E_WAIT:-90}
 else
 	E2E_WAIT=${E2E_WAIT:-30}
 fi
+# Every wait is multiplied by MVMM_E2E_SLOW (1-4): the runner sets it from
+# how long the test host took to boot, i.e. how busy this machine is.
+E2E_SLOW=${MVMM_E2E_SLOW:-1}
 
 MVMM_PID=
 MVMM_STATUS=
@@ -144,7 +159,7 @@ _e2e_in_main_shell() {
 }
 
 mvmm_wait_for() {
-	local pattern=$1 to=${2:-$E2E_WAIT} deadline
+	local pattern=$1 to=$((${2:-$E2E_WAIT} * E2E_SLOW)) deadline
 	[ -n "$MVMM_PID" ] || e2e_fail "mvmm_wait_for: mvmm not started"
 	deadline=$(($(e2e_now_ms) + to * 1000))
 	while :; do
@@ -159,8 +174,11 @@ mvmm_wait_for() {
 			fi
 			e2e_fail "mvmm exited before the console showed /$pattern/"
 		fi
-		[ "$(e2e_now_ms)" -lt "$deadline" ] ||
+		if [ "$(e2e_now_ms)" -ge "$deadline" ]; then
+			# Diagnosed on exit (this may be a subshell).
+			echo "no /$pattern/ within ${to}s" >"$E2E_WORK/.stuck"
 			e2e_fail "no console line matching /$pattern/ within ${to}s"
+		fi
 		sleep 0.1
 	done
 }
@@ -180,14 +198,16 @@ mvmm_scenario_rc() {
 }
 
 mvmm_wait_exit() {
-	local to=${1:-$E2E_WAIT} deadline
+	local to=$((${1:-$E2E_WAIT} * E2E_SLOW)) deadline
 	[ -n "$MVMM_PID" ] || e2e_fail "mvmm_wait_exit: mvmm not started"
 	_e2e_in_main_shell mvmm_wait_exit
 	if [ -z "$MVMM_STATUS" ]; then
 		deadline=$(($(e2e_now_ms) + to * 1000))
 		while _mvmm_alive; do
-			[ "$(e2e_now_ms)" -lt "$deadline" ] ||
+			if [ "$(e2e_now_ms)" -ge "$deadline" ]; then
+				echo "mvmm still running ${to}s later" >"$E2E_WORK/.stuck"
 				e2e_fail "mvmm still running ${to}s later"
+			fi
 			sleep 0.1
 		done
 		MVMM_STATUS=0
@@ -236,20 +256,96 @@ mvmm_stop() {
 	wait "$MVMM_PID" 2>/dev/null || MVMM_STATUS=$?
 }
 
-# Thread states and kernel stacks of a stuck mvmm, for the failure report.
+# Thread states, CPU times and kernel stacks of a stuck mvmm, for the
+# failure report. Shell builtins only: a process costs ~0.3 s in the test host.
 _mvmm_dump_threads() {
-	local t
-	echo "--- $1: threads of pid $MVMM_PID" >&2
+	local t comm st f wchan line n
+	echo "--- $1: threads of pid $MVMM_PID (name state utime stime wchan)" >&2
 	for t in /proc/"$MVMM_PID"/task/*; do
 		[ -d "$t" ] || continue
-		echo "$(cat "$t/comm" 2>/dev/null) state=$(sed 's/^.*) //; s/ .*//' "$t/stat" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)" >&2
-		sed 's/^/    /' "$t/stack" 2>/dev/null | head -12 >&2
+		comm= st= wchan=
+		read -r comm <"$t/comm" 2>/dev/null
+		read -r st <"$t/stat" 2>/dev/null
+		read -r wchan <"$t/wchan" 2>/dev/null
+		read -ra f <<<"${st##*) }"
+		echo "$comm ${f[0]:-?} ${f[11]:-?} ${f[12]:-?} $wchan" >&2
+		n=0
+		while read -r line && [ $n -lt 10 ]; do
+			echo "    $line" >&2
+			n=$((n + 1))
+		done <"$t/stack" 2>/dev/null
 	done
 }
+
+# e2e_diagnose WHY: where a guest that stopped making progress is, on
+# stderr (shown with the failure). Safe to call more than once.
+e2e_diagnose() {
+	_mvmm_alive || { echo "--- $1: mvmm is not running" >&2; return 0; }
+	[ -z "${_e2e_diagnosed:-}" ] || return 0
+	_e2e_diagnosed=1
+	# A subshell without errexit: a failed read must not end the report.
+	(
+		set +e
+		_e2e_diagnose "$1"
+	)
+	return 0
+}
+
+_e2e_diagnose() {
+	local d e tr=/sys/kernel/tracing
+	{
+		echo "--- diagnosis ($1): console $(stat -c %s "$MVMM_CONSOLE") bytes, last line: $(tail -n 1 "$MVMM_CONSOLE" | tr -d '\r' | cut -c1-120)"
+		grep -m1 'first KVM_RUN' "$MVMM_STDERR" || echo "(mvmm logged no first KVM_RUN)"
+	} >&2
+	_mvmm_dump_threads "sample 1"
+	sleep 2
+	_mvmm_dump_threads "sample 2, 2 s later"
+	for d in /sys/kernel/debug/kvm/"$MVMM_PID"-*; do
+		[ -d "$d" ] || continue
+		echo "--- KVM statistics ($d)" >&2
+		(cd "$d" && grep -s -E '^[0-9]+$' -- *) | tr '\n' ' ' >&2
+		echo >&2
+	done
+	if [ -w $tr/trace ]; then
+		echo "--- KVM exits in 2 s, by reason and guest RIP; then the last trace lines" >&2
+		echo 0 >$tr/tracing_on
+		: >$tr/trace
+		for e in kvm_exit kvm_entry kvm_inj_virq kvm_apic_accept_irq kvm_pio kvm_mmio kvm_msr kvm_userspace_exit kvm_vcpu_wakeup; do
+			[ -e $tr/events/kvm/$e/enable ] && echo 1 >$tr/events/kvm/$e/enable
+		done
+		echo 1 >$tr/tracing_on
+		sleep 2
+		echo 0 >$tr/tracing_on
+		grep -o 'kvm_exit: .*' $tr/trace | sed 's/ info.*//' | sort | uniq -c | sort -rn | head -12 >&2
+		tail -n 30 $tr/trace >&2
+		echo 0 >$tr/events/kvm/enable
+		: >$tr/trace
+	fi
+	echo "--- mvmm's dump (SIG${MVMM_E2E_DUMP_SIGNAL:-USR2})" >&2
+	local before
+	before=$(stat -c %s "$MVMM_STDERR")
+	kill -"${MVMM_E2E_DUMP_SIGNAL:-USR2}" "$MVMM_PID" 2>/dev/null
+	sleep 2
+	tail -c +$((before + 1)) "$MVMM_STDERR" | head -n 60 >&2
+}
+
+_e2e_alarm() {
+	# Already diagnosing on the way out: let that finish.
+	[ -z "${_e2e_diagnosed:-}" ] || return 0
+	echo "FAIL: ${E2E_NAME:-$(basename "$0" .sh)}: the runner's deadline passed" >&2
+	e2e_diagnose "scenario deadline"
+	exit 124
+}
+trap _e2e_alarm ALRM
 
 _e2e_exit() {
 	local rc=$? c
 	set +e
+	# .stuck (a wait that timed out, or the runner's deadline) stays for
+	# the runner to name the cause.
+	if [ -s "$E2E_WORK/.stuck" ] && _mvmm_alive; then
+		e2e_diagnose "$(cat "$E2E_WORK/.stuck")"
+	fi
 	for c in "${_e2e_cleanups[@]}"; do
 		eval "$c"
 	done

@@ -1,17 +1,20 @@
 # Helpers for the free page reporting scenarios (issue 5) and benchmark: a
-# 1 GiB guest dirties a tmpfs file, deletes it, and mvmm's RSS is followed
-# while the guest reports the freed pages. Source after lib.sh and
-# balloon_lib.sh.
+# guest (REPORT_GUEST_MIB, default 1 GiB; the e2e scenarios use 512 MiB)
+# dirties a tmpfs file of REPORT_FILL_MIB (default 600), deletes it, and
+# mvmm's RSS is followed while the guest reports the freed pages. Source
+# after lib.sh and balloon_lib.sh.
 
+REPORT_GUEST_MIB=${REPORT_GUEST_MIB:-1024}
 REPORT_FILL_MIB=${REPORT_FILL_MIB:-600}
 
-# report_boot [--append STR]: a 1 GiB guest offered reporting; shell and API up.
+# report_boot [--append STR]: a REPORT_GUEST_MIB guest offered reporting;
+# shell and API up.
 report_boot() {
 	local extra=()
 	if [ "${1:-}" = --append ]; then
 		extra=(--append "$2")
 	fi
-	mvmm_boot "${extra[@]}" --cpus 2 --mem 1024 --api-sock "$API_SOCK" \
+	mvmm_boot "${extra[@]}" --cpus 2 --mem "$REPORT_GUEST_MIB" --api-sock "$API_SOCK" \
 		--balloon amount_mib=0,free_page_reporting=on
 	mvmm_wait_for 'MVMM-SHELL-READY' >/dev/null
 	wait_api_sock

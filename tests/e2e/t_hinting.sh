@@ -7,11 +7,11 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/balloon_lib.sh"
 
-mvmm_boot --cpus 2 --mem 512 --api-sock "$API_SOCK" \
+mvmm_boot --cpus 2 --mem 256 --api-sock "$API_SOCK" \
 	--balloon amount_mib=0,free_page_hinting=on
 mvmm_wait_for 'MVMM-SHELL-READY' >/dev/null
 wait_api_sock
-mvmm_send 'memhog 200 >/dev/null && echo dirty-done'
+mvmm_send 'memhog 100 >/dev/null && echo dirty-done'
 mvmm_wait_for '^dirty-done$' 300 >/dev/null
 rss_before=$(rss_mib)
 
@@ -29,7 +29,7 @@ e2e_log "status: $API_BODY"
 api_ok GET /metrics
 hint_bytes=$(json_num hint_bytes)
 e2e_figure hint_mib $((hint_bytes >> 20)) MiB
-[ "$hint_bytes" -gt $((64 << 20)) ] || e2e_fail "only $hint_bytes bytes hinted: $API_BODY"
+[ "$hint_bytes" -gt $((32 << 20)) ] || e2e_fail "only $hint_bytes bytes hinted: $API_BODY"
 [ "$(json_num hint_guest_starts)" -ge 1 ] || e2e_fail "the guest never echoed the command id"
 rss_after=$(rss_mib)
 e2e_figure rss_before_run "$rss_before" MiB
@@ -38,7 +38,7 @@ e2e_figure rss_after_run "$rss_after" MiB
 [ "$rss_after" -ge $((rss_before - 16)) ] || e2e_fail "RSS fell from $rss_before to $rss_after MiB on hints alone"
 
 # The guest has its pages back after DONE: it can allocate them.
-mvmm_send 'memhog 300 >/dev/null && echo alloc-ok || echo alloc-failed'
+mvmm_send 'memhog 150 >/dev/null && echo alloc-ok || echo alloc-failed'
 mvmm_wait_for '^alloc-(ok|failed)$' 300 | grep -q ok || e2e_fail "allocation after the hint run failed"
 mvmm_send 'poweroff -f'
 mvmm_expect_exit 0

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# e2e-timeout: 600
-# Issue 5: free page reporting. A 1 GiB guest that negotiated reporting
-# dirties 600 MiB in a tmpfs file and deletes it; without any balloon target
+# e2e-timeout: 420
+# Issue 5: free page reporting. A 512 MiB guest that negotiated reporting
+# dirties 300 MiB in a tmpfs file and deletes it; without any balloon target
 # mvmm's RSS falls by at least 80% of that within 45 s. The guest sets the
 # pace (mm/page_reporting.c: a pass every 2 s), so the RSS is printed every
 # 2 s, and GET /metrics gives the time from a report's arrival to its used
 # entry (worst and mean).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/balloon_lib.sh"
+REPORT_GUEST_MIB=512 REPORT_FILL_MIB=300
 . "$(dirname "$0")/reporting_lib.sh"
 
 report_boot
@@ -39,9 +40,9 @@ bytes=$(($(metric report_bytes) - bytes0))
 	e2e_fail "Linux reported ranges mvmm found invalid"
 
 # The reported pages come back as zeroes and are usable again.
-mvmm_send 'memhog 600 >/dev/null && echo alloc-ok || echo alloc-failed'
+mvmm_send "memhog $REPORT_FILL_MIB >/dev/null && echo alloc-ok || echo alloc-failed"
 mvmm_wait_for '^alloc-(ok|failed)$' 600 | grep -q ok ||
-	e2e_fail "the guest could not allocate 600 MiB after reporting"
+	e2e_fail "the guest could not allocate $REPORT_FILL_MIB MiB after reporting"
 e2e_figure rss_after_reuse "$(rss_mib)" MiB
 
 mvmm_send 'poweroff -f'

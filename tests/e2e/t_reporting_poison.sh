@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# e2e-timeout: 900
+# e2e-timeout: 600
 # Issue 5: free page reporting with page poison. A guest booted with
 # page_poison=1 (poison 0xaa) negotiates PAGE_POISON with poison_val
 # 0xaaaaaaaa: its reported pages are skipped (counted, never discarded, RSS
@@ -9,6 +9,7 @@
 # (poison 0) has its reported pages discarded.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/balloon_lib.sh"
+REPORT_GUEST_MIB=512 REPORT_FILL_MIB=300
 . "$(dirname "$0")/reporting_lib.sh"
 
 # --- page_poison=1: nothing may be discarded.

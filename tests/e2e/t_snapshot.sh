@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# e2e-timeout: 900
-# Issue 7 (snapshots): a 1 GiB guest that dirtied and freed 600 MiB keeps
-# ~100 MiB of checksummed pages (memfill). Snapshot 1: Firecracker's flow
+# e2e-timeout: 600
+# Issue 7 (snapshots): a 512 MiB guest that dirtied and freed 300 MiB keeps
+# 48 MiB of checksummed pages (memfill). Snapshot 1: Firecracker's flow
 # (pause, create) with no hint run. Snapshot 2: PATCH /balloon/hinting/start,
 # pause, create: the API run counts (mvmm logged writes from its start).
 # Snapshot 3: create on the running VM, so mvmm runs a free page hint run
@@ -20,7 +20,8 @@ du_kib() {
 	du -k "$1" | cut -f1
 }
 
-mvmm_boot --cpus 2 --mem 1024 --api-sock "$API_SOCK" \
+GUEST_MIB=512
+mvmm_boot --cpus 2 --mem $GUEST_MIB --api-sock "$API_SOCK" \
 	--balloon amount_mib=0,free_page_hinting=on,stats_polling_interval_s=1
 mvmm_wait_for 'MVMM-SHELL-READY' >/dev/null
 wait_api_sock
@@ -28,9 +29,9 @@ mode=$(grep -o 'dirty log: [a-zA-Z ]*' "$MVMM_STDERR" | head -1 || true)
 e2e_log "${mode:-dirty log mode not logged}"
 
 # Free memory full of old data, then 100 MiB the guest keeps and checks.
-mvmm_send 'memhog 600 >/dev/null && echo dirty-done'
+mvmm_send 'memhog 300 >/dev/null && echo dirty-done'
 mvmm_wait_for '^dirty-done$' 300 >/dev/null
-mvmm_send 'memfill -w -i 3 -r /tmp/filled 100 & echo memfill-pid=$!'
+mvmm_send 'memfill -w -i 3 -r /tmp/filled 48 & echo memfill-pid=$!'
 mvmm_wait_for '^memfill-pid=[0-9]+$' >/dev/null
 mvmm_send 'while [ ! -e /tmp/filled ]; do sleep 0.2; done; echo filled-ok'
 mvmm_wait_for '^filled-ok$' 300 >/dev/null
@@ -67,7 +68,7 @@ e2e_log "snapshot after PATCH /balloon/hinting/start: $API_BODY"
 [ "$(json_bool hinted)" = true ] || e2e_fail "the API's hint run was not used: $API_BODY"
 fc_kib=$(du_kib "$W/fc.mem")
 e2e_figure mem_file_after_api_hint_run "$((fc_kib / 1024))" MiB
-[ "$fc_kib" -le $((1024 * 1024 / 4)) ] || e2e_fail "memory file holds $fc_kib KiB after the API's hint run"
+[ "$fc_kib" -le $((GUEST_MIB * 1024 / 4)) ] || e2e_fail "memory file holds $fc_kib KiB after the API's hint run"
 rm -f "$W/fc.mem" "$W/fc.state"
 api_ok PATCH /vm '{"state": "Resumed"}'
 
@@ -91,8 +92,8 @@ e2e_figure snapshot_ms_no_hints "$plain_ms" ms
 e2e_figure snapshot_ms_with_hints "$hint_ms" ms
 e2e_figure snapshot_hint_run_ms "$((hint_us / 1000))" ms
 e2e_figure snapshot_pause_ms "$((pause_us / 1000))" ms
-[ "$(stat -c %s "$W/hint.mem")" = $((1024 * 1024 * 1024)) ] || e2e_fail "memory file is not 1 GiB long"
-[ "$hint_kib" -le $((1024 * 1024 / 4)) ] || e2e_fail "memory file holds $hint_kib KiB, more than 25% of RAM"
+[ "$(stat -c %s "$W/hint.mem")" = $((GUEST_MIB << 20)) ] || e2e_fail "memory file is not $GUEST_MIB MiB long"
+[ "$hint_kib" -le $((GUEST_MIB * 1024 / 4)) ] || e2e_fail "memory file holds $hint_kib KiB, more than 25% of RAM"
 [ "$hint_kib" -lt "$plain_kib" ] || e2e_fail "hints saved nothing: $hint_kib vs $plain_kib KiB"
 ls "$W" | grep -q tmp && e2e_fail "temporary files left: $(ls "$W")"
 
@@ -106,7 +107,7 @@ rc=0
 "$E2E_MVMM" --restore "$W/bad.state" --restore-mem "$W/hint.mem" </dev/null >/dev/null 2>"$W/bad.err" || rc=$?
 [ "$rc" != 0 ] && grep -q checksum "$W/bad.err" || e2e_fail "corrupt state file: rc $rc: $(cat "$W/bad.err")"
 e2e_log "corrupt state file refused: $(cat "$W/bad.err")"
-truncate -s 512M "$W/bad.mem"
+truncate -s $((GUEST_MIB / 2))M "$W/bad.mem"
 rc=0
 "$E2E_MVMM" --restore "$W/hint.state" --restore-mem "$W/bad.mem" </dev/null >/dev/null 2>"$W/bad.err" || rc=$?
 [ "$rc" != 0 ] && grep -q 'memory file' "$W/bad.err" || e2e_fail "short memory file: rc $rc: $(cat "$W/bad.err")"
@@ -137,8 +138,8 @@ mvmm_send 'kill -TERM %1; wait %1; echo memfill-rc=$?'
 line=$(mvmm_wait_for '^memfill-rc=[0-9]+$' 300)
 [ "$line" = memfill-rc=0 ] || e2e_fail "memfill found corruption: $(mvmm_console | grep -m3 -i corrupt)"
 # DONE was written before the state was saved: the guest has every page.
-mvmm_send 'memhog 800 >/dev/null && echo alloc-ok || echo alloc-failed'
-mvmm_wait_for '^alloc-(ok|failed)$' 300 | grep -q ok || e2e_fail "allocating 800 MiB after restore failed"
+mvmm_send 'memhog 400 >/dev/null && echo alloc-ok || echo alloc-failed'
+mvmm_wait_for '^alloc-(ok|failed)$' 300 | grep -q ok || e2e_fail "allocating 400 MiB after restore failed"
 api_ok GET /balloon/statistics
 mvmm_send 'poweroff -f'
 mvmm_expect_exit 0

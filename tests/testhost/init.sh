@@ -29,10 +29,20 @@ fail() {
 }
 
 interactive=0
-grep -q 'mvmm\.interactive=1' /proc/cmdline && interactive=1
+kvm_amd_params=
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	mvmm.interactive=1) interactive=1 ;;
+	# run.sh's MVMM_TESTHOST_KVM_AMD_PARAMS, commas for spaces.
+	mvmm.kvm_amd=*) kvm_amd_params=$(echo "${arg#mvmm.kvm_amd=}" | tr , ' ') ;;
+	esac
+done
 
 for m in $(cat /etc/modules.order); do
-	insmod "/lib/modules/$m.ko" || fail "insmod $m failed"
+	params=
+	[ "$m" = kvm-amd ] && params=$kvm_amd_params
+	# shellcheck disable=SC2086
+	insmod "/lib/modules/$m.ko" $params || fail "insmod $m $params failed"
 done
 
 p9=trans=virtio,version=9p2000.L,msize=512000
@@ -63,6 +73,9 @@ mount -t devpts devpts $r/dev/pts
 mount -t tmpfs shm $r/dev/shm
 mount -t hugetlbfs hugetlbfs $r/dev/hugepages
 mount -t tmpfs -o mode=755 run $r/run
+# For diagnosing a stuck guest: KVM's per-VM statistics and its trace events.
+mount -t debugfs debugfs $r/sys/kernel/debug 2>/dev/null
+mount -t tracefs tracefs $r/sys/kernel/tracing 2>/dev/null
 mkdir -p $r/run/testhost
 mount --bind /job $r/run/testhost
 

@@ -7,16 +7,26 @@
 # Its output streams to stdout; run.sh exits with COMMAND's exit status, or
 # 124 on timeout, 125 when the test host failed.
 #
-# Usage: run.sh [--arch x86_64|arm64] [--mem MiB] [--cpus N] [--timeout S] [--interactive] -- COMMAND...
+# Usage: run.sh [--arch x86_64|arm64] [--mem MiB] [--cpus N] [--timeout S] [--out DIR] [--interactive] -- COMMAND...
 #   --arch arm64    an arm64 test host: Debian's arm64 kernel (KVM built in,
 #                   VHE) on qemu-system-aarch64 -M virt with EL2 and GICv3.
 #                   COMMAND runs under an arm64 busybox sh with its applets
 #                   first in PATH; from the shared root only arm64 binaries
 #                   run (static, or dynamic on the multiarch arm64 libraries).
+#   --out DIR       what COMMAND writes under /run/testhost/out is copied to
+#                   DIR when the test host ends (also when it died: the share
+#                   is written through, so files survive a test host panic)
 #   --interactive   the console is this terminal: stdin reaches COMMAND and
 #                   ^C reaches it too (Ctrl-A x quits QEMU). No timeout unless given.
 # Environment: MVMM_TESTHOST_TIMEOUT (default --timeout, 1800 s),
-#              MVMM_TESTHOST_TCG=multi|single (QEMU's TCG threading).
+#              MVMM_TESTHOST_TCG=multi|single (QEMU's TCG threading),
+#              MVMM_TESTHOST_CPU (QEMU -cpu, default max),
+#              MVMM_TESTHOST_KVM_AMD_PARAMS (kvm-amd module parameters, e.g.
+#              "npt=0" or "vls=0 vgif=0 avic=0"; default none),
+#              MVMM_TESTHOST_THP=always|madvise|never (the test host's
+#              transparent hugepages; default: its kernel's, always).
+# tests/attrib/run.sh measured which of these keep nested SVM stable
+# (docs/testing.md); the defaults are what it found best.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -30,9 +40,11 @@ mem=4096
 cpus=2
 timeout_s=
 interactive=0
+out=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--arch) arch=${2:?}; shift 2 ;;
+	--out) out=${2:?}; shift 2 ;;
 	--mem) mem=${2:?}; shift 2 ;;
 	--cpus) cpus=${2:?}; shift 2 ;;
 	--timeout) timeout_s=${2:?}; shift 2 ;;
@@ -70,6 +82,9 @@ cleanup() {
 		kill -KILL "$qpid" 2>/dev/null
 		wait "$qpid" 2>/dev/null
 	fi
+	if [ -n "$out" ] && [ -d "$tmp/job/out" ]; then
+		mkdir -p "$out" && cp -a "$tmp/job/out/." "$out/"
+	fi
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -78,6 +93,7 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 mkdir "$tmp/job"
+[ -z "$out" ] || mkdir "$tmp/job/out"
 {
 	echo '# written by tests/testhost/run.sh'
 	path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -98,13 +114,23 @@ p9=security_model=none,multidevs=remap
 # telling an MTTCG problem from a real one).
 tcg=${MVMM_TESTHOST_TCG:-multi}
 [[ $tcg == multi || $tcg == single ]] || testhost_die "MVMM_TESTHOST_TCG must be multi or single"
+cpu=${MVMM_TESTHOST_CPU:-max}
 append="quiet loglevel=3 panic=-1 mitigations=off mvmm.interactive=$interactive"
+kvm_amd=${MVMM_TESTHOST_KVM_AMD_PARAMS:-}
+[[ $kvm_amd =~ ^[a-z_]+=[A-Za-z0-9]+( [a-z_]+=[A-Za-z0-9]+)*$ || -z $kvm_amd ]] ||
+	testhost_die "MVMM_TESTHOST_KVM_AMD_PARAMS must be NAME=VALUE words: '$kvm_amd'"
+[ -z "$kvm_amd" ] || append+=" mvmm.kvm_amd=${kvm_amd// /,}"
+case ${MVMM_TESTHOST_THP:-} in
+'') ;;
+always | madvise | never) append+=" transparent_hugepage=$MVMM_TESTHOST_THP" ;;
+*) testhost_die "MVMM_TESTHOST_THP must be always, madvise or never" ;;
+esac
 if [ "$arch" = arm64 ]; then
 	# virtualization=on: EL2 for the test host's KVM (VHE with -cpu max).
 	qemu=(qemu-system-aarch64 -M virt,virtualization=on,gic-version=3
-		-accel "tcg,thread=$tcg" -cpu max -append "console=ttyAMA0 $append")
+		-accel "tcg,thread=$tcg" -cpu "$cpu" -append "console=ttyAMA0 $append")
 else
-	qemu=(qemu-system-x86_64 -M q35 -accel "tcg,thread=$tcg" -cpu max
+	qemu=(qemu-system-x86_64 -M q35 -accel "tcg,thread=$tcg" -cpu "$cpu"
 		-append "console=ttyS0 $append")
 fi
 qemu+=(-smp "$cpus" -m "$mem" -nodefaults -display none -no-reboot
