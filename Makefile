@@ -1,9 +1,9 @@
 # mvmm: one build for the VMM, its tests, the guest artifacts and benchmarks.
 # `make run` boots the demo VM; `make test` runs every test tier.
 
-# ARCH=aarch64 cross-builds the arm64 side into build-aarch64/: core,
-# devices and arch/aarch64 today; mvmm itself once vmm/ is arch-neutral.
-# Only `make ARCH=...` picks it: an ARCH exported for kernel builds does not.
+# ARCH=aarch64 cross-builds mvmm and its libraries for arm64 into
+# build-aarch64/. Only `make ARCH=...` picks it: an ARCH exported for kernel
+# builds does not.
 ifneq ($(origin ARCH),command line)
 ARCH := x86_64
 endif
@@ -35,14 +35,18 @@ LIBS := -luring -ljansson -lmicrohttpd -lseccomp -lfdt -lpthread -lz
 # paths enforce it, and tests/layers.sh checks the includes themselves.
 CORE_INC := -Icore/include
 DEV_INC := $(CORE_INC) -Idevices/include
-ARCH_INC := $(CORE_INC) -Iarch/x86_64/include
-VMM_INC := $(CORE_INC) -Idevices/include -Iarch/x86_64/include -Ivmm
+# vmm/ sees the one arch it is built for: <arch/machine.h> and the rest come
+# from arch/$(ARCH)/include, and of vmm/'s files named for an arch
+# (*_x86_64.c, *_aarch64.c) only that arch's are built.
+OTHER_ARCH := $(if $(filter aarch64,$(ARCH)),x86_64,aarch64)
+ARCH_INC := $(CORE_INC) -Iarch/$(ARCH)/include
+VMM_INC := $(CORE_INC) -Idevices/include -Iarch/$(ARCH)/include -Ivmm
 TEST_INC := $(VMM_INC) -Itests/unit
 
 CORE_SRC := $(wildcard core/*.c)
 DEV_SRC := $(wildcard devices/*.c devices/legacy/*.c devices/virtio/*.c devices/virtio/balloon/*.c)
-ARCH_SRC := $(wildcard arch/x86_64/*.c)
-VMM_SRC := $(filter-out vmm/main.c vmm/jailer/main.c,$(wildcard vmm/*.c vmm/*/*.c))
+ARCH_SRC := $(wildcard arch/$(ARCH)/*.c)
+VMM_SRC := $(filter-out vmm/main.c vmm/jailer/main.c %_$(OTHER_ARCH).c,$(wildcard vmm/*.c vmm/*/*.c))
 UNIT_SRC := $(wildcard tests/unit/*_test.c tests/unit/fakes/*.c)
 
 # arch/aarch64 is portable C apart from kvm_uapi_check.c (arm64 UAPI headers),
@@ -52,8 +56,6 @@ A64_INC := $(CORE_INC) -Iarch/aarch64/include
 A64_SRC := $(wildcard arch/aarch64/*.c)
 A64_PORTABLE_SRC := $(filter-out arch/aarch64/kvm_uapi_check.c,$(A64_SRC))
 ifeq ($(ARCH),aarch64)
-ARCH_INC := $(A64_INC)
-ARCH_SRC := $(A64_SRC)
 # libfdt-dev is amd64 only here (not co-installable); its headers serve both
 # and libfdt1:arm64 brings the library, without the unversioned .so link.
 LIBS := $(subst -lfdt,-l:libfdt.so.1,$(LIBS))
@@ -198,13 +200,13 @@ guest: deps
 guest-arm64: deps
 	@bash guest/build.sh --arch arm64
 
-# The arm64 side as far as it goes today (`make ARCH=aarch64`): the libraries;
-# mvmm-fdt, which writes the device tree arch/aarch64 makes for a given
-# machine (`make build/mvmm-fdt` builds it for this host, to read with dtc);
-# mvmm-a64-boot, which boots an Image on KVM with what arch/aarch64 computes
-# and the 8250, to prove it in the arm64 test host until vmm/ runs arm64.
+# The arm64 side (`make ARCH=aarch64`): mvmm and mvmm-jailer; mvmm-fdt, which
+# writes the device tree arch/aarch64 makes for a given machine (`make
+# build/mvmm-fdt` builds it for this host, to read with dtc); mvmm-a64-boot,
+# a stand-in VMM with only arch/aarch64 and the 8250 (tests/aarch64); and
+# mvmm-api, a static API client for the arm64 test host, which has no curl.
 ifeq ($(ARCH),aarch64)
-aarch64: $(CORE_LIB) $(DEV_LIB) $(ARCH_LIB) $(BUILD)/mvmm-fdt $(BUILD)/mvmm-a64-boot
+aarch64: $(MVMM) $(JAILER) $(BUILD)/mvmm-fdt $(BUILD)/mvmm-a64-boot $(BUILD)/mvmm-api
 else
 aarch64:
 	$(MAKE) ARCH=aarch64
@@ -219,6 +221,9 @@ $(BUILD)/mvmm-a64-boot: $(call obj,tests/aarch64/kvm_boot.c) $(DEV_LIB) $(ARCH_L
 testhost-arm64-smoke: deps aarch64
 	$(MAKE) guest-arm64
 	bash tests/testhost/run.sh --arch arm64 --timeout 1200 -- sh tests/testhost/arm64-smoke.sh
+$(BUILD)/mvmm-api: $(call obj,tests/aarch64/mvmm_api.c)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -static -o $@ $^
 FDT_TOOL_LIBS := $(if $(filter aarch64,$(ARCH)),$(ARCH_LIB),$(A64_LIB)) $(CORE_LIB)
 $(BUILD)/mvmm-fdt: $(call obj,tests/aarch64/mvmm_fdt.c) $(FDT_TOOL_LIBS)
 	$(call say,LD,$@)
