@@ -35,7 +35,8 @@ E2E_MVMM=${E2E_MVMM:-build-aarch64/mvmm}
 E2E_API=${E2E_API:-build-aarch64/mvmm-api}
 E2E_KERNEL=${E2E_KERNEL:-build/guest-arm64/Image}
 E2E_INITRD=${E2E_INITRD:-build/guest-arm64/initramfs.cpio.gz}
-E2E_CMDLINE=${E2E_CMDLINE:-console=ttyS0 panic=-1}
+# quiet: each console byte is an MMIO exit, costly under nested TCG.
+E2E_CMDLINE=${E2E_CMDLINE:-console=ttyS0 panic=-1 quiet}
 # Nested KVM under TCG: the guest runs 20-50x slower than on hardware.
 E2E_WAIT=${E2E_WAIT:-300}
 
