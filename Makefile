@@ -85,7 +85,7 @@ UNIT := $(BUILD)/unit_tests
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps run test layers unit unit-asan e2e bench fuzz fuzz-smoke guest clean
-.PHONY: aarch64 guest-arm64 testhost-arm64-smoke
+.PHONY: aarch64 guest-arm64 e2e-arm64
 ifeq ($(ARCH),aarch64)
 .DEFAULT_GOAL := aarch64
 else
@@ -202,25 +202,14 @@ guest-arm64: deps
 
 # The arm64 side (`make ARCH=aarch64`): mvmm and mvmm-jailer; mvmm-fdt, which
 # writes the device tree arch/aarch64 makes for a given machine (`make
-# build/mvmm-fdt` builds it for this host, to read with dtc); mvmm-a64-boot,
-# a stand-in VMM with only arch/aarch64 and the 8250 (tests/aarch64); and
-# mvmm-api, a static API client for the arm64 test host, which has no curl.
+# build/mvmm-fdt` builds it for this host, to read with dtc); and mvmm-api, a
+# static API client for the arm64 test host, which cannot run curl.
 ifeq ($(ARCH),aarch64)
-aarch64: $(MVMM) $(JAILER) $(BUILD)/mvmm-fdt $(BUILD)/mvmm-a64-boot $(BUILD)/mvmm-api
+aarch64: $(MVMM) $(JAILER) $(BUILD)/mvmm-fdt $(BUILD)/mvmm-api
 else
 aarch64:
 	$(MAKE) ARCH=aarch64
 endif
-$(BUILD)/mvmm-a64-boot: $(call obj,tests/aarch64/kvm_boot.c) $(DEV_LIB) $(ARCH_LIB) $(CORE_LIB)
-	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(filter %fdt %fdt.so.1,$(LIBS)) -lpthread
-
-# The arm64 test host: KVM, arm64 binaries from the shared root, and the arm64
-# guest booted by mvmm-a64-boot on 1 and 2 vCPUs (2.5 to 8 minutes under TCG
-# on two shared cores, with the load). Not yet part of `make test`.
-testhost-arm64-smoke: deps aarch64
-	$(MAKE) guest-arm64
-	bash tests/testhost/run.sh --arch arm64 --timeout 1200 -- sh tests/testhost/arm64-smoke.sh
 $(BUILD)/mvmm-api: $(call obj,tests/aarch64/mvmm_api.c)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -static -o $@ $^
@@ -239,6 +228,17 @@ unit-asan:
 e2e: all guest
 	@bash tests/e2e/run.sh
 
+# The arm64 tier (tests/e2e-arm64): every scenario in one boot of the arm64
+# test host. MVMM_SKIP_ARM64=1 (no arm64 packages, .ci/deps.sh) skips it.
+e2e-arm64: deps
+ifeq ($(MVMM_SKIP_ARM64),1)
+	@echo "e2e-arm64: skipped (MVMM_SKIP_ARM64=1)"
+else
+	$(MAKE) ARCH=aarch64
+	$(MAKE) guest-arm64
+	@sh tests/e2e-arm64/run.sh
+endif
+
 layers:
 	@bash tests/layers.sh
 
@@ -249,6 +249,7 @@ test: deps
 	$(MAKE) unit-asan
 	$(MAKE) jailer-test
 	$(MAKE) e2e
+	$(MAKE) e2e-arm64
 
 run: deps
 	$(MAKE) all guest

@@ -38,16 +38,18 @@ if [ "$(uname -m)" != aarch64 ]; then
 		[ -e "$f" ] || { echo "e2e-arm64: $f is missing (make ARCH=aarch64 guest-arm64)" >&2; exit 2; }
 	done
 	echo "mode: arm64 test host (QEMU TCG, KVM in VHE mode), one boot for:$names"
+	# Timings here scale with the build machine's load: say what it was.
+	echo "e2e-arm64: load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 	t0=$(now_s)
 	# shellcheck disable=SC2086 # the names are words
 	bash tests/testhost/run.sh --arch arm64 \
 		--timeout "${MVMM_E2E_ARM64_TIMEOUT:-3600}" -- sh tests/e2e-arm64/run.sh $names
 	rc=$?
-	echo "e2e-arm64: the arm64 tier took $(($(now_s) - t0)) s (test host status $rc)"
+	echo "e2e-arm64: the arm64 tier took $(($(now_s) - t0)) s (test host status $rc), load average now $(cut -d' ' -f1-3 /proc/loadavg)"
 	exit $rc
 fi
 
-echo "e2e-arm64: test host $(uname -r) ready $(cut -d' ' -f1 /proc/uptime) s after its kernel started"
+echo "e2e-arm64: test host $(uname -r) ready $(cut -d' ' -f1 /proc/uptime) s after its kernel started; $(dmesg | grep -o 'VHE mode initialized successfully' || echo 'KVM not in VHE mode')"
 passed=0
 failed=0
 failed_names=

@@ -1,12 +1,12 @@
 #!/bin/sh
 # e2e-timeout: 900
-# Free page reporting: a 512 MiB guest that negotiated it writes 200 MiB to
+# Free page reporting: a 384 MiB guest that negotiated it writes 128 MiB to
 # a tmpfs file and deletes it; with no balloon target, mvmm's RSS falls by at
 # least 80% of that within 120 s (the guest reports every 2 s).
 . "$(dirname "$0")/lib.sh"
 
-fill=200
-mvmm_boot --cpus 2 --mem 512 --api-sock "$API_SOCK" \
+fill=128
+mvmm_boot --cpus 2 --mem 384 --api-sock "$API_SOCK" \
 	--balloon amount_mib=0,free_page_reporting=on
 mvmm_wait_for 'MVMM-SHELL-READY' >/dev/null
 wait_api_sock
