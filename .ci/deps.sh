@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages mvmm needs, only those missing, and fetches the
-# test host's kernel into the cache. Does nothing when all is present.
+# test host's kernel and the stock guest kernel into the cache. Does nothing
+# when all is present.
 set -euo pipefail
 
 PKGS=(build-essential pkg-config liburing-dev libfdt-dev libcriterion-dev
@@ -52,3 +53,7 @@ if [ "${MVMM_SKIP_ARM64:-0}" != 1 ]; then
 fi
 
 bash "$(dirname "$0")/../tests/testhost/fetch-kernel.sh"
+# Debian's stock cloud kernel for tests/e2e/t_stock_kernel.sh (which skips
+# without it): not fatal, the other tiers do not need it.
+bash "$(dirname "$0")/../tests/testhost/fetch-stock-guest.sh" ||
+	echo "deps: no stock cloud kernel; t_stock_kernel will be skipped" >&2

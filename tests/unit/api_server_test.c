@@ -2,6 +2,7 @@
  * an event loop and answered from there. */
 #include "api/api_routes.h"
 #include "api/api_server.h"
+#include "fakes/openapi_check.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -39,6 +40,7 @@ static void make_sock_path(void)
 
 struct http_reply {
 	int status;
+	char head[1024]; /* status line and headers */
 	char body[1024];
 };
 
@@ -47,7 +49,7 @@ static void http(const char *method, const char *path, const char *body,
 		 size_t body_len, struct http_reply *out)
 {
 	out->status = -1;
-	out->body[0] = 0;
+	out->head[0] = out->body[0] = 0;
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	strcpy(a.sun_path, sock_path);
@@ -81,10 +83,26 @@ static void http(const char *method, const char *path, const char *body,
 	if (sscanf(buf, "HTTP/1.1 %d", &out->status) != 1)
 		out->status = -1;
 	const char *b = strstr(buf, "\r\n\r\n");
-	if (b)
+	if (b) {
 		snprintf(out->body, sizeof(out->body), "%s", b + 4);
+		snprintf(out->head, sizeof(out->head), "%.*s", (int)(b - buf), buf);
+	}
 out:
 	close(fd);
+}
+
+static void expect_reply_documented(const char *method, const char *path,
+				    const char *req_body,
+				    const struct http_reply *r)
+{
+	char err[768];
+	json_t *doc = openapi_load(err, sizeof(err));
+	cr_assert(doc, "%s", err);
+	int e = openapi_check_exchange(doc, method, path, req_body,
+				       (unsigned)r->status, r->body, err,
+				       sizeof(err));
+	json_decref(doc);
+	cr_assert_eq(e, 0, "docs/openapi.json: %s", err);
 }
 
 struct client {
@@ -124,6 +142,16 @@ Test(api_server, server_answers_over_a_unix_socket)
 	api_server_stop(&srv);
 	event_loop_destroy(&loop);
 
+	/* Every answer is one docs/openapi.json gives. */
+	static const char *const sent[][3] = {
+		{"GET", "/", NULL},
+		{"PATCH", "/balloon", "{\"amount_mib\": 12,"},
+		{"PATCH", "/balloon", NULL},
+		{"PATCH", "/balloon", "{\"amount_mib\": 12}"},
+	};
+	for (int i = 0; i < 4; i++)
+		expect_reply_documented(sent[i][0], sent[i][1], sent[i][2],
+					&c.replies[i]);
 	cr_assert_eq(c.replies[0].status, 200);
 	cr_assert(strstr(c.replies[0].body, "\"app_name\":\"mvmm\""), "%s",
 		  c.replies[0].body);
@@ -134,6 +162,55 @@ Test(api_server, server_answers_over_a_unix_socket)
 	cr_assert_eq(c.replies[3].status, 204);
 	cr_assert_eq(cfg.balloon.amount_mib, 12);
 	cr_assert(access(sock_path, F_OK) < 0, "socket file removed at stop");
+}
+
+struct header_client {
+	struct event_loop *loop;
+	struct http_reply deprecated, plain, not_allowed;
+};
+
+static void *header_client_main(void *opaque)
+{
+	struct header_client *c = opaque;
+	static const char load_old[] =
+		"{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}";
+	static const char load_new[] = "{\"snapshot_path\": \"/s\"}";
+	http("PUT", "/snapshot/load", load_old, sizeof(load_old) - 1,
+	     &c->deprecated);
+	http("PUT", "/snapshot/load", load_new, sizeof(load_new) - 1, &c->plain);
+	http("DELETE", "/balloon", NULL, 0, &c->not_allowed);
+	event_loop_stop(c->loop);
+	return NULL;
+}
+
+Test(api_server, deprecation_and_allow_headers_are_sent)
+{
+	struct event_loop loop;
+	struct api_server srv;
+	pthread_t t;
+	struct header_client c = {.loop = &loop};
+
+	make_sock_path();
+	cr_assert_eq(event_loop_init(&loop), 0);
+	cr_assert_eq(api_server_start(&srv, sock_path, &loop, api_routes_handle,
+				      &ctx),
+		     0);
+	pthread_create(&t, NULL, header_client_main, &c);
+	cr_assert_eq(event_loop_run(&loop), 0);
+	pthread_join(t, NULL);
+	api_server_stop(&srv);
+	event_loop_destroy(&loop);
+
+	/* Firecracker's header for the deprecated mem_file_path (no load
+	 * callback here, so both loads are refused after parsing). */
+	cr_assert_eq(c.deprecated.status, 400, "%s", c.deprecated.body);
+	cr_assert(strstr(c.deprecated.head, "\r\nDeprecation: true"), "%s",
+		  c.deprecated.head);
+	cr_assert_eq(c.plain.status, 400, "%s", c.plain.body);
+	cr_assert_null(strstr(c.plain.head, "Deprecation"), "%s", c.plain.head);
+	cr_assert_eq(c.not_allowed.status, 405);
+	cr_assert(strstr(c.not_allowed.head, "\r\nAllow: GET, PUT, PATCH"), "%s",
+		  c.not_allowed.head);
 }
 
 static void echo_handler(void *opaque, const struct api_request *req,

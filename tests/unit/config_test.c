@@ -2,6 +2,8 @@
 #include "config/config.h"
 
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -105,7 +107,7 @@ Test(config, no_kernel_at_all_is_reported)
 Test(config, unsupported_section_is_rejected)
 {
 	cr_assert_eq(load("{\"drives\": [{\"drive_id\": \"root\"}]}"), -1);
-	cr_assert(strstr(err, "drives: not supported"), "%s", err);
+	cr_assert(strstr(err, "drives: mvmm has no block devices"), "%s", err);
 	config_free(&cfg);
 	config_defaults(&cfg);
 	cr_assert_eq(load("{\"drives\": [], \"network-interfaces\": []}"), 0);
@@ -167,4 +169,108 @@ Test(config, cli_rejects_bad_flags)
 	char *argv3[] = {"mvmm", "--config", "/nonexistent.json", NULL};
 	cr_assert_eq(cli_parse(3, argv3, &cfg, err), CLI_EXIT_USAGE);
 	cr_assert(strstr(err, "/nonexistent.json: cannot open"), "%s", err);
+}
+
+/* ---- Firecracker's config files (issue 13), named after the case ---- */
+
+TestSuite(config_contract, .init = setup, .fini = teardown);
+
+Test(config_contract, balloon_null_is_no_balloon)
+{
+	cr_assert_eq(load("{\"balloon\": {\"amount_mib\": 8, \"deflate_on_oom\": true}}"),
+		     0, "%s", err);
+	cr_assert(cfg.balloon.enabled);
+	/* Firecracker exports "no balloon" as null. */
+	cr_assert_eq(load("{\"balloon\": null}"), 0, "%s", err);
+	cr_assert(!cfg.balloon.enabled);
+	cr_assert_eq(load("{\"boot-source\": null, \"machine-config\": null}"), 0,
+		     "%s", err);
+	cr_assert_eq(cfg.vcpu_count, 1);
+}
+
+Test(config_contract, unknown_sections_are_ignored_with_a_warning,
+     .init = cr_redirect_stderr)
+{
+	cr_assert_eq(load("{\"machine-config\": {\"vcpu_count\": 2},"
+			  " \"balloom\": {\"amount_mib\": 8},"
+			  " \"frobnicate\": [1, 2]}"),
+		     0, "%s", err);
+	cr_assert_eq(cfg.vcpu_count, 2);
+	cr_assert(!cfg.balloon.enabled);
+	fflush(stderr);
+	char line[256], all[1024] = "";
+	FILE *f = cr_get_redirected_stderr();
+	while (fgets(line, sizeof(line), f))
+		strncat(all, line, sizeof(all) - strlen(all) - 1);
+	cr_assert(strstr(all, "test.json: ignoring unknown section \"balloom\""),
+		  "%s", all);
+	cr_assert(strstr(all, "test.json: ignoring unknown section \"frobnicate\""),
+		  "%s", all);
+}
+
+Test(config_contract, sections_for_devices_mvmm_lacks_are_accepted_when_they_ask_for_none)
+{
+	cr_assert_eq(load("{\"cpu-config\": null, \"mmds-config\": null,"
+			  " \"entropy\": null, \"network-interfaces\": [],"
+			  " \"drives\": [], \"vsock\": null, \"logger\": null,"
+			  " \"metrics\": null, \"pmem\": [], \"memory-hotplug\": null,"
+			  " \"serial\": null}"),
+		     0, "%s", err);
+	cr_assert_eq(load("{\"logger\": {}, \"metrics\": {}, \"serial\": {},"
+			  " \"drives\": null, \"network-interfaces\": null}"),
+		     0, "%s", err);
+}
+
+Test(config_contract, sections_for_devices_mvmm_lacks_are_refused_when_they_ask_for_one)
+{
+	static const struct {
+		const char *json, *want;
+	} cases[] = {
+		{"{\"drives\": [{\"drive_id\": \"root\"}]}",
+		 "drives: mvmm has no block devices"},
+		{"{\"network-interfaces\": [{\"iface_id\": \"eth0\"}]}",
+		 "network-interfaces: mvmm has no network devices"},
+		{"{\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v\"}}",
+		 "vsock: mvmm has no vsock device"},
+		{"{\"entropy\": {}}", "entropy: mvmm has no entropy device"},
+		{"{\"mmds-config\": {\"network_interfaces\": []}}",
+		 "mmds-config: mvmm has no MMDS"},
+		{"{\"cpu-config\": \"/t.json\"}", "cpu-config: mvmm has no CPU templates"},
+		{"{\"logger\": {\"log_path\": \"/l\"}}", "logger: mvmm logs to its stderr"},
+		{"{\"metrics\": {\"metrics_path\": \"/m\"}}",
+		 "metrics: mvmm serves its metrics at GET /metrics"},
+		{"{\"memory-hotplug\": {\"total_size_mib\": 1024}}",
+		 "memory-hotplug: mvmm has no memory hotplug"},
+		{"{\"pmem\": [{\"id\": \"p\"}]}", "pmem: mvmm has no pmem devices"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = 0;
+		cr_assert_eq(load(cases[i].json), -1, "%s", cases[i].json);
+		cr_assert(strstr(err, cases[i].want), "%s: %s", cases[i].json, err);
+		cr_assert(strstr(err, "test.json:1:"), "%s", err);
+	}
+}
+
+Test(config_contract, cpu_template_none_is_accepted_in_config_files)
+{
+	cr_assert_eq(load("{\"machine-config\": {\"vcpu_count\": 2,"
+			  " \"mem_size_mib\": 256, \"cpu_template\": \"None\"}}"),
+		     0, "%s", err);
+	cr_assert_eq(cfg.vcpu_count, 2);
+	cr_assert_eq(load("{\"machine-config\": {\"cpu_template\": \"C3\"}}"), -1);
+	cr_assert(strstr(err, "machine-config.cpu_template: mvmm has no CPU templates"),
+		  "%s", err);
+}
+
+Test(config_contract, smt_with_odd_vcpu_count_is_refused_in_config_files)
+{
+	free(cfg.kernel_path);
+	cfg.kernel_path = strdup(kernel_file);
+	cr_assert_eq(load("{\"machine-config\": {\"vcpu_count\": 3, \"smt\": true}}"),
+		     0, "%s", err);
+	cr_assert_eq(config_validate(&cfg, err), -1);
+	cr_assert(strstr(err, "machine-config.vcpu_count: must be 1 or an even number with smt"),
+		  "%s", err);
+	cfg.vcpu_count = 4;
+	cr_assert_eq(config_validate(&cfg, err), 0, "%s", err);
 }

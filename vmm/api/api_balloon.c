@@ -79,20 +79,45 @@ static json_t *sizes_json(const struct balloon_info *info)
 	return o;
 }
 
-/* free_page_reporting is what was offered; whether the guest took it (and
- * with which poison) shows only in the mvmm fields. */
-static json_t *balloon_json(const struct config_balloon *cb,
-			    const struct balloon_info *info,
-			    uint32_t interval_s, json_t *inhibit)
+/* Firecracker's Balloon: the configuration with the current target and
+ * polling interval. */
+static json_t *fc_balloon_json(const struct config_balloon *cb,
+			       uint32_t amount_mib, uint32_t interval_s)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "amount_mib", json_integer(info->target_mib));
+	json_object_set_new(o, "amount_mib", json_integer(amount_mib));
 	json_object_set_new(o, "deflate_on_oom", json_boolean(cb->deflate_on_oom));
 	json_object_set_new(o, "stats_polling_interval_s", json_integer(interval_s));
 	json_object_set_new(o, "free_page_reporting",
 			    json_boolean(cb->free_page_reporting));
 	json_object_set_new(o, "free_page_hinting",
 			    json_boolean(cb->free_page_hinting));
+	return o;
+}
+
+json_t *api_balloon_config_json(struct api_ctx *c)
+{
+	const struct config_balloon *cb = &c->cfg->balloon;
+	uint32_t mib = cb->amount_mib, interval_s = cb->stats_polling_interval_s;
+
+	if (c->vm && c->vm->balloon) {
+		struct balloon_info info;
+		balloon_get_info(c->vm->balloon, &info);
+		mib = info.target_mib;
+		interval_s = balloon_get_stats_interval(c->vm->balloon);
+	} else if (c->vm || !cb->enabled) {
+		return json_null();
+	}
+	return fc_balloon_json(cb, mib, interval_s);
+}
+
+/* free_page_reporting is what was offered; whether the guest took it (and
+ * with which poison) shows only in the mvmm fields. */
+static json_t *balloon_json(const struct config_balloon *cb,
+			    const struct balloon_info *info,
+			    uint32_t interval_s, json_t *inhibit)
+{
+	json_t *o = fc_balloon_json(cb, info->target_mib, interval_s);
 	json_object_update_new(o, sizes_json(info));
 	json_object_set_new(o, "free_page_reporting_active",
 			    json_boolean(info->free_page_reporting));
@@ -275,14 +300,25 @@ static int parse_stats_interval(json_t *body, uint32_t *interval_s, char *err,
 	return 0;
 }
 
-/* As in Firecracker: the statsq exists or not from boot on. */
+/* Hands the held buffer back at once; 204 either way: -EAGAIN means the
+ * guest holds it and its answer is on the way, -ENODEV no driver yet. */
+static void stats_now(struct balloon *b, struct api_response *r)
+{
+	balloon_stats_tick(b);
+	api_respond_no_content(r);
+}
+
+/* As in Firecracker: the statsq exists or not from boot on, and a new
+ * interval asks the guest at once (the timer's first expiry would be a
+ * whole interval away). */
 static void set_running_stats_interval(struct api_ctx *c, uint32_t s,
 				       struct api_response *r)
 {
 	uint32_t at_boot = c->cfg->balloon.stats_polling_interval_s;
+	struct balloon *b = api_running_balloon(c, r);
 	int e;
 
-	if (!api_running_balloon(c, r))
+	if (!b)
 		return;
 	if (!at_boot && s)
 		api_respond_bad_request(r, "balloon.stats_polling_interval_s: statistics were disabled at boot and cannot be enabled");
@@ -293,7 +329,7 @@ static void set_running_stats_interval(struct api_ctx *c, uint32_t s,
 				  "balloon.stats_polling_interval_s: %s",
 				  strerror(-e));
 	else
-		api_respond_no_content(r);
+		stats_now(b, r);
 }
 
 void api_patch_balloon_stats(struct api_ctx *c, json_t *body,

@@ -1,6 +1,6 @@
 /* The instance: GET / (info), PUT /actions, the pre-boot PUTs of
- * /boot-source and /machine-config, PATCH /vm (pause, resume) and mvmm's
- * GET /metrics. */
+ * /boot-source and /machine-config, PATCH /vm (pause, resume), GET /version,
+ * GET /vm/config and mvmm's GET /metrics. */
 #include "api/api_routes_priv.h"
 
 #include "config/fields.h"
@@ -140,35 +140,50 @@ out:
 
 /* ---- /machine-config ---- */
 
-void api_get_machine(struct api_ctx *c, json_t *body, struct api_response *r)
+/* Firecracker's MachineConfiguration plus mvmm's fields. */
+static json_t *machine_json(const struct vm_config *cfg)
 {
-	const struct vm_config *cfg = c->cfg;
 	json_t *o = json_object();
-	(void)body;
 	json_object_set_new(o, "vcpu_count", json_integer(cfg->vcpu_count));
 	json_object_set_new(o, "mem_size_mib",
 			    json_integer((json_int_t)cfg->mem_size_mib));
-	json_object_set_new(o, "smt", json_false());
-	json_object_set_new(o, "track_dirty_pages", json_false());
+	json_object_set_new(o, "smt", json_boolean(cfg->smt));
+	json_object_set_new(o, "track_dirty_pages",
+			    json_boolean(cfg->track_dirty_pages));
 	json_object_set_new(o, "huge_pages",
 			    json_string(config_huge_pages_name(cfg->huge_pages)));
 	json_object_set_new(o, "mvmm_mem_backend",
 			    json_string(config_mem_backend_name(cfg->mem_backend)));
 	json_object_set_new(o, "mvmm_mem_lock", json_boolean(cfg->mem_lock));
-	api_respond_object(r, o);
+	return o;
+}
+
+void api_get_machine(struct api_ctx *c, json_t *body, struct api_response *r)
+{
+	(void)body;
+	api_respond_object(r, machine_json(c->cfg));
 }
 
 /* PUT starts from the defaults (Firecracker resets omitted fields), PATCH
- * from the current values. */
+ * from the current values; both are checked whole (config_check_machine)
+ * before anything changes. */
 static void update_machine(struct api_ctx *c, json_t *body, bool patch,
 			   struct api_response *r)
 {
 	static const char *const put_required[] = {"vcpu_count",
 						   "mem_size_mib", NULL};
 	static const char *const none[] = {NULL};
+	char err[CONFIG_ERR_LEN];
 	struct vm_config tmp;
 	struct vm_config *cfg = c->cfg;
 
+	/* Firecracker's Deprecation header for cpu_template; here whenever
+	 * the field is used, refused or not. */
+	r->deprecated = json_object_get(body, "cpu_template") != NULL;
+	if (patch && !json_object_size(body)) {
+		api_respond_bad_request(r, "Empty PATCH request.");
+		return;
+	}
 	if (!api_pre_boot_only(c, "the machine configuration", r))
 		return;
 	config_defaults(&tmp);
@@ -178,12 +193,14 @@ static void update_machine(struct api_ctx *c, json_t *body, bool patch,
 		tmp.huge_pages = cfg->huge_pages;
 		tmp.mem_backend = cfg->mem_backend;
 		tmp.mem_lock = cfg->mem_lock;
+		tmp.smt = cfg->smt;
+		tmp.track_dirty_pages = cfg->track_dirty_pages;
 	}
 	if (api_parse_section(&tmp, "machine-config", body,
 			      patch ? none : put_required, r))
 		goto out;
-	if (tmp.huge_pages == HUGE_PAGES_2M && tmp.mem_size_mib % 2) {
-		api_respond_bad_request(r, "machine-config.mem_size_mib: must be a multiple of 2 with huge_pages \"2M\"");
+	if (config_check_machine(&tmp, err, sizeof(err))) {
+		api_respond_bad_request(r, err);
 		goto out;
 	}
 	cfg->vcpu_count = tmp.vcpu_count;
@@ -191,6 +208,8 @@ static void update_machine(struct api_ctx *c, json_t *body, bool patch,
 	cfg->huge_pages = tmp.huge_pages;
 	cfg->mem_backend = tmp.mem_backend;
 	cfg->mem_lock = tmp.mem_lock;
+	cfg->smt = tmp.smt;
+	cfg->track_dirty_pages = tmp.track_dirty_pages;
 	api_respond_no_content(r);
 out:
 	config_free(&tmp);
@@ -205,6 +224,52 @@ void api_patch_machine(struct api_ctx *c, json_t *body,
 		       struct api_response *r)
 {
 	update_machine(c, body, true, r);
+}
+
+/* ---- GET /version, GET /vm/config ---- */
+
+void api_get_version(struct api_ctx *c, json_t *body, struct api_response *r)
+{
+	json_t *o = json_object();
+	(void)body;
+	/* Firecracker's field name; the value is mvmm's own version. */
+	json_object_set_new(o, "firecracker_version",
+			    json_string(c->vmm_version ? c->vmm_version : "unknown"));
+	api_respond_object(r, o);
+}
+
+static json_t *boot_source_json(const struct vm_config *cfg)
+{
+	if (!cfg->kernel_path)
+		return json_null();
+	json_t *o = json_object();
+	json_object_set_new(o, "kernel_image_path", json_string(cfg->kernel_path));
+	if (cfg->initrd_path)
+		json_object_set_new(o, "initrd_path", json_string(cfg->initrd_path));
+	if (cfg->boot_args)
+		json_object_set_new(o, "boot_args", json_string(cfg->boot_args));
+	return o;
+}
+
+/* Firecracker's FullVmConfiguration: a config file (--config) that builds
+ * this VM again. Sections for devices mvmm lacks say "none". */
+void api_get_vm_config(struct api_ctx *c, json_t *body, struct api_response *r)
+{
+	static const char *const empty_lists[] = {"drives", "network-interfaces",
+						  "pmem", NULL};
+	static const char *const nulls[] = {"cpu-config", "logger", "metrics",
+					    "mmds-config", "vsock", "entropy",
+					    NULL};
+	json_t *o = json_object();
+	(void)body;
+	json_object_set_new(o, "boot-source", boot_source_json(c->cfg));
+	json_object_set_new(o, "machine-config", machine_json(c->cfg));
+	json_object_set_new(o, "balloon", api_balloon_config_json(c));
+	for (const char *const *n = empty_lists; *n; n++)
+		json_object_set_new(o, *n, json_array());
+	for (const char *const *n = nulls; *n; n++)
+		json_object_set_new(o, *n, json_null());
+	api_respond_object(r, o);
 }
 
 /* ---- PATCH /vm ---- */

@@ -23,23 +23,20 @@ static const struct route {
 	{"/balloon/hinting/status", {api_get_hint_status, NULL, NULL}},
 	{"/balloon/hinting/stop", {NULL, NULL, api_patch_hint_stop}},
 	{"/balloon/hinting/reclaim", {api_get_hint_reclaim, NULL, api_patch_hint_reclaim}},
+	{"/version", {api_get_version, NULL, NULL}},
 	{"/vm", {NULL, NULL, api_patch_vm}},
+	{"/vm/config", {api_get_vm_config, NULL, NULL}},
 	{"/snapshot", {api_get_snapshot, NULL, NULL}},
 	{"/snapshot/create", {NULL, api_put_snapshot_create, NULL}},
 	{"/snapshot/load", {NULL, api_put_snapshot_load, NULL}},
 	{"/metrics", {api_get_metrics, NULL, NULL}},
 };
 
+/* The body as a JSON object, or NULL after a 400. */
 static json_t *parse_body(const struct api_request *req,
 			  struct api_response *r)
 {
 	json_error_t je;
-	if (req->body_len == 0) {
-		api_respond_error(r, HTTP_BAD_REQUEST,
-				  "%s %s needs a JSON object body", req->method,
-				  req->path);
-		return NULL;
-	}
 	json_t *v = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
 			       &je);
 	if (!v) {
@@ -57,11 +54,15 @@ static json_t *parse_body(const struct api_request *req,
 	return v;
 }
 
+/* 405 with the Allow header HTTP requires (RFC 9110 15.5.6). */
 static void method_not_allowed(const struct route *rt,
 			       const struct api_request *req,
 			       struct api_response *r)
 {
-	char allowed[32] = "";
+	char *allowed = r->allow;
+	_Static_assert(sizeof(r->allow) > sizeof("GET, PUT, PATCH"),
+		       "room for every method");
+	allowed[0] = 0;
 	for (unsigned m = 0; m < M_NR; m++) {
 		if (!rt->fn[m])
 			continue;
@@ -90,32 +91,69 @@ static int find_method(const char *method)
 	return -1;
 }
 
+const char *api_route_path(size_t i)
+{
+	return i < sizeof(routes) / sizeof(routes[0]) ? routes[i].path : NULL;
+}
+
+bool api_route_allows(const char *path, const char *method)
+{
+	const struct route *rt = find_route(path);
+	int m = find_method(method);
+	return rt && m >= 0 && rt->fn[m];
+}
+
+/* Firecracker's hinting PATCHes (and mvmm's reclaim) take no body. */
+static bool body_optional(const struct route *rt, int m)
+{
+	return m == M_PATCH && rt && !strncmp(rt->path, "/balloon/hinting/", 17);
+}
+
+/* Firecracker's answers to a body where none belongs or none where one
+ * must be, given before the path is looked at. */
+static bool body_misplaced(const struct api_request *req,
+			   const struct route *rt, int m,
+			   struct api_response *r)
+{
+	const char *msg = NULL;
+	if (m == M_GET && req->body_len)
+		msg = "GET request cannot have a body.";
+	else if (m == M_PUT && !req->body_len)
+		msg = "Empty PUT request.";
+	else if (m == M_PATCH && !req->body_len && !body_optional(rt, m))
+		msg = "Empty PATCH request.";
+	if (msg)
+		api_respond_bad_request(r, msg);
+	return msg != NULL;
+}
+
 void api_routes_handle(void *opaque, const struct api_request *req,
 		       struct api_response *resp)
 {
 	struct api_ctx *c = opaque;
 	const struct route *rt = find_route(req->path);
+	int m = find_method(req->method);
+	json_t *body = NULL;
 
+	if (body_misplaced(req, rt, m, resp))
+		goto out;
 	if (!rt) {
 		/* Firecracker's answer to an unknown path. */
 		api_respond_error(resp, HTTP_BAD_REQUEST,
 				  "Invalid request method and/or path: %s %s.",
 				  req->method, req->path);
-		return;
+		goto out;
 	}
-	int m = find_method(req->method);
 	if (m < 0 || !rt->fn[m]) {
 		method_not_allowed(rt, req, resp);
-		return;
+		goto out;
 	}
-	json_t *body = NULL;
-	/* Firecracker takes the hinting PATCHes without a body. */
-	if (m != M_GET && req->body_len == 0 &&
-	    !strncmp(rt->path, "/balloon/hinting/", 17))
-		body = json_object();
-	else if (m != M_GET && !(body = parse_body(req, resp)))
-		return;
+	/* A PATCH that may come without a body sees an empty object. */
+	if (m != M_GET && !(body = req->body_len ? parse_body(req, resp)
+						 : json_object()))
+		goto out;
 	rt->fn[m](c, body, resp);
 	json_decref(body);
+out:
 	log_debug("api: %s %s -> %u", req->method, req->path, resp->status);
 }

@@ -1,9 +1,10 @@
 /* The REST API's routes: Firecracker's paths and JSON bodies (boot-source,
  * machine-config, balloon, balloon/statistics, balloon/hinting/{start,
- * status,stop}, vm (pause/resume), actions, instance info) plus
- * snapshot/create, snapshot/load, plus mvmm's GET /metrics, GET /snapshot
- * and /balloon/hinting/reclaim. Errors are {"fault_message": "..."} naming the field.
- * docs/api.md describes every path.
+ * status,stop}, vm (pause/resume), vm/config, version, actions, instance
+ * info) plus snapshot/create, snapshot/load, plus mvmm's GET /metrics, GET
+ * /snapshot and /balloon/hinting/reclaim. Errors are {"fault_message": "..."}
+ * naming the field. docs/api.md describes every path, docs/openapi.json
+ * every body (a unit test holds both to this table).
  *
  * Threads: api_routes_handle runs on the main loop (api_server's handler).
  *
@@ -23,6 +24,7 @@
 #include <devices/balloon.h>
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct api_ctx {
@@ -51,6 +53,12 @@ struct api_ctx {
 /* An api_handler_fn; ctx is a struct api_ctx. */
 void api_routes_handle(void *ctx, const struct api_request *req,
 		       struct api_response *resp);
+
+/* The routes served, for the OpenAPI check (tests/unit/openapi_test.c):
+ * route i's path, NULL past the last. */
+const char *api_route_path(size_t i);
+/* Whether path takes method ("GET", "PUT", "PATCH"). */
+bool api_route_allows(const char *path, const char *method);
 
 /* GET /balloon/statistics' body: the sizes and every tag in stats->present
  * under Firecracker's names. stats may be NULL (no buffer yet). */

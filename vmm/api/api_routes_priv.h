@@ -46,10 +46,14 @@ struct balloon *api_runtime_balloon(struct api_ctx *c, const char *before_boot,
 typedef void api_route_fn(struct api_ctx *c, json_t *body,
 			  struct api_response *r);
 
+/* Firecracker's Balloon object for /vm/config: the configured balloon
+ * with the running one's target and interval, or JSON null without one. */
+json_t *api_balloon_config_json(struct api_ctx *c);
+
 /* api_instance.c */
 api_route_fn api_get_instance, api_put_actions, api_put_boot_source,
 	api_get_machine, api_put_machine, api_patch_machine, api_patch_vm,
-	api_get_metrics;
+	api_get_metrics, api_get_version, api_get_vm_config;
 /* api_balloon.c */
 api_route_fn api_get_balloon, api_put_balloon, api_patch_balloon,
 	api_get_balloon_stats, api_patch_balloon_stats;

@@ -78,6 +78,10 @@ static enum MHD_Result send_response(struct MHD_Connection *conn,
 	if (r->body)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 					"application/json");
+	if (r->deprecated)
+		MHD_add_response_header(resp, "Deprecation", "true");
+	if (r->allow[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	enum MHD_Result ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;

@@ -35,6 +35,10 @@ struct api_request {
 struct api_response {
 	unsigned status; /* HTTP status; 0 is answered as 500 */
 	char *body;      /* malloc'd JSON, or NULL for no body */
+	/* "Deprecation: true": the request used a deprecated field, as
+	 * Firecracker marks it (whatever the outcome). */
+	bool deprecated;
+	char allow[24]; /* a 405's "Allow" value ("GET, PUT"); "" for none */
 };
 
 /* A handler that cannot answer yet (a snapshot waiting for the guest's

@@ -5,6 +5,8 @@
 #include "config/fields.h"
 #include "snapshot/snapshot.h"
 
+#include <core/log.h>
+
 #include <errno.h>
 #include <string.h>
 
@@ -143,23 +145,59 @@ static int parse_mem_backend(json_t *be, const char **path, char *err,
 	return 0;
 }
 
+/* Firecracker's load fields mvmm parses without a snapshot_load_req field
+ * of their own. */
+struct load_extras {
+	bool deprecated;    /* mem_file_path: Firecracker's deprecated field */
+	bool has_huge_pages;
+	unsigned huge_pages; /* enum config_huge_pages */
+};
+
+/* Overrides for devices mvmm does not have: accepted when they override
+ * nothing. */
+static int parse_load_overrides(struct fields *f)
+{
+	json_t *net = json_object_get(f->obj, "network_overrides");
+	json_t *vsock = json_object_get(f->obj, "vsock_override");
+
+	if (net && !json_is_null(net) && !json_is_array(net))
+		return fields_fail(f, "network_overrides", "must be an array");
+	if (json_array_size(net))
+		return fields_fail(f, "network_overrides",
+				   "mvmm has no network devices to override");
+	if (vsock && !json_is_null(vsock))
+		return fields_fail(f, "vsock_override",
+				   "mvmm has no vsock device to override");
+	return 0;
+}
+
 static int parse_snapshot_load(json_t *body, struct snapshot_load_req *req,
-			       char *err, size_t errlen)
+			       struct load_extras *x, char *err, size_t errlen)
 {
 	static const char *const fields[] = {
 		"snapshot_path", "mem_file_path", "mem_backend",
-		"enable_diff_snapshots", "track_dirty_pages", "resume_vm", NULL,
+		"enable_diff_snapshots", "track_dirty_pages", "resume_vm",
+		"clock_realtime", "huge_pages", "network_overrides",
+		"vsock_override", NULL,
 	};
 	struct fields f = FIELDS(body, "snapshot", err, errlen);
-	bool diff = false, track = false;
+	bool diff = false, track = false, clock_realtime = false;
 
 	*req = (struct snapshot_load_req){0};
+	*x = (struct load_extras){
+		.deprecated = fields_has(&f, "mem_file_path"),
+		.has_huge_pages = fields_has(&f, "huge_pages"),
+	};
 	if (fields_check(&f, fields) ||
 	    fields_text(&f, "snapshot_path", true, &req->snapshot_path) ||
 	    fields_text(&f, "mem_file_path", false, &req->mem_file_path) ||
 	    fields_bool(&f, "resume_vm", &req->resume) ||
 	    fields_bool(&f, "enable_diff_snapshots", &diff) ||
-	    fields_bool(&f, "track_dirty_pages", &track))
+	    fields_bool(&f, "track_dirty_pages", &track) ||
+	    fields_bool(&f, "clock_realtime", &clock_realtime) ||
+	    fields_choice(&f, "huge_pages", config_huge_pages_names,
+			  &x->huge_pages) ||
+	    parse_load_overrides(&f))
 		return -EINVAL;
 	json_t *be = json_object_get(body, "mem_backend");
 	if (be && !json_is_object(be))
@@ -176,7 +214,22 @@ static int parse_snapshot_load(json_t *body, struct snapshot_load_req *req,
 		return fields_fail(&f, diff ? "enable_diff_snapshots"
 					    : "track_dirty_pages",
 				   "diff snapshots are not supported");
+	if (clock_realtime)
+		return fields_fail(&f, "clock_realtime",
+				   "not supported: mvmm restores kvmclock as it was saved, so the guest's clock resumes where it stopped");
 	return 0;
+}
+
+/* 204; the state file's machine section decided the memory backing, so a
+ * huge_pages that says otherwise was not followed. */
+static void loaded(struct api_ctx *c, const struct load_extras *x,
+		   struct api_response *r)
+{
+	if (x->has_huge_pages && x->huge_pages != c->cfg->huge_pages)
+		log_warn("snapshot/load: huge_pages \"%s\" ignored: the snapshot's memory is restored as \"%s\"",
+			 config_huge_pages_name((enum config_huge_pages)x->huge_pages),
+			 config_huge_pages_name(c->cfg->huge_pages));
+	api_respond_no_content(r);
 }
 
 void api_put_snapshot_load(struct api_ctx *c, json_t *body,
@@ -184,8 +237,13 @@ void api_put_snapshot_load(struct api_ctx *c, json_t *body,
 {
 	char err[API_ERR_LEN];
 	struct snapshot_load_req req;
+	struct load_extras x;
 
-	if (parse_snapshot_load(body, &req, err, sizeof(err)))
+	int e = parse_snapshot_load(body, &req, &x, err, sizeof(err));
+	/* Firecracker's Deprecation header; here whenever the field is used,
+	 * refused or not. */
+	r->deprecated = x.deprecated;
+	if (e)
 		api_respond_bad_request(r, err);
 	else if (c->vm)
 		api_respond_bad_request(r, "snapshot/load: a microVM is already running; load into a new mvmm process");
@@ -194,5 +252,5 @@ void api_put_snapshot_load(struct api_ctx *c, json_t *body,
 	else if (c->load(c, &req, err, sizeof(err)))
 		api_respond_error(r, HTTP_BAD_REQUEST, "snapshot/load: %s", err);
 	else
-		api_respond_no_content(r);
+		loaded(c, &x, r);
 }

@@ -2,6 +2,7 @@
 #include "config/fields.h"
 
 #include <core/err.h>
+#include <core/log.h>
 
 #include <errno.h>
 #include <jansson.h>
@@ -11,7 +12,7 @@
 #include <unistd.h>
 
 /* Indexed by the enums, so a parsed index is the value. */
-static const char *const huge_pages_names[] = {
+const char *const config_huge_pages_names[] = {
 	[HUGE_PAGES_NONE] = "None",
 	[HUGE_PAGES_TRANSPARENT] = "Transparent",
 	[HUGE_PAGES_2M] = "2M",
@@ -51,7 +52,7 @@ void config_set_str(char **dst, const char *v)
 
 const char *config_huge_pages_name(enum config_huge_pages h)
 {
-	return h <= HUGE_PAGES_2M ? huge_pages_names[h] : "None";
+	return h <= HUGE_PAGES_2M ? config_huge_pages_names[h] : "None";
 }
 
 const char *config_mem_backend_name(enum config_mem_backend b)
@@ -83,25 +84,48 @@ static int parse_boot_source(struct fields *f, struct vm_config *cfg)
 	return 0;
 }
 
+/* Firecracker's deprecated CPU templates: mvmm has none, so only "None"
+ * (no template) is taken; the others are named in the refusal. */
+static int parse_cpu_template(struct fields *f)
+{
+	static const char *const templates[] = {"C3", "T2", "T2S", "T2CL",
+						"T2A", "V1N1", NULL};
+	const char *t = NULL;
+
+	if (fields_string(f, "cpu_template", &t))
+		return -EINVAL;
+	if (!t || !strcmp(t, "None"))
+		return 0;
+	for (const char *const *n = templates; *n; n++)
+		if (!strcmp(*n, t))
+			return fields_fail(f, "cpu_template",
+					   "mvmm has no CPU templates: \"%s\" cannot be applied (only \"None\" is accepted)",
+					   t);
+	return fields_fail(f, "cpu_template",
+			   "\"%s\" is not a CPU template (only \"None\" is accepted)",
+			   t);
+}
+
 static int parse_machine(struct fields *f, struct vm_config *cfg)
 {
 	static const char *const allowed[] = {
 		"vcpu_count",	    "mem_size_mib",	"smt",
-		"track_dirty_pages", "huge_pages",	"mvmm_mem_backend",
-		"mvmm_mem_lock",    NULL,
+		"track_dirty_pages", "huge_pages",	"cpu_template",
+		"mvmm_mem_backend", "mvmm_mem_lock",	NULL,
 	};
 	uint64_t vcpus = cfg->vcpu_count, mem_mib = cfg->mem_size_mib;
 	unsigned huge = cfg->huge_pages, backend = cfg->mem_backend;
-	bool lock = cfg->mem_lock, ignored;
+	bool lock = cfg->mem_lock, smt = cfg->smt;
+	bool track = cfg->track_dirty_pages;
 
 	if (fields_check(f, allowed) ||
 	    fields_uint(f, "vcpu_count", 1, CONFIG_MAX_VCPUS, &vcpus) ||
 	    fields_uint(f, "mem_size_mib", CONFIG_MIN_MEM_MIB,
 			CONFIG_MAX_MEM_MIB, &mem_mib) ||
-	    /* smt and track_dirty_pages: accepted, no effect */
-	    fields_bool(f, "smt", &ignored) ||
-	    fields_bool(f, "track_dirty_pages", &ignored) ||
-	    fields_choice(f, "huge_pages", huge_pages_names, &huge) ||
+	    fields_bool(f, "smt", &smt) ||
+	    fields_bool(f, "track_dirty_pages", &track) ||
+	    fields_choice(f, "huge_pages", config_huge_pages_names, &huge) ||
+	    parse_cpu_template(f) ||
 	    fields_choice(f, "mvmm_mem_backend", mem_backend_names, &backend) ||
 	    fields_bool(f, "mvmm_mem_lock", &lock))
 		return -EINVAL;
@@ -110,6 +134,8 @@ static int parse_machine(struct fields *f, struct vm_config *cfg)
 	cfg->huge_pages = (enum config_huge_pages)huge;
 	cfg->mem_backend = (enum config_mem_backend)backend;
 	cfg->mem_lock = lock;
+	cfg->smt = smt;
+	cfg->track_dirty_pages = track;
 	return 0;
 }
 
@@ -136,15 +162,59 @@ static int parse_balloon(struct fields *f, struct config_balloon *b)
 	return 0;
 }
 
-/* Firecracker sections mvmm has no device for: accepted only empty. */
-static bool unsupported_section(const char *name)
+/* Firecracker's sections for what mvmm does not have. Each is taken when
+ * it asks for nothing (null; [] for lists; {} where that changes nothing)
+ * and refused, with why, when it asks for something the guest or the
+ * user would then silently miss. */
+struct absent_section {
+	const char *name;
+	bool list;         /* [] asks for nothing */
+	bool empty_object; /* {} asks for nothing */
+	const char *why;
+};
+
+static const struct absent_section absent_sections[] = {
+	{"drives", true, false,
+	 "mvmm has no block devices (boot from an initramfs: boot-source.initrd_path)"},
+	{"network-interfaces", true, false, "mvmm has no network devices"},
+	{"pmem", true, false, "mvmm has no pmem devices"},
+	{"vsock", false, false, "mvmm has no vsock device"},
+	{"entropy", false, false, "mvmm has no entropy device (virtio-rng)"},
+	{"memory-hotplug", false, false,
+	 "mvmm has no memory hotplug (virtio-mem); size the guest with machine-config.mem_size_mib and use the balloon"},
+	{"mmds-config", false, false,
+	 "mvmm has no MMDS (it needs a network device)"},
+	{"cpu-config", false, false, "mvmm has no CPU templates"},
+	{"logger", false, true,
+	 "mvmm logs to its stderr (--log-level); remove the section or set it to null"},
+	{"metrics", false, true,
+	 "mvmm serves its metrics at GET /metrics and logs them with FlushMetrics; remove the section or set it to null"},
+	{"serial", false, true,
+	 "mvmm's serial console is its stdout; remove the section or set it to null"},
+};
+
+static const struct absent_section *absent_section(const char *name)
 {
-	static const char *const names[] = {"drives", "network-interfaces",
-					    "vsock", "logger", "metrics", NULL};
-	for (const char *const *n = names; *n; n++)
-		if (!strcmp(*n, name))
-			return true;
-	return false;
+	for (size_t i = 0; i < sizeof(absent_sections) / sizeof(absent_sections[0]); i++)
+		if (!strcmp(absent_sections[i].name, name))
+			return &absent_sections[i];
+	return NULL;
+}
+
+static int parse_absent(struct fields *f, const struct absent_section *a)
+{
+	json_t *v = f->obj;
+	if (json_is_null(v) ||
+	    (a->list && json_is_array(v) && !json_array_size(v)) ||
+	    (a->empty_object && json_is_object(v) && !json_object_size(v)))
+		return 0;
+	return fields_fail(f, NULL, "%s", a->why);
+}
+
+static bool known_section(const char *name)
+{
+	return !strcmp(name, "boot-source") || !strcmp(name, "machine-config") ||
+	       !strcmp(name, "balloon") || absent_section(name);
 }
 
 /* f->section is the section's name, f->obj its value. */
@@ -152,11 +222,18 @@ static int parse_section(struct fields *f, struct vm_config *cfg)
 {
 	json_t *v = f->obj;
 	const char *name = f->section;
+	const struct absent_section *a = absent_section(name);
 
-	if (unsupported_section(name)) {
-		bool empty = json_is_null(v) ||
-			     (json_is_array(v) && json_array_size(v) == 0);
-		return empty ? 0 : fields_fail(f, NULL, "not supported by mvmm");
+	if (a)
+		return parse_absent(f, a);
+	if (!known_section(name))
+		return fields_fail(f, NULL, "unknown section");
+	/* null is how Firecracker exports a section it has nothing for:
+	 * "balloon": null is no balloon, the others keep their defaults. */
+	if (json_is_null(v)) {
+		if (!strcmp(name, "balloon"))
+			cfg->balloon.enabled = false;
+		return 0;
 	}
 	if (!json_is_object(v))
 		return fields_fail(f, NULL, "must be an object");
@@ -164,9 +241,7 @@ static int parse_section(struct fields *f, struct vm_config *cfg)
 		return parse_boot_source(f, cfg);
 	if (!strcmp(name, "machine-config"))
 		return parse_machine(f, cfg);
-	if (!strcmp(name, "balloon"))
-		return parse_balloon(f, &cfg->balloon);
-	return fields_fail(f, NULL, "unknown section");
+	return parse_balloon(f, &cfg->balloon);
 }
 
 int config_parse_section(struct vm_config *cfg, const char *section,
@@ -231,6 +306,11 @@ int config_load_string(struct vm_config *cfg, const char *text,
 	json_t *v;
 	json_object_foreach(root, key, v) {
 		struct fields f = FIELDS(v, key, msg, sizeof(msg));
+		if (!known_section(key)) {
+			/* As Firecracker does; the warning catches typos. */
+			log_warn("%s: ignoring unknown section \"%s\"", path, key);
+			continue;
+		}
 		if (parse_section(&f, cfg)) {
 			r = located(path, text, &f, err);
 			break;
@@ -362,6 +442,21 @@ int config_validate_boot_source(const struct vm_config *cfg, char *err)
 	return 0;
 }
 
+int config_check_machine(const struct vm_config *cfg, char *err,
+			 size_t errlen)
+{
+	/* Firecracker's rule: SMT pairs vCPUs into cores. */
+	if (cfg->smt && cfg->vcpu_count > 1 && cfg->vcpu_count % 2)
+		return err_set(err, errlen, -EINVAL,
+			       "machine-config.vcpu_count: must be 1 or an even number with smt, got %u",
+			       cfg->vcpu_count);
+	if (cfg->huge_pages == HUGE_PAGES_2M && cfg->mem_size_mib % 2)
+		return err_set(err, errlen, -EINVAL,
+			       "machine-config.mem_size_mib: must be a multiple of 2 with huge_pages \"2M\", got %llu",
+			       (unsigned long long)cfg->mem_size_mib);
+	return 0;
+}
+
 int config_validate(const struct vm_config *cfg, char *err)
 {
 	if (config_validate_boot_source(cfg, err))
@@ -376,9 +471,8 @@ int config_validate(const struct vm_config *cfg, char *err)
 			       "machine-config.mem_size_mib: must be between %d and %d, got %llu",
 			       CONFIG_MIN_MEM_MIB, CONFIG_MAX_MEM_MIB,
 			       (unsigned long long)cfg->mem_size_mib);
-	if (cfg->huge_pages == HUGE_PAGES_2M && cfg->mem_size_mib % 2)
-		return err_set(err, CONFIG_ERR_LEN, -1,
-			       "machine-config.mem_size_mib: must be a multiple of 2 with huge_pages \"2M\"");
+	if (config_check_machine(cfg, err, CONFIG_ERR_LEN))
+		return -1;
 	if (cfg->balloon.enabled && cfg->balloon.amount_mib > cfg->mem_size_mib)
 		return err_set(err, CONFIG_ERR_LEN, -1,
 			       "balloon.amount_mib: %u exceeds mem_size_mib %llu",

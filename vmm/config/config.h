@@ -36,6 +36,10 @@ struct vm_config {
 	enum config_huge_pages huge_pages;
 	enum config_mem_backend mem_backend;
 	bool mem_lock;
+	/* Firecracker's: kept and checked (smt needs 1 or an even vcpu_count),
+	 * no effect (no SMT topology, no diff snapshots). */
+	bool smt;
+	bool track_dirty_pages;
 	struct config_balloon balloon;
 	char *api_sock;
 	/* --restore: build the VM from this state file instead of booting. */
@@ -54,10 +58,15 @@ void config_defaults(struct vm_config *cfg);
 void config_free(struct vm_config *cfg);
 /* Replaces a string setting with a copy of v. */
 void config_set_str(char **dst, const char *v);
+/* "None", "Transparent", "2M": indexed by the enum, NULL-terminated. */
+extern const char *const config_huge_pages_names[];
 /* The names the config file and the API use for these settings. */
 const char *config_huge_pages_name(enum config_huge_pages h);
 const char *config_mem_backend_name(enum config_mem_backend b);
-/* Merges a JSON config file into cfg; 0 or -1 with err filled. */
+/* Merges a JSON config file into cfg; 0 or -1 with err filled. Top-level
+ * sections mvmm does not know are skipped with a warning (Firecracker
+ * ignores them); sections for devices mvmm lacks are taken only when they
+ * ask for none (docs/config.md). */
 int config_load_file(struct vm_config *cfg, const char *path, char *err);
 /* Same, from a string (path names it in messages). */
 int config_load_string(struct vm_config *cfg, const char *text,
@@ -71,6 +80,11 @@ int config_parse_section(struct vm_config *cfg, const char *section,
 /* Parses "amount_mib=N,deflate_on_oom=on,stats_polling_interval_s=S,...". */
 int config_parse_balloon_opts(struct config_balloon *b, const char *opts,
 			      char *err);
+/* The machine's fields against each other, as Firecracker checks them:
+ * smt with an odd vcpu_count above 1, "2M" huge pages with an odd
+ * mem_size_mib. 0 or -EINVAL with err ("machine-config.field: reason"). */
+int config_check_machine(const struct vm_config *cfg, char *err,
+			 size_t errlen);
 /* Checks the merged result (ranges, files exist); 0 or -1 with err. */
 int config_validate(const struct vm_config *cfg, char *err);
 /* Its first part: a kernel is given, it and the initrd are readable. */

@@ -1,5 +1,6 @@
 #include "fakes/api_fixture.h"
 
+#include "fakes/openapi_check.h"
 #include "memory/discard_engine.h"
 
 #include <criterion/criterion.h>
@@ -15,6 +16,7 @@ struct vm vm;
 struct balloon bal;
 bool bal_ready;
 struct fbd_bed *api_bed;
+struct api_response last_resp;
 char kernel_file[] = "/tmp/mvmm-apitest-kernel-XXXXXX";
 
 void api_fixture_setup(void)
@@ -41,14 +43,32 @@ void api_fixture_teardown(void)
 }
 
 
-/* Calls the route handler as the main loop would; *out gets the body. */
+/* Every answer the route tests see must be one the document gives. */
+void expect_documented(const char *method, const char *path,
+		       const char *req_body, unsigned status,
+		       const char *resp_body)
+{
+	char err[768];
+	json_t *doc = openapi_load(err, sizeof(err));
+	cr_assert(doc, "%s", err);
+	int r = openapi_check_exchange(doc, method, path, req_body, status,
+				       resp_body, err, sizeof(err));
+	json_decref(doc);
+	cr_assert_eq(r, 0, "docs/openapi.json: %s", err);
+}
+
 unsigned call(const char *method, const char *path, const char *body,
-		     json_t **out)
+	      json_t **out)
 {
 	struct api_request req = {method, path, body ? body : "",
 				  body ? strlen(body) : 0};
 	struct api_response resp = {0};
 	api_routes_handle(&ctx, &req, &resp);
+	/* A deferred answer comes later, through api_server_answer. */
+	if (resp.status != API_STATUS_DEFERRED)
+		expect_documented(method, path, body, resp.status, resp.body);
+	last_resp = resp;
+	last_resp.body = NULL;
 	if (out)
 		*out = resp.body ? json_loads(resp.body, 0, NULL) : NULL;
 	free(resp.body);
@@ -96,16 +116,28 @@ void boot_with_balloon(uint32_t amount_mib, uint32_t interval_s)
 
 void boot_with_bed(bool reporting, bool hinting)
 {
-	cfg.mem_size_mib = 16;
-	cfg.balloon = (struct config_balloon){.enabled = true,
-					      .free_page_reporting = reporting,
-					      .free_page_hinting = hinting};
 	struct balloon_config bc = {.free_page_reporting = reporting,
 				    .free_page_hinting = hinting};
-	api_bed = fbd_bed_new(&bc, NULL);
+	boot_with_bed_config(&bc);
+}
+
+void boot_with_bed_config(const struct balloon_config *bc)
+{
+	cfg.mem_size_mib = 16;
+	cfg.balloon = (struct config_balloon){
+		.enabled = true,
+		.amount_mib = bc->amount_mib,
+		.deflate_on_oom = bc->deflate_on_oom,
+		.stats_polling_interval_s = bc->stats_polling_interval_s,
+		.free_page_reporting = bc->free_page_reporting,
+		.free_page_hinting = bc->free_page_hinting,
+	};
+	api_bed = fbd_bed_new(bc, NULL);
 	cr_assert(api_bed);
 	memset(&vm, 0, sizeof(vm));
 	vm.cfg = &cfg;
 	vm.balloon = &api_bed->b;
+	vm.stats_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	cr_assert(vm.stats_timer_fd >= 0);
 	ctx.vm = &vm;
 }
