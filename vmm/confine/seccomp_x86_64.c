@@ -6,7 +6,11 @@
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static const unsigned long vcpu_ioctls[] = {
-	KVM_GET_REGS, /* vcpu_fail's rip */
+	KVM_GET_REGS,        /* vcpu_fail's rip, SIGUSR2's dump */
+	KVM_GET_SREGS,       /* the dump (vcpu_x86_describe): cr0, cr3 */
+	KVM_GET_MP_STATE,
+	KVM_GET_VCPU_EVENTS,
+	KVM_GET_LAPIC,       /* IRR and ISR */
 };
 
 /* snapshot/create with the vCPUs paused (kvm_state_*.c) */
