@@ -68,7 +68,7 @@ e2e_now_ms() {
 # Without a fork: the state field follows the command's closing ")".
 _mvmm_alive() {
 	[ -n "$MVMM_PID" ] && [ -z "$MVMM_STATUS" ] || return 1
-	read -r _st <"/proc/$MVMM_PID/stat" 2>/dev/null || return 1
+	read -r _st 2>/dev/null <"/proc/$MVMM_PID/stat" || return 1
 	_st=${_st##*) }
 	_st=${_st%% *}
 	[ -n "$_st" ] && [ "$_st" != Z ] && [ "$_st" != X ]
