@@ -1,9 +1,9 @@
 # mvmm: one build for the VMM, its tests, the guest artifacts and benchmarks.
 # `make run` boots the demo VM; `make test` runs every test tier.
 
-# ARCH=aarch64 cross-builds the arm64 side into build-aarch64/: core,
-# devices and arch/aarch64 today; mvmm itself once vmm/ is arch-neutral.
-# Only `make ARCH=...` picks it: an ARCH exported for kernel builds does not.
+# ARCH=aarch64 cross-builds mvmm and its libraries for arm64 into
+# build-aarch64/. Only `make ARCH=...` picks it: an ARCH exported for kernel
+# builds does not.
 ifneq ($(origin ARCH),command line)
 ARCH := x86_64
 endif
@@ -35,14 +35,18 @@ LIBS := -luring -ljansson -lmicrohttpd -lseccomp -lfdt -lpthread -lz
 # paths enforce it, and tests/layers.sh checks the includes themselves.
 CORE_INC := -Icore/include
 DEV_INC := $(CORE_INC) -Idevices/include
-ARCH_INC := $(CORE_INC) -Iarch/x86_64/include
-VMM_INC := $(CORE_INC) -Idevices/include -Iarch/x86_64/include -Ivmm
+# vmm/ sees the one arch it is built for: <arch/machine.h> and the rest come
+# from arch/$(ARCH)/include, and of vmm/'s files named for an arch
+# (*_x86_64.c, *_aarch64.c) only that arch's are built.
+OTHER_ARCH := $(if $(filter aarch64,$(ARCH)),x86_64,aarch64)
+ARCH_INC := $(CORE_INC) -Iarch/$(ARCH)/include
+VMM_INC := $(CORE_INC) -Idevices/include -Iarch/$(ARCH)/include -Ivmm
 TEST_INC := $(VMM_INC) -Itests/unit
 
 CORE_SRC := $(wildcard core/*.c)
 DEV_SRC := $(wildcard devices/*.c devices/legacy/*.c devices/virtio/*.c devices/virtio/balloon/*.c)
-ARCH_SRC := $(wildcard arch/x86_64/*.c)
-VMM_SRC := $(filter-out vmm/main.c vmm/jailer/main.c vmm/static/%,$(wildcard vmm/*.c vmm/*/*.c))
+ARCH_SRC := $(wildcard arch/$(ARCH)/*.c)
+VMM_SRC := $(filter-out vmm/main.c vmm/jailer/main.c vmm/static/% %_$(OTHER_ARCH).c,$(wildcard vmm/*.c vmm/*/*.c))
 UNIT_SRC := $(wildcard tests/unit/*_test.c tests/unit/fakes/*.c)
 
 # arch/aarch64 is portable C apart from kvm_uapi_check.c (arm64 UAPI headers),
@@ -52,8 +56,6 @@ A64_INC := $(CORE_INC) -Iarch/aarch64/include
 A64_SRC := $(wildcard arch/aarch64/*.c)
 A64_PORTABLE_SRC := $(filter-out arch/aarch64/kvm_uapi_check.c,$(A64_SRC))
 ifeq ($(ARCH),aarch64)
-ARCH_INC := $(A64_INC)
-ARCH_SRC := $(A64_SRC)
 # libfdt-dev is amd64 only here (not co-installable); its headers serve both
 # and libfdt1:arm64 brings the library, without the unversioned .so link.
 LIBS := $(subst -lfdt,-l:libfdt.so.1,$(LIBS))
@@ -83,7 +85,7 @@ UNIT := $(BUILD)/unit_tests
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps run test layers unit unit-asan e2e attrib bench fuzz fuzz-smoke guest clean
-.PHONY: aarch64 guest-arm64 testhost-arm64-smoke
+.PHONY: aarch64 guest-arm64 e2e-arm64
 ifeq ($(ARCH),aarch64)
 .DEFAULT_GOAL := aarch64
 else
@@ -144,12 +146,13 @@ $(A64_LIB): $(call obj,$(A64_PORTABLE_SRC))
 	$(call say,AR,$@)
 	$(Q)rm -f $@; $(AR) rcs $@ $^
 
-# STATIC=1 (the default, except with SAN=1): mvmm is a static PIE, with
+# STATIC=1 (the default, except with SAN=1 and for ARCH=aarch64, whose
+# multiarch libfdt has no static archive): mvmm is a static PIE, with
 # libmicrohttpd's GnuTLS references stubbed (vmm/static/gnutls_absent.c).
 # Measured in docs/performance.md ("Footprint"): the shared libraries cost
 # ~3 MiB of RSS per VMM, most of it GnuTLS's, which mvmm never calls.
 # STATIC=0 links the shared libraries as before.
-STATIC ?= $(if $(filter 1,$(SAN)),0,1)
+STATIC ?= $(if $(filter 1,$(SAN))$(filter aarch64,$(ARCH)),0,1)
 ifeq ($(STATIC),1)
 MVMM_LDFLAGS := -static-pie
 MVMM_OBJS := $(call obj,vmm/main.c vmm/static/gnutls_absent.c)
@@ -212,27 +215,19 @@ guest: deps
 guest-arm64: deps
 	@bash guest/build.sh --arch arm64
 
-# The arm64 side as far as it goes today (`make ARCH=aarch64`): the libraries;
-# mvmm-fdt, which writes the device tree arch/aarch64 makes for a given
-# machine (`make build/mvmm-fdt` builds it for this host, to read with dtc);
-# mvmm-a64-boot, which boots an Image on KVM with what arch/aarch64 computes
-# and the 8250, to prove it in the arm64 test host until vmm/ runs arm64.
+# The arm64 side (`make ARCH=aarch64`): mvmm and mvmm-jailer; mvmm-fdt, which
+# writes the device tree arch/aarch64 makes for a given machine (`make
+# build/mvmm-fdt` builds it for this host, to read with dtc); and mvmm-api, a
+# static API client for the arm64 test host, which cannot run curl.
 ifeq ($(ARCH),aarch64)
-aarch64: $(CORE_LIB) $(DEV_LIB) $(ARCH_LIB) $(BUILD)/mvmm-fdt $(BUILD)/mvmm-a64-boot
+aarch64: $(MVMM) $(JAILER) $(BUILD)/mvmm-fdt $(BUILD)/mvmm-api
 else
 aarch64:
 	$(MAKE) ARCH=aarch64
 endif
-$(BUILD)/mvmm-a64-boot: $(call obj,tests/aarch64/kvm_boot.c) $(DEV_LIB) $(ARCH_LIB) $(CORE_LIB)
+$(BUILD)/mvmm-api: $(call obj,tests/aarch64/mvmm_api.c)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(filter %fdt %fdt.so.1,$(LIBS)) -lpthread
-
-# The arm64 test host: KVM, arm64 binaries from the shared root, and the arm64
-# guest booted by mvmm-a64-boot on 1 and 2 vCPUs (2.5 to 8 minutes under TCG
-# on two shared cores, with the load). Not yet part of `make test`.
-testhost-arm64-smoke: deps aarch64
-	$(MAKE) guest-arm64
-	bash tests/testhost/run.sh --arch arm64 --timeout 1200 -- sh tests/testhost/arm64-smoke.sh
+	$(Q)$(CC) $(LDFLAGS) -static -o $@ $^
 FDT_TOOL_LIBS := $(if $(filter aarch64,$(ARCH)),$(ARCH_LIB),$(A64_LIB)) $(CORE_LIB)
 $(BUILD)/mvmm-fdt: $(call obj,tests/aarch64/mvmm_fdt.c) $(FDT_TOOL_LIBS)
 	$(call say,LD,$@)
@@ -254,6 +249,17 @@ e2e: all guest
 attrib: all guest
 	@bash tests/attrib/run.sh $(ATTRIB_ARGS)
 
+# The arm64 tier (tests/e2e-arm64): every scenario in one boot of the arm64
+# test host. MVMM_SKIP_ARM64=1 (no arm64 packages, .ci/deps.sh) skips it.
+e2e-arm64: deps
+ifeq ($(MVMM_SKIP_ARM64),1)
+	@echo "e2e-arm64: skipped (MVMM_SKIP_ARM64=1)"
+else
+	$(MAKE) ARCH=aarch64
+	$(MAKE) guest-arm64
+	@sh tests/e2e-arm64/run.sh
+endif
+
 layers:
 	@bash tests/layers.sh
 
@@ -264,6 +270,7 @@ test: deps
 	$(MAKE) unit-asan
 	$(MAKE) jailer-test
 	$(MAKE) e2e
+	$(MAKE) e2e-arm64
 
 run: deps
 	$(MAKE) all guest

@@ -1,6 +1,7 @@
 /* mvmm-fdt: writes the device tree arch/aarch64 builds for a machine, to
- * read with `dtc -I dtb -O dts` or to boot by hand. Until vmm/ boots arm64
- * guests, this is how the arm64 build's output gets run and inspected.
+ * read with `dtc -I dtb -O dts` or to boot by hand: the blob mvmm puts in
+ * the guest for the same vCPUs, RAM and devices (MPIDRs as KVM assigns
+ * them by default).
  * Usage: mvmm-fdt [-c vcpus] [-m mem_mib] [-v virtio_devices]
  *                 [-a cmdline] [-i initrd_bytes] OUT.dtb */
 #include <arch/boot.h>

@@ -311,6 +311,27 @@ Test(confine, vcpu_runs_kvm_and_the_console)
 	expect_allowed(&o);
 }
 
+/* SIGUSR2 makes each vCPU describe itself from its own thread. */
+static int vcpu_describes(void *arg)
+{
+	static const unsigned long reqs[] = {
+		KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_MP_STATE,
+		KVM_GET_VCPU_EVENTS, KVM_GET_LAPIC,
+	};
+	(void)arg;
+	for (unsigned i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++)
+		if (ioctl(devnull, reqs[i], NULL) == 0 || errno != ENOTTY)
+			return 1 + (int)i;
+	return 0;
+}
+
+Test(confine, vcpu_reads_its_state_for_a_dump)
+{
+	struct outcome o = run_confined(CONFINE_VCPU, CONFINE_KILL,
+					open_devnull, vcpu_describes, NULL);
+	expect_allowed(&o);
+}
+
 Test(confine, vcpu_refuses_an_unlisted_kvm_ioctl)
 {
 	struct outcome o = run_ioctl(CONFINE_VCPU, KVM_CREATE_VM);

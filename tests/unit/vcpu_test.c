@@ -4,7 +4,7 @@
 #include "fakes/kvm_guest.h"
 #include "vm/pause_gate.h"
 #include "vm/vcpu.h"
-#include "vm/vcpu_x86.h"
+#include "vm/vcpu_x86_64.h"
 
 #include <devices/bus.h>
 

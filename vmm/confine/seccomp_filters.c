@@ -40,9 +40,9 @@ static const int vcpu_syscalls[] = {
 	SCMP_SYS(mlock),  /* a balloon reset re-locks pages (mem_lock) */
 };
 
+/* Beyond these, each arch's table (seccomp_<arch>.c). */
 static const unsigned long vcpu_ioctls[] = {
 	KVM_RUN,               /* the run loop and vcpu_complete_io */
-	KVM_GET_REGS,          /* vcpu_report_failure's rip */
 	KVM_RESET_DIRTY_RINGS, /* KVM_EXIT_DIRTY_RING_FULL: harvest and go on */
 };
 
@@ -80,14 +80,6 @@ static const unsigned long main_ioctls[] = {
 	KVM_GET_DIRTY_LOG,          /* bitmap mode */
 	KVM_RESET_DIRTY_RINGS,      /* ring mode */
 	TCSETS,                     /* terminal_restore at exit */
-#if defined(__x86_64__)
-	/* snapshot/create with the vCPUs paused (kvm_state_*.c) */
-	KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK, KVM_GET_MSR_INDEX_LIST,
-	KVM_GET_CPUID2, KVM_GET_MP_STATE, KVM_GET_REGS, KVM_GET_SREGS,
-	KVM_GET_XSAVE, KVM_GET_XSAVE2, KVM_GET_FPU, KVM_GET_XCRS,
-	KVM_GET_DEBUGREGS, KVM_GET_LAPIC, KVM_GET_TSC_KHZ, KVM_GET_MSRS,
-	KVM_GET_VCPU_EVENTS,
-#endif
 };
 
 /* The API thread (api_server.c's loop around libmicrohttpd), beyond the
@@ -190,21 +182,29 @@ static int allow_common(scmp_filter_ctx ctx)
 
 int confine_rules_vcpu(scmp_filter_ctx ctx)
 {
+	const struct confine_arch_rules *a = &confine_arch_rules;
 	int r = allow_common(ctx);
 	if (!r)
 		r = allow_list(ctx, vcpu_syscalls, ARRAY_LEN(vcpu_syscalls));
 	if (!r)
 		r = allow_ioctls(ctx, vcpu_ioctls, ARRAY_LEN(vcpu_ioctls));
+	if (!r)
+		r = allow_ioctls(ctx, a->vcpu_ioctls, a->nr_vcpu_ioctls);
 	return r;
 }
 
 int confine_rules_main(scmp_filter_ctx ctx)
 {
+	const struct confine_arch_rules *a = &confine_arch_rules;
 	int r = allow_common(ctx);
 	if (!r)
 		r = allow_list(ctx, main_syscalls, ARRAY_LEN(main_syscalls));
 	if (!r)
+		r = allow_list(ctx, a->main_syscalls, a->nr_main_syscalls);
+	if (!r)
 		r = allow_ioctls(ctx, main_ioctls, ARRAY_LEN(main_ioctls));
+	if (!r)
+		r = allow_ioctls(ctx, a->main_ioctls, a->nr_main_ioctls);
 	/* The synchronous discard of memfd RAM (discard_batch.c). */
 	if (!r)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fallocate), 1,

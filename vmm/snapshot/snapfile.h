@@ -22,6 +22,7 @@
 
 #define SNAPFILE_VERSION 1
 #define SNAPFILE_ARCH_X86_64 1
+#define SNAPFILE_ARCH_AARCH64 2
 /* Refuse state files above this before reading them into memory. */
 #define SNAPFILE_MAX_BYTES (64ULL << 20)
 

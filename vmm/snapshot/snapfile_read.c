@@ -15,7 +15,14 @@
 
 static const char *snapfile_arch_name(uint32_t arch)
 {
-	return arch == SNAPFILE_ARCH_X86_64 ? "x86_64" : "unknown";
+	switch (arch) {
+	case SNAPFILE_ARCH_X86_64:
+		return "x86_64";
+	case SNAPFILE_ARCH_AARCH64:
+		return "aarch64";
+	default:
+		return "unknown";
+	}
 }
 
 /* Walks the sections of a header-checked image; 0 or -EINVAL with err. */

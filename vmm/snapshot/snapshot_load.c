@@ -4,11 +4,11 @@
 #include "snapshot/snapshot.h"
 
 #include "snapshot/snapfile.h"
+#include "snapshot/snapshot_arch.h"
 #include "snapshot/snapshot_machine.h"
 #include "snapshot/snapshot_mem.h"
 #include "vm/vm.h"
 
-#include <arch/kvm_state.h>
 #include <core/clock.h>
 #include <core/err.h>
 #include <core/log.h>
@@ -21,22 +21,11 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
-#define SNAPSHOT_MAX_CPUID_ENTRIES 4096
-
 static int missing(char *err, size_t errlen, const char *what, unsigned inst)
 {
 	return err_set(err, errlen, -EINVAL,
 		       "state file: the %s section (%u) is missing or has the wrong size",
 		       what, inst);
-}
-
-static int check_cpuid(const void *data, size_t len)
-{
-	const struct kvm_cpuid2 *c = data;
-	if (len < sizeof(*c) || c->nent == 0 ||
-	    c->nent > SNAPSHOT_MAX_CPUID_ENTRIES)
-		return -EINVAL;
-	return len == sizeof(*c) + c->nent * sizeof(c->entries[0]) ? 0 : -EINVAL;
 }
 
 /* Every section must be present and well formed before anything is built. */
@@ -46,23 +35,9 @@ static int snapshot_check(const struct snapfile_reader *rd,
 {
 	const void *d;
 	size_t len;
-	char why[200];
-	if (snapfile_get(rd, SNAPSHOT_TAG_VM_KVM, 0, &d, &len))
-		return err_set(err, errlen, -EINVAL,
-			       "state file: VM state: missing");
-	if (x86_vm_state_check(d, len, why, sizeof(why)))
-		return err_set(err, errlen, -EINVAL, "state file: VM state: %s",
-			       why);
-	for (unsigned i = 0; i < m->vcpu_count; i++) {
-		if (snapfile_get(rd, SNAPSHOT_TAG_CPUID, i, &d, &len) ||
-		    check_cpuid(d, len))
-			return missing(err, errlen, "vCPU CPUID", i);
-		if (snapfile_get(rd, SNAPSHOT_TAG_VCPU, i, &d, &len))
-			return missing(err, errlen, "vCPU", i);
-		if (x86_vcpu_state_check(d, len, why, sizeof(why)))
-			return err_set(err, errlen, -EINVAL,
-				       "state file: vcpu%u: %s", i, why);
-	}
+	int r = snapshot_arch_check(rd, m->vcpu_count, err, errlen);
+	if (r)
+		return r;
 	if (snapfile_get(rd, SNAPSHOT_TAG_SERIAL, 0, &d, &len) ||
 	    len != sizeof(struct serial_state))
 		return missing(err, errlen, "serial", 0);
@@ -93,37 +68,6 @@ static int snapshot_mem_path(const struct snapfile_reader *rd,
 			       "no memory file given and the state file names none");
 	memcpy(out, d, len);
 	out[len] = 0;
-	return 0;
-}
-
-static int snapshot_restore_kvm(struct vm *vm,
-				const struct snapfile_reader *rd, char *err,
-				size_t errlen)
-{
-	const void *d;
-	size_t len;
-	char why[200];
-	int r;
-	snapfile_get(rd, SNAPSHOT_TAG_VM_KVM, 0, &d, &len);
-	if ((r = x86_vm_state_restore(vm->vm_fd, d, len, why, sizeof(why))))
-		return err_set(err, errlen, r, "restoring VM state: %s", why);
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-		snapfile_get(rd, SNAPSHOT_TAG_CPUID, i, &d, &len);
-		/* The guest keeps the CPU it booted with, not this host's. */
-		if (ioctl(v->fd, KVM_SET_CPUID2, d) < 0) {
-			r = -errno;
-			return err_set(err, errlen, r,
-				       "vcpu%u: KVM refused the saved CPUID: %s",
-				       i, strerror(-r));
-		}
-		snapfile_get(rd, SNAPSHOT_TAG_VCPU, i, &d, &len);
-		r = x86_vcpu_state_restore(vm->kvm_fd, v->fd, d, len, why,
-					   sizeof(why));
-		if (r)
-			return err_set(err, errlen, r, "restoring vcpu%u: %s", i,
-				       why);
-	}
 	return 0;
 }
 
@@ -227,10 +171,13 @@ int snapshot_load(struct vm *vm, struct vm_config *cfg,
 	/* A refused load changes nothing: the machine section's fields are
 	 * put back (its strings are never touched). */
 	const struct vm_config before = *cfg;
+	int r = snapshot_arch_supported(err, errlen);
+	if (r)
+		return r;
 	if (!req->snapshot_path || !*req->snapshot_path)
 		return err_set(err, errlen, -EINVAL, "snapshot_path is required");
-	int r = snapfile_reader_open(&rd, req->snapshot_path,
-				     SNAPFILE_ARCH_X86_64, err, errlen);
+	r = snapfile_reader_open(&rd, req->snapshot_path, snapshot_arch_id,
+				 err, errlen);
 	if (r)
 		return r;
 	if ((r = snapshot_check_all(&rd, req, &m, cfg, mem_path,
@@ -238,7 +185,7 @@ int snapshot_load(struct vm *vm, struct vm_config *cfg,
 	    (r = vm_create_for_restore(vm, cfg, err, errlen)) ||
 	    (r = snapshot_machine_check_vm(&m, vm, err, errlen)) ||
 	    (r = snapshot_mem_load(&vm->mem, mem_path, &ls, err, errlen)) ||
-	    (r = snapshot_restore_kvm(vm, &rd, err, errlen)) ||
+	    (r = snapshot_arch_restore(vm, &rd, err, errlen)) ||
 	    (r = snapshot_restore_devices(vm, &rd, err, errlen)))
 		goto out;
 	if (!req->resume)

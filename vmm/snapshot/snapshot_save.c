@@ -5,12 +5,11 @@
 #include "memory/discard_engine.h"
 #include "reclaim/vm_reclaim.h"
 #include "snapshot/snapfile.h"
+#include "snapshot/snapshot_arch.h"
 #include "snapshot/snapshot_machine.h"
 #include "snapshot/snapshot_mem.h"
 #include "vm/vm.h"
 
-#include <arch/cpuid.h>
-#include <arch/kvm_state.h>
 #include <core/clock.h>
 #include <core/err.h>
 #include <core/io.h>
@@ -101,45 +100,6 @@ static int snapshot_quiesce(struct vm *vm)
 	return -EBUSY;
 }
 
-static int snapshot_put_cpuid(struct snapfile_writer *w, struct vcpu *v)
-{
-	struct kvm_cpuid2 *c;
-	int r = x86_cpuid_fetch(v->fd, KVM_GET_CPUID2, &c);
-	if (r)
-		return r;
-	snapfile_put(w, SNAPSHOT_TAG_CPUID, v->id, c,
-		     sizeof(*c) + c->nent * sizeof(c->entries[0]));
-	free(c);
-	return 0;
-}
-
-static int snapshot_put_kvm(struct vm *vm, struct snapfile_writer *w,
-			    char *msg, size_t msglen)
-{
-	char why[160];
-	void *blob;
-	size_t len;
-	int r = x86_vm_state_save(vm->vm_fd, &blob, &len, why, sizeof(why));
-	if (r)
-		return err_set(msg, msglen, r, "VM state: %s", why);
-	snapfile_put(w, SNAPSHOT_TAG_VM_KVM, 0, blob, len);
-	free(blob);
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-		if ((r = snapshot_put_cpuid(w, v)))
-			return err_set(msg, msglen, r, "vcpu%u CPUID: %s", i,
-				       strerror(-r));
-		r = x86_vcpu_state_save(vm->kvm_fd, v->fd, &blob, &len, why,
-					sizeof(why));
-		if (r)
-			return err_set(msg, msglen, r, "vcpu%u state: %s", i,
-				       why);
-		snapfile_put(w, SNAPSHOT_TAG_VCPU, i, blob, len);
-		free(blob);
-	}
-	return 0;
-}
-
 static int snapshot_put_devices(struct vm *vm, struct snapfile_writer *w,
 				char *msg, size_t msglen)
 {
@@ -175,7 +135,7 @@ static int snapshot_put_state(struct snapshot_job *j, struct snapfile_writer *w)
 	snapfile_put(w, SNAPSHOT_TAG_MACHINE, 0, &m, sizeof(m));
 	snapfile_put(w, SNAPSHOT_TAG_MEM_FILE, 0, j->mem_path,
 		     strlen(j->mem_path));
-	int r = snapshot_put_kvm(vm, w, j->res.msg, sizeof(j->res.msg));
+	int r = snapshot_arch_save(vm, w, j->res.msg, sizeof(j->res.msg));
 	if (!r)
 		r = snapshot_put_devices(vm, w, j->res.msg, sizeof(j->res.msg));
 	return r;
@@ -217,8 +177,8 @@ static int snapshot_write_files(struct snapshot_job *j, uint64_t *const *skip,
 	if (!r) {
 		const void *img;
 		size_t img_len = 0;
-		snapfile_writer_image(&w, SNAPFILE_ARCH_X86_64, &img, &img_len);
-		r = snapfile_writer_commit(&w, SNAPFILE_ARCH_X86_64,
+		snapfile_writer_image(&w, snapshot_arch_id, &img, &img_len);
+		r = snapfile_writer_commit(&w, snapshot_arch_id,
 					   j->state_path, why, sizeof(why));
 		if (r)
 			err_set(msg, msglen, r, "state file: %s", why);
@@ -314,7 +274,10 @@ int snapshot_create(struct vm *vm, const struct snapshot_create_req *req,
 		    size_t msglen)
 {
 	struct snapshot_job *j = NULL;
-	int r = job_new(vm, req, &j, msg, msglen);
+	int r = snapshot_arch_supported(msg, msglen);
+	if (r)
+		return r;
+	r = job_new(vm, req, &j, msg, msglen);
 	if (r)
 		return r;
 	j->done = done;

@@ -8,18 +8,16 @@
 
 #include <linux/kvm.h>
 
-int irqfd_create(int vm_fd, unsigned gsi)
+int irqfd_new(void)
 {
 	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (fd < 0)
-		return -errno;
+	return fd < 0 ? -errno : fd;
+}
+
+int irqfd_register(int vm_fd, int fd, unsigned gsi)
+{
 	struct kvm_irqfd irqfd = {.fd = (uint32_t)fd, .gsi = gsi};
-	if (ioctl(vm_fd, KVM_IRQFD, &irqfd) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	return fd;
+	return ioctl(vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
 }
 
 static int irqfd_fire(void *opaque)

@@ -5,12 +5,8 @@
 #include "memory/mem_lock.h"
 #include "reclaim/vm_reclaim.h"
 #include "vm/irqfd.h"
-#include "vm/vcpu_x86.h"
+#include "vm/vm_arch.h"
 
-#include <arch/acpi.h>
-#include <arch/cpuid.h>
-#include <arch/layout.h>
-#include <arch/mptable.h>
 #include <core/clock.h>
 #include <core/err.h>
 #include <core/cmdline.h>
@@ -28,11 +24,6 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
-
-#define KVM_TSS_GPA 0xfffbd000ULL
-#define KVM_IDENTITY_MAP_GPA 0xfffbc000ULL
-#define SERIAL_COM1_PORT 0x3f8
-#define SERIAL_COM1_GSI 4
 
 /* vcpu_env.stop reads exit_kind as "non-zero: the VM ends". */
 _Static_assert(VM_EXIT_NONE == 0, "VM_EXIT_NONE must be 0");
@@ -117,8 +108,11 @@ static void acpi_reset(void *opaque)
 
 static int vm_setup_memory(struct vm *vm)
 {
-	uint64_t ranges[2][2];
-	unsigned n = x86_ram_ranges(vm->cfg->mem_size_mib << 20, ranges);
+	uint64_t ranges[GMEM_MAX_REGIONS][2];
+	int n = vm_arch_ram_ranges(vm->cfg->mem_size_mib << 20, ranges,
+				   GMEM_MAX_REGIONS);
+	if (n < 0)
+		return n;
 	struct gmem_opts opts = {
 		.backend = vm->cfg->huge_pages == HUGE_PAGES_2M ? GMEM_HUGETLB_2M
 			   : vm->cfg->mem_backend == MEM_BACKEND_MEMFD
@@ -127,7 +121,8 @@ static int vm_setup_memory(struct vm *vm)
 		.transparent_hugepages =
 			vm->cfg->huge_pages == HUGE_PAGES_TRANSPARENT,
 	};
-	int r = gmem_init(&vm->mem, (const uint64_t(*)[2])ranges, n, &opts);
+	int r = gmem_init(&vm->mem, (const uint64_t(*)[2])ranges, (unsigned)n,
+			  &opts);
 	if (r)
 		return r;
 	if (vm->cfg->mem_lock) {
@@ -151,9 +146,13 @@ static int vm_setup_memory(struct vm *vm)
 	return 0;
 }
 
+/* The UART where the platform has it (x86 COM1 ports, arm64 MMIO, both
+ * with the 8250's registers one byte apart), and x86's reset and power-off
+ * devices. arm64 powers off and resets through PSCI, which KVM handles. */
 static int vm_setup_legacy_devices(struct vm *vm)
 {
-	vm->serial_irqfd = irqfd_create(vm->vm_fd, SERIAL_COM1_GSI);
+	const struct vm_arch_platform *p = &vm_arch_platform;
+	vm->serial_irqfd = irqfd_new();
 	if (vm->serial_irqfd < 0)
 		return vm->serial_irqfd;
 	int r = console_init(&vm->console, STDOUT_FILENO);
@@ -163,18 +162,24 @@ static int vm_setup_legacy_devices(struct vm *vm)
 		return r;
 	struct serial_out out = {console_serial_out, &vm->console};
 	serial_init(&vm->serial, irqfd_trigger(vm->serial_irqfd), out);
-	r = bus_insert(&vm->pio_bus, SERIAL_COM1_PORT, SERIAL_PORT_LEN,
-			   &serial_bus_ops, &vm->serial);
+	r = bus_insert(p->uart_on_pio ? &vm->pio_bus : &vm->mmio_bus,
+		       p->uart_base, SERIAL_PORT_LEN, &serial_bus_ops,
+		       &vm->serial);
 	if (r)
 		return r;
-	i8042_init(&vm->i8042, i8042_reset, vm);
-	r = bus_insert(&vm->pio_bus, I8042_BASE, I8042_LEN, &i8042_bus_ops,
-		       &vm->i8042);
-	if (r)
-		return r;
-	acpi_pm_init(&vm->acpi_pm, acpi_poweroff, acpi_reset, vm);
-	return bus_insert(&vm->pio_bus, ACPI_PM_BASE, ACPI_PM_LEN,
-			  &acpi_pm_bus_ops, &vm->acpi_pm);
+	if (p->has_i8042) {
+		i8042_init(&vm->i8042, i8042_reset, vm);
+		r = bus_insert(&vm->pio_bus, I8042_BASE, I8042_LEN,
+			       &i8042_bus_ops, &vm->i8042);
+		if (r)
+			return r;
+	}
+	if (p->has_acpi_pm) {
+		acpi_pm_init(&vm->acpi_pm, acpi_poweroff, acpi_reset, vm);
+		r = bus_insert(&vm->pio_bus, ACPI_PM_BASE, ACPI_PM_LEN,
+			       &acpi_pm_bus_ops, &vm->acpi_pm);
+	}
+	return r;
 }
 
 /* The balloon, when configured. */
@@ -189,7 +194,7 @@ static int vm_add_configured_balloon(struct vm *vm, char *err, size_t errlen)
 static int vm_load_guest(struct vm *vm, char *err, size_t errlen)
 {
 	size_t max;
-	int r = x86_kernel_cmdline_max(vm->cfg->kernel_path, &max, err, errlen);
+	int r = vm_arch_cmdline_max(vm->cfg->kernel_path, &max, err, errlen);
 	if (r)
 		return r;
 	struct cmdline cl;
@@ -203,33 +208,13 @@ static int vm_load_guest(struct vm *vm, char *err, size_t errlen)
 	/* With ACPI the DSDT lists the devices, and a kernel that also took
 	 * them from the line would register each twice (the second probe
 	 * fails with EBUSY); QEMU's microvm draws the same line. */
-	if (cmdline_has_word(cmdline_str(&cl), "acpi=off") &&
+	if (vm_arch_platform.virtio_on_cmdline_without_acpi &&
+	    cmdline_has_word(cmdline_str(&cl), "acpi=off") &&
 	    vm_add_virtio_cmdline(vm, &cl))
 		return err_set(err, errlen, -E2BIG,
 			       "boot-source.boot_args: no room for the virtio_mmio.device= arguments within the kernel's %zu bytes",
 			       max);
-	r = x86_load_kernel(&vm->mem, vm->cfg->kernel_path, vm->cfg->initrd_path,
-			    cmdline_str(&cl), &vm->boot, err, errlen);
-	if (r)
-		return r;
-	r = x86_mptable_write(&vm->mem, vm->nr_vcpus);
-	if (r)
-		return err_set(err, errlen, r, "MP table: %s", strerror(-r));
-	struct x86_acpi_virtio virtio[VM_MAX_VIRTIO];
-	for (unsigned i = 0; i < vm->nr_virtio; i++)
-		virtio[i] = (struct x86_acpi_virtio){
-			.base = (uint32_t)vm->virtio[i].base,
-			.size = X86_MMIO_SLOT_SIZE,
-			.gsi = vm->virtio[i].gsi,
-		};
-	uint64_t rsdp;
-	r = x86_acpi_write(&vm->mem, vm->nr_vcpus, virtio, vm->nr_virtio,
-			   &rsdp);
-	if (!r)
-		r = x86_boot_set_rsdp(&vm->mem, &vm->boot, rsdp);
-	if (r)
-		return err_set(err, errlen, r, "ACPI tables: %s", strerror(-r));
-	return 0;
+	return vm_arch_load_guest(vm, cmdline_str(&cl), err, errlen);
 }
 
 static int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
@@ -253,21 +238,7 @@ static int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
 		return -EINVAL;
 	}
-	struct kvm_pit_config pit = {.flags = 0};
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_GPA) < 0 ||
-	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){KVM_IDENTITY_MAP_GPA}) < 0 ||
-	    ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0 ||
-	    ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		snprintf(err, errlen, "KVM VM setup (TSS, irqchip, PIT): %s",
-			 strerror(errno));
-		return -errno;
-	}
-	int r = x86_cpuid_fetch(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, &vm->supported_cpuid);
-	if (r) {
-		snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-r));
-		return r;
-	}
-	return 0;
+	return vm_arch_init(vm, err, errlen);
 }
 
 /* KVM, memory and the legacy devices: what booting and restoring share. */
@@ -311,8 +282,17 @@ static int vm_create_base(struct vm *vm, const struct vm_config *cfg,
 	return 0;
 }
 
-/* boot: registers for the kernel's entry; else only CPUID (a restore sets
- * the rest from the snapshot). */
+/* Once every vCPU exists and the arch has finished with them: the
+ * interrupts reach KVM (arm64 refuses irqfds before its GIC is ready). */
+static int vm_connect_irqfds(struct vm *vm)
+{
+	int r = irqfd_register(vm->vm_fd, vm->serial_irqfd,
+			       vm_arch_platform.uart_gsi);
+	return r ? r : vm_virtio_register_irqfds(vm);
+}
+
+/* boot: registers for the kernel's entry; else only what a restore does not
+ * set from the snapshot (x86: CPUID). */
 static int vm_create_vcpus(struct vm *vm, bool boot, char *err, size_t errlen)
 {
 	int r;
@@ -323,18 +303,11 @@ static int vm_create_vcpus(struct vm *vm, bool boot, char *err, size_t errlen)
 		.mmio_bus = &vm->mmio_bus,
 		.pause = &vm->pause,
 		.stop = &vm->exit_kind,
-		.arch = &vcpu_x86_ops,
+		.arch = vm_arch_platform.vcpu_ops,
 		.opaque = vm,
 		.exit = vm_on_vcpu_exit,
 		.dirty_ring_full = vm_on_dirty_ring_full,
 		.thread_start = vm_vcpu_thread_start,
-	};
-	const struct vcpu_x86_setup setup = {
-		.kvm_fd = vm->kvm_fd,
-		.supported_cpuid = vm->supported_cpuid,
-		.nr_vcpus = vm->nr_vcpus,
-		.mem = &vm->mem,
-		.boot = &vm->boot,
 	};
 	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
@@ -345,11 +318,14 @@ static int vm_create_vcpus(struct vm *vm, bool boot, char *err, size_t errlen)
 		struct vcpu *v = &vm->vcpus[i];
 		if ((r = vcpu_create(v, &vm->vcpu_env, i)) ||
 		    (r = dirty_log_map_ring(&vm->dirty, i, v->fd)) ||
-		    (r = boot ? vcpu_x86_configure(v, &setup)
-			      : vcpu_x86_set_cpuid(v, &setup)))
+		    (r = vm_arch_vcpu_init(vm, v, boot)))
 			return err_set(err, errlen, r, "vcpu%u: %s", i,
 				       strerror(-r));
 	}
+	if ((r = vm_arch_finalize(vm, boot, err, errlen)))
+		return r;
+	if ((r = vm_connect_irqfds(vm)))
+		return err_set(err, errlen, r, "KVM_IRQFD: %s", strerror(-r));
 	return 0;
 }
 
@@ -538,7 +514,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->serial_irqfd);
 	if (vm->signal_fd >= 0)
 		close(vm->signal_fd);
-	free(vm->supported_cpuid);
+	vm_arch_destroy(vm);
 	gmem_destroy(&vm->mem);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);

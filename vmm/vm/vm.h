@@ -11,7 +11,7 @@
 #include "vm/pause_gate.h"
 #include "vm/vcpu.h"
 
-#include <arch/boot.h>
+#include <arch/machine.h>
 #include <core/gmem.h>
 #include <core/discard.h>
 #include <devices/acpi_pm.h>
@@ -39,7 +39,7 @@ struct snapshot_job;
 enum vm_exit_kind {
 	VM_EXIT_NONE,
 	VM_EXIT_POWEROFF, /* clean guest power-off: status 0 */
-	VM_EXIT_RESET,    /* guest reboot (i8042, ACPI reset): status 0 */
+	VM_EXIT_RESET,    /* guest reboot (i8042, ACPI, PSCI): status 0 */
 	VM_EXIT_TRIPLE_FAULT,
 	VM_EXIT_SIGNAL,   /* SIGTERM/SIGINT from the host: status 0 */
 	VM_EXIT_ERROR,    /* KVM or internal error: status 1 */
@@ -55,20 +55,21 @@ struct vm {
 	int kvm_fd;
 	int vm_fd;
 	int vcpu_mmap_size;
-	struct kvm_cpuid2 *supported_cpuid;
 	struct gmem mem;
 	struct bus mmio_bus;
 	struct bus pio_bus;
 	struct event_loop loop;
-	struct x86_boot_info boot;
+	/* The architecture's own state (vm_arch.h). */
+	struct arch_vm arch;
 
 	struct serial serial;
 	struct console console; /* the UART's output, never blocking */
 	int serial_irqfd;
+	/* Only where vm_arch_platform has them (x86). */
 	struct i8042 i8042;
 	struct acpi_pm acpi_pm;
 
-	/* virtio-mmio slots, one device each, from X86_MMIO_START. */
+	/* virtio-mmio slots, one device each, where vm_arch_virtio_slot says. */
 	unsigned nr_virtio;
 	struct vm_virtio_slot {
 		struct virtio_mmio mmio;
@@ -135,9 +136,12 @@ int vm_resume(struct vm *vm);
 bool vm_paused(struct vm *vm);
 
 /* Device wiring (vm_devices.c), before the kernel is loaded. The guest
- * finds the devices in the DSDT; vm_add_virtio_cmdline appends their
- * virtio_mmio.device= arguments for a guest that runs without ACPI. */
+ * finds the devices in the DSDT (x86) or the device tree (arm64);
+ * vm_add_virtio_cmdline appends their virtio_mmio.device= arguments for an
+ * x86 guest that runs without ACPI. Each slot's irqfd is made here and
+ * registered with KVM by vm_virtio_register_irqfds once the vCPUs exist. */
 int vm_add_virtio(struct vm *vm, struct virtio_dev *dev);
+int vm_virtio_register_irqfds(struct vm *vm);
 int vm_add_balloon(struct vm *vm);
 int vm_add_virtio_cmdline(struct vm *vm, struct cmdline *cl);
 /* The balloon's settings from the VM's config (mem_lock included). */

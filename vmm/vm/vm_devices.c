@@ -4,8 +4,8 @@
 #include "memory/mem_lock.h"
 #include "vm/irqfd.h"
 #include "vm/vm.h"
+#include "vm/vm_arch.h"
 
-#include <arch/layout.h>
 #include <core/cmdline.h>
 #include <core/log.h>
 
@@ -16,8 +16,6 @@
 #include <sys/ioctl.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
-
-#define VIRTIO_FIRST_GSI 5
 
 struct queue_event {
 	struct virtio_mmio *mmio;
@@ -69,13 +67,15 @@ int vm_add_virtio(struct vm *vm, struct virtio_dev *dev)
 	memset(slot, 0, sizeof(*slot));
 	for (unsigned q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++)
 		slot->ioeventfds[q] = -1;
-	slot->base = X86_MMIO_START + vm->nr_virtio * X86_MMIO_SLOT_SIZE;
-	slot->gsi = VIRTIO_FIRST_GSI + vm->nr_virtio;
-	slot->irqfd = irqfd_create(vm->vm_fd, slot->gsi);
+	slot->irqfd = -1;
+	int r = vm_arch_virtio_slot(vm->nr_virtio, &slot->base, &slot->gsi);
+	if (r)
+		return r;
+	slot->irqfd = irqfd_new();
 	if (slot->irqfd < 0)
 		return slot->irqfd;
-	int r = virtio_mmio_init(&slot->mmio, dev, &vm->mem,
-				 irqfd_trigger(slot->irqfd));
+	r = virtio_mmio_init(&slot->mmio, dev, &vm->mem,
+			     irqfd_trigger(slot->irqfd));
 	if (r) {
 		/* Not counted in nr_virtio: destroy would not see it. */
 		close(slot->irqfd);
@@ -89,6 +89,17 @@ int vm_add_virtio(struct vm *vm, struct virtio_dev *dev)
 	for (unsigned q = 0; !r && q < dev->max_queues; q++)
 		r = vm_add_ioeventfd(vm, slot, q);
 	return r;
+}
+
+int vm_virtio_register_irqfds(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_virtio; i++) {
+		int r = irqfd_register(vm->vm_fd, vm->virtio[i].irqfd,
+				       vm->virtio[i].gsi);
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 int vm_add_virtio_cmdline(struct vm *vm, struct cmdline *cl)

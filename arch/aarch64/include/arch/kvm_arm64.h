@@ -18,12 +18,14 @@
 #define ARM64_KVM_CORE_OFF_SP (31 * 8ULL / 4)
 #define ARM64_KVM_CORE_OFF_PC (32 * 8ULL / 4)
 #define ARM64_KVM_CORE_OFF_PSTATE (33 * 8ULL / 4)
+#define ARM64_KVM_CORE_OFF_SP_EL1 (34 * 8ULL / 4) /* after user_pt_regs */
 #define ARM64_KVM_CORE_REG(off) \
 	(KVM_REG_ARM64 | KVM_REG_SIZE_U64 | ARM64_KVM_REG_CORE | (off))
 
 #define ARM64_KVM_REG_X(n) ARM64_KVM_CORE_REG(ARM64_KVM_CORE_OFF_X(n))
 #define ARM64_KVM_REG_PC ARM64_KVM_CORE_REG(ARM64_KVM_CORE_OFF_PC)
 #define ARM64_KVM_REG_PSTATE ARM64_KVM_CORE_REG(ARM64_KVM_CORE_OFF_PSTATE)
+#define ARM64_KVM_REG_SP_EL1 ARM64_KVM_CORE_REG(ARM64_KVM_CORE_OFF_SP_EL1)
 
 /* System registers: op0, op1, CRn, CRm, op2 packed as ARM64_SYS_REG() does. */
 #define ARM64_KVM_SYS_REG(op0, op1, crn, crm, op2)                         \

@@ -1,8 +1,8 @@
 /* The x86 part of a vCPU: CPUID, MSRs, FPU, LAPIC and boot registers, and the
  * exits only x86 has (HLT, triple fault). vcpu.c runs the loop.
  * Threads: setup on the main thread before the vCPU starts. */
-#ifndef VMM_VCPU_X86_H
-#define VMM_VCPU_X86_H
+#ifndef VMM_VCPU_X86_64_H
+#define VMM_VCPU_X86_64_H
 
 #include "vm/vcpu.h"
 

@@ -1,5 +1,5 @@
-/* x86 vCPU setup and exits (vcpu_x86.h). */
-#include "vm/vcpu_x86.h"
+/* x86 vCPU setup and exits (vcpu_x86_64.h). */
+#include "vm/vcpu_x86_64.h"
 
 #include <arch/cpuid.h>
 #include <arch/lapic.h>
