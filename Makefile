@@ -239,7 +239,8 @@ unit: $(UNIT) $(MVMM)
 
 unit-asan:
 	$(MAKE) SAN=1 build-asan/unit_tests build-asan/mvmm
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/unit_tests --jobs 2
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/unit/lsan.supp \
+		UBSAN_OPTIONS=print_stacktrace=1 build-asan/unit_tests --jobs 2
 
 e2e: all guest
 	@bash tests/e2e/run.sh
