@@ -293,10 +293,10 @@ build-fuzz/snapshot_fuzz: FUZZ_SRC := $(wildcard arch/x86_64/kvm_state_*.c vmm/s
 build-fuzz/snapshot_fuzz: $(FUZZ_KVM_STATE) $(wildcard vmm/snapshot/*.[ch]) vmm/config/config.h
 # The control plane: requests through the API layer (all of vmm/ and arch/,
 # no KVM needed) and config files.
-build-fuzz/api_fuzz: FUZZ_INC := -Iarch/x86_64/include -Ivmm
+build-fuzz/api_fuzz: FUZZ_INC := -Iarch/x86_64/include -Ivmm -I$(BUILD)/gen
 build-fuzz/api_fuzz: FUZZ_SRC := $(ARCH_SRC) $(VMM_SRC)
 build-fuzz/api_fuzz: FUZZ_LIBS := $(LIBS)
-build-fuzz/api_fuzz: $(ARCH_SRC) $(VMM_SRC) $(wildcard vmm/*.h vmm/*/*.h arch/x86_64/*.h arch/x86_64/include/arch/*.h)
+build-fuzz/api_fuzz: $(SYSCALL_NAMES) $(ARCH_SRC) $(VMM_SRC) $(wildcard vmm/*.h vmm/*/*.h arch/x86_64/*.h arch/x86_64/include/arch/*.h)
 build-fuzz/config_fuzz: FUZZ_INC := -Ivmm
 build-fuzz/config_fuzz: FUZZ_SRC := $(wildcard vmm/config/*.c)
 build-fuzz/config_fuzz: FUZZ_LIBS := -ljansson

@@ -78,99 +78,119 @@ struct elf_info {
 	unsigned nr_needed;
 };
 
+/* The file being read, with its ELF and program headers. */
+struct elf_file {
+	int fd;
+	uint64_t size;
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[MAX_PHDRS];
+};
+
+/* The ELF and program headers; PT_INTERP into e->interp, PT_DYNAMIC's
+ * header into *dyn_ph (NULL for a static file). */
+static int elf_read_phdrs(struct elf_file *f, struct elf_info *e,
+			  const Elf64_Phdr **dyn_ph)
+{
+	const Elf64_Ehdr *eh = &f->eh;
+	*dyn_ph = NULL;
+	if (read_at(f->fd, &f->eh, sizeof(f->eh), 0, f->size))
+		return -ENOEXEC; /* too short for an ELF header */
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh->e_machine != NATIVE_MACHINE ||
+	    (eh->e_type != ET_EXEC && eh->e_type != ET_DYN) ||
+	    eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum > MAX_PHDRS)
+		return -ENOEXEC;
+	int r = read_at(f->fd, f->ph, eh->e_phnum * sizeof(f->ph[0]),
+			eh->e_phoff, f->size);
+	for (unsigned i = 0; i < eh->e_phnum && !r; i++) {
+		const Elf64_Phdr *ph = &f->ph[i];
+		if (ph->p_type == PT_DYNAMIC)
+			*dyn_ph = ph;
+		if (ph->p_type != PT_INTERP)
+			continue;
+		if (ph->p_filesz < 2 || ph->p_filesz > sizeof(e->interp))
+			r = -ENOEXEC;
+		else if (!(r = read_at(f->fd, e->interp, ph->p_filesz,
+				       ph->p_offset, f->size)))
+			e->interp[ph->p_filesz - 1] = 0;
+		if (!r && e->interp[0] != '/')
+			r = -ENOEXEC;
+	}
+	return r;
+}
+
+/* The dynamic section: DT_STRTAB's address into *strtab (0 if none),
+ * DT_STRSZ and the DT_NEEDED offsets into e. */
+static int elf_read_dynamic(const struct elf_file *f, const Elf64_Phdr *dyn_ph,
+			    struct elf_info *e, uint64_t *strtab)
+{
+	if (dyn_ph->p_filesz > MAX_DYN_BYTES)
+		return -E2BIG;
+	unsigned ndyn = (unsigned)(dyn_ph->p_filesz / sizeof(Elf64_Dyn));
+	Elf64_Dyn *dyn = malloc(ndyn * sizeof(*dyn) + 1);
+	if (!dyn)
+		return -ENOMEM;
+	int r = read_at(f->fd, dyn, ndyn * sizeof(*dyn), dyn_ph->p_offset,
+			f->size);
+	for (unsigned i = 0; !r && i < ndyn && dyn[i].d_tag != DT_NULL; i++) {
+		if (dyn[i].d_tag == DT_STRTAB)
+			*strtab = dyn[i].d_un.d_ptr;
+		else if (dyn[i].d_tag == DT_STRSZ)
+			e->strsz = dyn[i].d_un.d_val;
+		else if (dyn[i].d_tag == DT_NEEDED &&
+			 e->nr_needed == JAIL_ELF_MAX_DEPS)
+			r = -E2BIG;
+		else if (dyn[i].d_tag == DT_NEEDED)
+			e->needed[e->nr_needed++] = dyn[i].d_un.d_val;
+	}
+	free(dyn);
+	return r;
+}
+
+/* The string table the DT_NEEDED offsets point into, NUL-terminated. */
+static int elf_read_strtab(const struct elf_file *f, struct elf_info *e,
+			   uint64_t strtab)
+{
+	uint64_t off;
+	if (!strtab || e->strsz == 0 || e->strsz > MAX_STRTAB_BYTES ||
+	    vaddr_to_off(f->ph, f->eh.e_phnum, strtab, e->strsz, &off))
+		return -ENOEXEC;
+	e->strtab = malloc(e->strsz + 1);
+	if (!e->strtab)
+		return -ENOMEM;
+	int r = read_at(f->fd, e->strtab, e->strsz, off, f->size);
+	if (r)
+		return r;
+	e->strtab[e->strsz] = 0;
+	for (unsigned i = 0; i < e->nr_needed; i++)
+		if (e->needed[i] >= e->strsz)
+			return -ENOEXEC;
+	return 0;
+}
+
 /* Reads the headers, PT_INTERP and the dynamic section of path. */
 static int elf_read(const char *path, struct elf_info *e, char *err,
 		    size_t errlen)
 {
-	memset(e, 0, sizeof(*e));
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	struct elf_file f;
 	struct stat st;
-	Elf64_Ehdr eh;
-	Elf64_Phdr ph[MAX_PHDRS];
-	Elf64_Dyn *dyn = NULL;
-	int r = fstat(fd, &st) < 0 ? -errno : 0;
-	uint64_t size = r ? 0 : (uint64_t)st.st_size;
-	if (!r && read_at(fd, &eh, sizeof(eh), 0, size))
-		r = -ENOEXEC; /* too short for an ELF header */
-	if (!r && (memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-		   eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-		   eh.e_machine != NATIVE_MACHINE ||
-		   (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) ||
-		   eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > MAX_PHDRS))
-		r = -ENOEXEC;
-	if (!r)
-		r = read_at(fd, ph, eh.e_phnum * sizeof(ph[0]), eh.e_phoff, size);
-	if (r)
-		goto out;
-
 	const Elf64_Phdr *dyn_ph = NULL;
-	for (unsigned i = 0; i < eh.e_phnum && !r; i++) {
-		if (ph[i].p_type == PT_DYNAMIC)
-			dyn_ph = &ph[i];
-		if (ph[i].p_type != PT_INTERP)
-			continue;
-		if (ph[i].p_filesz < 2 || ph[i].p_filesz > sizeof(e->interp))
-			r = -ENOEXEC;
-		else if (!(r = read_at(fd, e->interp, ph[i].p_filesz,
-				       ph[i].p_offset, size)))
-			e->interp[ph[i].p_filesz - 1] = 0;
-		if (!r && e->interp[0] != '/')
-			r = -ENOEXEC;
-	}
-	if (r || !dyn_ph)
-		goto out; /* static: nothing needed */
-	if (dyn_ph->p_filesz > MAX_DYN_BYTES) {
-		r = -E2BIG;
-		goto out;
-	}
-	unsigned ndyn = (unsigned)(dyn_ph->p_filesz / sizeof(Elf64_Dyn));
-	dyn = malloc(ndyn * sizeof(*dyn) + 1);
-	if (!dyn) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if ((r = read_at(fd, dyn, ndyn * sizeof(*dyn), dyn_ph->p_offset, size)))
-		goto out;
 	uint64_t strtab = 0;
-	bool have_strtab = false;
-	for (unsigned i = 0; i < ndyn && dyn[i].d_tag != DT_NULL; i++) {
-		if (dyn[i].d_tag == DT_STRTAB) {
-			strtab = dyn[i].d_un.d_ptr;
-			have_strtab = true;
-		} else if (dyn[i].d_tag == DT_STRSZ) {
-			e->strsz = dyn[i].d_un.d_val;
-		} else if (dyn[i].d_tag == DT_NEEDED) {
-			if (e->nr_needed == JAIL_ELF_MAX_DEPS) {
-				r = -E2BIG;
-				goto out;
-			}
-			e->needed[e->nr_needed++] = dyn[i].d_un.d_val;
-		}
-	}
-	if (!e->nr_needed)
-		goto out;
-	uint64_t off;
-	if (!have_strtab || e->strsz == 0 || e->strsz > MAX_STRTAB_BYTES ||
-	    vaddr_to_off(ph, eh.e_phnum, strtab, e->strsz, &off)) {
-		r = -ENOEXEC;
-		goto out;
-	}
-	e->strtab = malloc(e->strsz + 1);
-	if (!e->strtab) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if ((r = read_at(fd, e->strtab, e->strsz, off, size)))
-		goto out;
-	e->strtab[e->strsz] = 0;
-	for (unsigned i = 0; i < e->nr_needed; i++)
-		if (e->needed[i] >= e->strsz)
-			r = -ENOEXEC;
-out:
-	free(dyn);
-	close(fd);
+
+	memset(e, 0, sizeof(*e));
+	f.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f.fd < 0)
+		return fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	int r = fstat(f.fd, &st) < 0 ? -errno : 0;
+	f.size = r ? 0 : (uint64_t)st.st_size;
+	if (!r)
+		r = elf_read_phdrs(&f, e, &dyn_ph);
+	if (!r && dyn_ph) /* none: static, nothing needed */
+		r = elf_read_dynamic(&f, dyn_ph, e, &strtab);
+	if (!r && e->nr_needed)
+		r = elf_read_strtab(&f, e, strtab);
+	close(f.fd);
 	if (r) {
 		free(e->strtab);
 		e->strtab = NULL;
