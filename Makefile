@@ -298,7 +298,7 @@ build-fuzz/api_fuzz: FUZZ_SRC := $(ARCH_SRC) $(VMM_SRC)
 build-fuzz/api_fuzz: FUZZ_LIBS := $(LIBS)
 build-fuzz/api_fuzz: $(SYSCALL_NAMES) $(ARCH_SRC) $(VMM_SRC) $(wildcard vmm/*.h vmm/*/*.h arch/x86_64/*.h arch/x86_64/include/arch/*.h)
 build-fuzz/config_fuzz: FUZZ_INC := -Ivmm
-build-fuzz/config_fuzz: FUZZ_SRC := $(wildcard vmm/config/*.c)
+build-fuzz/config_fuzz: FUZZ_SRC := $(wildcard vmm/config/*.c) vmm/confine/confine.c
 build-fuzz/config_fuzz: FUZZ_LIBS := -ljansson
 build-fuzz/config_fuzz: $(wildcard vmm/config/*.[ch])
 fuzz-smoke: fuzz

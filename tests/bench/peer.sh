@@ -9,7 +9,7 @@
 #
 # Usage: peer.sh [-n ROUNDS] [--only WORKLOADS] [--mvmm-args ARGS]
 #                [--append STR] [--console] [--smaps] [--mvmm PATH]
-#                [--base PATH]
+#                [--base PATH] [--base-args ARGS]
 #   -n ROUNDS      runs per VMM and workload (default 5); round i starts
 #                  with mvmm when i is odd and with QEMU when it is even
 #   --only         comma list of boot1, boot2, fill, report (default all)
@@ -19,6 +19,8 @@
 #   --mvmm PATH    the mvmm binary (default ./mvmm)
 #   --base PATH    a second mvmm binary (e.g. an older build) run as a third
 #                  VMM, "base", in the same rounds, for before/after figures
+#   --base-args A  arguments only base gets (base defaults to the mvmm binary:
+#                  --base-args "--seccomp off" measures what confinement costs)
 #   --console      print each run's console and VMM stderr after it (the
 #                  test host's files vanish with it)
 # Workloads (guest/scenarios/peer.sh is the guest half; ACPI on both sides:
@@ -45,6 +47,7 @@ append=
 show_console=0
 show_smaps=0
 base=
+base_extra=
 mvmm_bin=./mvmm
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -55,10 +58,12 @@ while [ $# -gt 0 ]; do
 	--console) show_console=1; shift ;;
 	--smaps) show_smaps=1; shift ;;
 	--base) base=${2:?}; shift 2 ;;
+	--base-args) base_extra=${2:?}; shift 2 ;;
 	--mvmm) mvmm_bin=${2:?}; shift 2 ;;
 	*) sed -n '/^# Usage:/,/^[^#]/s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 	esac
 done
+[ -n "$base_extra" ] && [ -z "$base" ] && base=$mvmm_bin
 
 # Per wait: generous, since the emulated test host on shared CPUs can be
 # tens of times slower than hardware.
@@ -98,13 +103,16 @@ start() {
 	T_START=$EPOCHREALTIME
 	case $vmm in
 	mvmm | base)
-		local bal=amount_mib=0 bin=$mvmm_bin
+		local bal=amount_mib=0 bin=$mvmm_bin extra=$mvmm_extra
 		[ "$rep" = 1 ] && bal+=,free_page_reporting=on
-		[ "$vmm" = base ] && bin=$base
+		if [ "$vmm" = base ]; then
+			bin=$base
+			extra+=" $base_extra"
+		fi
 		# shellcheck disable=SC2086
 		"$bin" --kernel "$KERNEL" --initrd "$INITRD" --cmdline "$cmdline" \
 			--cpus "$cpus" --mem "$mem" --balloon "$bal" \
-			--api-sock "$dir/api.sock" $mvmm_extra <"$dir/in" \
+			--api-sock "$dir/api.sock" $extra <"$dir/in" \
 			2>"$dir/vmm.err" > >(exec "$CTL" stamp >"$dir/console") &
 		PID=$!
 		;;
@@ -290,7 +298,7 @@ one() { # VMM WORKLOAD ROUND
 thp=$(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
 shmem=$(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/shmem_enabled 2>/dev/null)
 echo "# peer: mvmm vs QEMU $(qemu-system-x86_64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p') microvm, $rounds rounds, $(uname -r), $(nproc) CPUs, THP $thp, shmem THP $shmem, $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "# mvmm $mvmm_bin (tree $(git rev-parse --short HEAD 2>/dev/null))${base:+, base $base}${mvmm_extra:+ args: $mvmm_extra}${append:+; guest append: $append}"
+echo "# mvmm $mvmm_bin (tree $(git rev-parse --short HEAD 2>/dev/null))${base:+, base $base${base_extra:+ $base_extra}}${mvmm_extra:+ args: $mvmm_extra}${append:+; guest append: $append}"
 
 IFS=, read -ra wls <<<"$only"
 vmms=(mvmm qemu)
