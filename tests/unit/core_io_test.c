@@ -137,6 +137,18 @@ Test(core_err, formats_and_returns_the_code)
 	cr_assert_str_eq(buf, "tru");
 }
 
+Test(core_err, sys_variant_appends_the_errno_text)
+{
+	char buf[64];
+	cr_assert_eq(err_set_sys(buf, sizeof(buf), -ENOENT, "open %s", "/x"),
+		     -ENOENT);
+	cr_assert_str_eq(buf, "open /x: No such file or directory");
+	cr_assert_eq(err_set_sys(NULL, 0, -EIO, "ignored"), -EIO);
+	/* A full buffer keeps the message, cut, and stays terminated. */
+	cr_assert_eq(err_set_sys(buf, 6, -EIO, "truncated"), -EIO);
+	cr_assert_str_eq(buf, "trunc");
+}
+
 Test(core_clock, is_monotonic)
 {
 	uint64_t a = clock_now_ns();

@@ -2,6 +2,8 @@
  * created, each error naming its flag. */
 #include "jailer/jailer.h"
 
+#include <core/err.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -14,16 +16,6 @@
 #define PARENT_CGROUP_MAX 256
 /* Room under the base for /<exec name>/<id>/root/dev/urandom and more. */
 #define BASE_DIR_MAX (PATH_MAX - 512)
-
-__attribute__((format(printf, 4, 5))) static int
-bad(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return r;
-}
 
 void jail_usage(FILE *out)
 {
@@ -73,7 +65,7 @@ static int parse_id(const char *flag, const char *s, uint32_t *out, char *err,
 {
 	uint64_t v;
 	if (parse_u64(s, &v) || v >= UINT32_MAX)
-		return bad(err, errlen, -EINVAL,
+		return err_set(err, errlen, -EINVAL,
 			   "%s: '%s' is not a number from 0 to 4294967294", flag, s);
 	*out = (uint32_t)v;
 	return 0;
@@ -150,7 +142,7 @@ static int parse_cgroup(struct jail_args *a, const char *arg, char *err,
 	const char *eq = strchr(arg, '=');
 	size_t flen = eq ? (size_t)(eq - arg) : 0;
 	if (!eq)
-		return bad(err, errlen, -EINVAL,
+		return err_set(err, errlen, -EINVAL,
 			   "--cgroup: '%s' is not FILE=VALUE (e.g. memory.max=512M)", arg);
 	/* controller.knob: lower case, a '.' neither first nor last. */
 	bool ok = flen > 2 && flen <= JAIL_CGROUP_FILE_MAX &&
@@ -160,28 +152,28 @@ static int parse_cgroup(struct jail_args *a, const char *arg, char *err,
 		ok = islower((unsigned char)arg[i]) || isdigit((unsigned char)arg[i]) ||
 		     arg[i] == '_' || arg[i] == '.';
 	if (!ok)
-		return bad(err, errlen, -EINVAL,
+		return err_set(err, errlen, -EINVAL,
 			   "--cgroup: '%.*s' does not name a cgroup file (controller.knob)",
 			   (int)(flen > 80 ? 80 : flen), arg);
 	struct jail_cgroup cg = {.value = eq + 1};
 	memcpy(cg.file, arg, flen);
 	for (size_t i = 0; i < sizeof(cgroup_reserved) / sizeof(cgroup_reserved[0]); i++)
 		if (!strcmp(cg.file, cgroup_reserved[i]))
-			return bad(err, errlen, -EINVAL,
+			return err_set(err, errlen, -EINVAL,
 				   "--cgroup: %s is the jailer's to write", cg.file);
 	size_t vlen = strlen(cg.value);
 	ok = vlen > 0 && vlen <= JAIL_CGROUP_VALUE_MAX;
 	for (const char *p = cg.value; ok && *p; p++)
 		ok = *p >= 0x20 && *p < 0x7f;
 	if (!ok)
-		return bad(err, errlen, -EINVAL,
+		return err_set(err, errlen, -EINVAL,
 			   "--cgroup %s: the value must be 1-%d printable characters",
 			   cg.file, JAIL_CGROUP_VALUE_MAX);
 	for (unsigned i = 0; i < a->nr_cgroups; i++)
 		if (!strcmp(a->cgroups[i].file, cg.file))
-			return bad(err, errlen, -EINVAL, "--cgroup %s: given twice", cg.file);
+			return err_set(err, errlen, -EINVAL, "--cgroup %s: given twice", cg.file);
 	if (a->nr_cgroups == JAIL_MAX_CGROUPS)
-		return bad(err, errlen, -E2BIG, "--cgroup: more than %d values",
+		return err_set(err, errlen, -E2BIG, "--cgroup: more than %d values",
 			   JAIL_MAX_CGROUPS);
 	a->cgroups[a->nr_cgroups++] = cg;
 	return 0;
@@ -193,22 +185,22 @@ static int parse_limit(struct jail_args *a, const char *arg, char *err,
 	const char *eq = strchr(arg, '=');
 	uint64_t v;
 	if (!eq)
-		return bad(err, errlen, -EINVAL,
+		return err_set(err, errlen, -EINVAL,
 			   "--resource-limit: '%s' is not fsize=N or no-file=N", arg);
 	size_t nlen = (size_t)(eq - arg);
 	bool fsize = nlen == 5 && !strncmp(arg, "fsize", 5);
 	bool nofile = nlen == 7 && !strncmp(arg, "no-file", 7);
 	if (!fsize && !nofile)
-		return bad(err, errlen, -EINVAL,
+		return err_set(err, errlen, -EINVAL,
 			   "--resource-limit: unknown resource '%.*s' (fsize or no-file)",
 			   (int)nlen, arg);
 	if (parse_u64(eq + 1, &v) || v == 0 || (nofile && v > (1u << 20)))
-		return bad(err, errlen, -EINVAL,
+		return err_set(err, errlen, -EINVAL,
 			   "--resource-limit %.*s: '%s' is not a number from 1 to %s",
 			   (int)nlen, arg, eq + 1,
 			   nofile ? "1048576" : "18446744073709551615");
 	if ((fsize && a->has_fsize) || (nofile && a->has_nofile))
-		return bad(err, errlen, -EINVAL, "--resource-limit %.*s: given twice",
+		return err_set(err, errlen, -EINVAL, "--resource-limit %.*s: given twice",
 			   (int)nlen, arg);
 	if (fsize) {
 		a->has_fsize = true;
@@ -228,7 +220,7 @@ static int parse_flag(struct jail_args *a, const char *flag, char *val,
 	int r;
 	if (!strcmp(flag, "--id")) {
 		if (!id_ok(val))
-			return bad(err, errlen, -EINVAL,
+			return err_set(err, errlen, -EINVAL,
 				   "--id: '%s' must be 1-%d letters, digits or '-'",
 				   val, JAIL_ID_MAX);
 		a->id = val;
@@ -237,7 +229,7 @@ static int parse_flag(struct jail_args *a, const char *flag, char *val,
 		if (!abs_path_ok(val, PATH_MAX - 1) || !slash ||
 		    !name_ok(slash + 1, strlen(slash + 1)) ||
 		    strlen(slash + 1) > EXEC_NAME_MAX)
-			return bad(err, errlen, -EINVAL,
+			return err_set(err, errlen, -EINVAL,
 				   "--exec-file: '%s' must be an absolute path to a file "
 				   "named with [A-Za-z0-9._+-]", val);
 		a->exec_file = val;
@@ -252,34 +244,34 @@ static int parse_flag(struct jail_args *a, const char *flag, char *val,
 		a->gid = id;
 	} else if (!strcmp(flag, "--chroot-base-dir")) {
 		if (!abs_path_ok(val, BASE_DIR_MAX))
-			return bad(err, errlen, -EINVAL,
+			return err_set(err, errlen, -EINVAL,
 				   "--chroot-base-dir: '%s' must be an absolute path "
 				   "without '.', '..' or empty components", val);
 		a->base_dir = val;
 	} else if (!strcmp(flag, "--netns")) {
 		if (!abs_path_ok(val, PATH_MAX - 1))
-			return bad(err, errlen, -EINVAL,
+			return err_set(err, errlen, -EINVAL,
 				   "--netns: '%s' must be an absolute path", val);
 		a->netns = val;
 	} else if (!strcmp(flag, "--parent-cgroup")) {
 		if (!rel_path_ok(val))
-			return bad(err, errlen, -EINVAL,
+			return err_set(err, errlen, -EINVAL,
 				   "--parent-cgroup: '%s' must be a relative path of "
 				   "[A-Za-z0-9._+-] components", val);
 		a->parent_cgroup = val;
 	} else if (!strcmp(flag, "--cgroup-version")) {
 		if (!strcmp(val, "1"))
-			return bad(err, errlen, -EINVAL,
+			return err_set(err, errlen, -EINVAL,
 				   "--cgroup-version: only 2 (the unified hierarchy) is supported");
 		if (strcmp(val, "2"))
-			return bad(err, errlen, -EINVAL,
+			return err_set(err, errlen, -EINVAL,
 				   "--cgroup-version: '%s' is not 2", val);
 	} else if (!strcmp(flag, "--cgroup")) {
 		return parse_cgroup(a, val, err, errlen);
 	} else if (!strcmp(flag, "--resource-limit")) {
 		return parse_limit(a, val, err, errlen);
 	} else {
-		return bad(err, errlen, -EINVAL, "unknown flag %s (see --help)", flag);
+		return err_set(err, errlen, -EINVAL, "unknown flag %s (see --help)", flag);
 	}
 	return 0;
 }
@@ -311,7 +303,7 @@ int jail_args_parse(int argc, char **argv, struct jail_args *a, char *err,
 			continue;
 		}
 		if (strncmp(arg, "--", 2))
-			return bad(err, errlen, -EINVAL,
+			return err_set(err, errlen, -EINVAL,
 				   "unexpected '%s' (mvmm's own arguments go after --)", arg);
 		/* --flag=value or --flag value */
 		char flag[32];
@@ -319,16 +311,16 @@ int jail_args_parse(int argc, char **argv, struct jail_args *a, char *err,
 		char *eq = strchr(arg, '=');
 		if (eq) {
 			if ((size_t)(eq - arg) >= sizeof(flag))
-				return bad(err, errlen, -EINVAL, "unknown flag %.40s", arg);
+				return err_set(err, errlen, -EINVAL, "unknown flag %.40s", arg);
 			memcpy(flag, arg, (size_t)(eq - arg));
 			flag[eq - arg] = 0;
 			val = eq + 1;
 		} else {
 			if (strlen(arg) >= sizeof(flag))
-				return bad(err, errlen, -EINVAL, "unknown flag %.40s", arg);
+				return err_set(err, errlen, -EINVAL, "unknown flag %.40s", arg);
 			strcpy(flag, arg);
 			if (i + 1 >= argc)
-				return bad(err, errlen, -EINVAL, "%s: missing value", flag);
+				return err_set(err, errlen, -EINVAL, "%s: missing value", flag);
 			val = argv[++i];
 		}
 		int r = parse_flag(a, flag, val, err, errlen);
@@ -338,13 +330,13 @@ int jail_args_parse(int argc, char **argv, struct jail_args *a, char *err,
 		seen_gid |= !strcmp(flag, "--gid");
 	}
 	if (!a->id)
-		return bad(err, errlen, -EINVAL, "--id: required");
+		return err_set(err, errlen, -EINVAL, "--id: required");
 	if (!a->exec_file)
-		return bad(err, errlen, -EINVAL, "--exec-file: required");
+		return err_set(err, errlen, -EINVAL, "--exec-file: required");
 	if (!seen_uid)
-		return bad(err, errlen, -EINVAL, "--uid: required");
+		return err_set(err, errlen, -EINVAL, "--uid: required");
 	if (!seen_gid)
-		return bad(err, errlen, -EINVAL, "--gid: required");
+		return err_set(err, errlen, -EINVAL, "--gid: required");
 	if (!a->parent_cgroup)
 		a->parent_cgroup = a->exec_name;
 	return 0;
@@ -354,19 +346,19 @@ int jail_args_check_paths(const struct jail_args *a, char *err, size_t errlen)
 {
 	struct stat st;
 	if (stat(a->exec_file, &st) < 0)
-		return bad(err, errlen, -errno, "--exec-file: %s: %s", a->exec_file,
+		return err_set(err, errlen, -errno, "--exec-file: %s: %s", a->exec_file,
 			   strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return bad(err, errlen, -EINVAL, "--exec-file: %s is not a regular file",
+		return err_set(err, errlen, -EINVAL, "--exec-file: %s is not a regular file",
 			   a->exec_file);
 	if (!(st.st_mode & 0111))
-		return bad(err, errlen, -EACCES, "--exec-file: %s is not executable",
+		return err_set(err, errlen, -EACCES, "--exec-file: %s is not executable",
 			   a->exec_file);
 	if (stat(a->base_dir, &st) == 0 && !S_ISDIR(st.st_mode))
-		return bad(err, errlen, -ENOTDIR,
+		return err_set(err, errlen, -ENOTDIR,
 			   "--chroot-base-dir: %s is not a directory", a->base_dir);
 	if (a->netns && stat(a->netns, &st) < 0)
-		return bad(err, errlen, -errno, "--netns: %s: %s", a->netns,
+		return err_set(err, errlen, -errno, "--netns: %s: %s", a->netns,
 			   strerror(errno));
 	return 0;
 }

@@ -4,6 +4,8 @@
  * through a dirfd of the mount, so the undo works after pivot_root. */
 #include "jailer/jailer.h"
 
+#include <core/err.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,18 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-__attribute__((format(printf, 4, 5))) static int
-fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	if (n >= 0 && (size_t)n < errlen)
-		snprintf(err + n, errlen - (size_t)n, ": %s", strerror(-r));
-	return r;
-}
 
 /* The first cgroup2 mount in /proc/self/mountinfo. */
 static int find_mount(char *out, size_t outlen)
@@ -143,15 +133,15 @@ int jail_cgroup_setup(struct jail_cgroup_state *s, const struct jail_args *a,
 	char mnt[PATH_MAX], rel[PATH_MAX], buf[1024];
 	int r = find_mount(mnt, sizeof(mnt));
 	if (r)
-		return fail(err, errlen, r, "--cgroup: no cgroup2 filesystem is mounted");
+		return err_set_sys(err, errlen, r, "--cgroup: no cgroup2 filesystem is mounted");
 	s->mount_fd = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (s->mount_fd < 0)
-		return fail(err, errlen, -errno, "--cgroup: %s", mnt);
+		return err_set_sys(err, errlen, -errno, "--cgroup: %s", mnt);
 	s->orig = own_cgroup();
 	if (!s->orig)
-		return fail(err, errlen, -ENOENT, "--cgroup: our cgroup v2 path in /proc/self/cgroup");
+		return err_set_sys(err, errlen, -ENOENT, "--cgroup: our cgroup v2 path in /proc/self/cgroup");
 	if ((r = read_small(s->mount_fd, "cgroup.controllers", buf, sizeof(buf))))
-		return fail(err, errlen, r, "--cgroup: %s/cgroup.controllers", mnt);
+		return err_set_sys(err, errlen, r, "--cgroup: %s/cgroup.controllers", mnt);
 	for (unsigned i = 0; i < a->nr_cgroups; i++) {
 		const char *file = a->cgroups[i].file;
 		size_t clen = strcspn(file, ".");
@@ -169,7 +159,7 @@ int jail_cgroup_setup(struct jail_cgroup_state *s, const struct jail_args *a,
 
 	/* <parent>/<id>, each missing directory made and remembered. */
 	if (pathf(rel, "%s/%s", a->parent_cgroup, a->id))
-		return fail(err, errlen, -ENAMETOOLONG, "--parent-cgroup");
+		return err_set_sys(err, errlen, -ENAMETOOLONG, "--parent-cgroup");
 	for (char *slash = rel;; slash++) {
 		slash = strchr(slash, '/');
 		if (slash)
@@ -178,18 +168,18 @@ int jail_cgroup_setup(struct jail_cgroup_state *s, const struct jail_args *a,
 			if (s->nr_created == sizeof(s->created) / sizeof(s->created[0]) ||
 			    !(s->created[s->nr_created] = strdup(rel))) {
 				unlinkat(s->mount_fd, rel, AT_REMOVEDIR);
-				return fail(err, errlen, -ENOMEM, "--cgroup");
+				return err_set_sys(err, errlen, -ENOMEM, "--cgroup");
 			}
 			s->nr_created++;
 		} else if (errno != EEXIST) {
-			return fail(err, errlen, -errno, "--cgroup: making %s/%s", mnt, rel);
+			return err_set_sys(err, errlen, -errno, "--cgroup: making %s/%s", mnt, rel);
 		}
 		if (!slash)
 			break;
 		*slash = '/';
 	}
 	if (!(s->leaf = strdup(rel)))
-		return fail(err, errlen, -ENOMEM, "--cgroup");
+		return err_set_sys(err, errlen, -ENOMEM, "--cgroup");
 
 	for (unsigned i = 0; i < a->nr_cgroups; i++) {
 		const struct jail_cgroup *c = &a->cgroups[i];
@@ -198,19 +188,19 @@ int jail_cgroup_setup(struct jail_cgroup_state *s, const struct jail_args *a,
 		memcpy(ctrl, c->file, clen);
 		ctrl[clen] = 0;
 		if (strcmp(ctrl, "cgroup") && (r = enable_down_to(s->mount_fd, a->parent_cgroup, ctrl)))
-			return fail(err, errlen, r,
+			return err_set_sys(err, errlen, r,
 				    "--cgroup %s: enabling the %s controller above %s/%s",
 				    c->file, ctrl, mnt, rel);
 		if ((r = pathf(path, "%s/%s", rel, c->file)) ||
 		    (r = write_str(s->mount_fd, path, c->value)))
-			return fail(err, errlen, r, "--cgroup %s=%s: %s/%s", c->file,
+			return err_set_sys(err, errlen, r, "--cgroup %s=%s: %s/%s", c->file,
 				    c->value, mnt, path);
 	}
 	char pid[24], procs[PATH_MAX];
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	if ((r = pathf(procs, "%s/cgroup.procs", rel)) ||
 	    (r = write_str(s->mount_fd, procs, pid)))
-		return fail(err, errlen, r, "--cgroup: joining %s/%s", mnt, rel);
+		return err_set_sys(err, errlen, r, "--cgroup: joining %s/%s", mnt, rel);
 	s->joined = true;
 	return 0;
 }

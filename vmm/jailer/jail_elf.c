@@ -7,6 +7,8 @@
  * every offset and size is still checked before use. */
 #include "jailer/jailer.h"
 
+#include <core/err.h>
+
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -35,16 +37,6 @@ static const char *const lib_dirs[] = {
 #define MAX_PHDRS 64
 #define MAX_DYN_BYTES (64u << 10)
 #define MAX_STRTAB_BYTES (1u << 20)
-
-__attribute__((format(printf, 4, 5))) static int
-fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return r;
-}
 
 static int read_at(int fd, void *buf, size_t len, uint64_t off, uint64_t size)
 {
@@ -181,7 +173,7 @@ static int elf_read(const char *path, struct elf_info *e, char *err,
 	memset(e, 0, sizeof(*e));
 	f.fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (f.fd < 0)
-		return fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	int r = fstat(f.fd, &st) < 0 ? -errno : 0;
 	f.size = r ? 0 : (uint64_t)st.st_size;
 	if (!r)
@@ -194,7 +186,7 @@ static int elf_read(const char *path, struct elf_info *e, char *err,
 	if (r) {
 		free(e->strtab);
 		e->strtab = NULL;
-		return fail(err, errlen, r, "%s: %s", path,
+		return err_set(err, errlen, r, "%s: %s", path,
 			    r == -ENOEXEC ? "not a readable ELF file for this machine"
 					  : strerror(-r));
 	}
@@ -255,7 +247,7 @@ int jail_elf_deps(const char *path, struct jail_elf_deps *d, char *err,
 			char lib[PATH_MAX];
 			const char *name = e.strtab + e.needed[i];
 			if ((r = resolve(name, lib, sizeof(lib)))) {
-				fail(err, errlen, r, "%s needs %s: %s", cur, name,
+				err_set(err, errlen, r, "%s needs %s: %s", cur, name,
 				     r == -ENOENT ? "not found in the system library directories"
 						  : "not a plain library name");
 				goto fail_quiet;
@@ -272,7 +264,7 @@ int jail_elf_deps(const char *path, struct jail_elf_deps *d, char *err,
 			goto fail_quiet;
 	}
 fail:
-	fail(err, errlen, r, "%s: libraries: %s", path, strerror(-r));
+	err_set(err, errlen, r, "%s: libraries: %s", path, strerror(-r));
 fail_quiet:
 	free(e.strtab);
 	jail_elf_deps_free(d);

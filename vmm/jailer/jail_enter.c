@@ -2,6 +2,8 @@
  * jail and the privilege drop. */
 #include "jailer/jailer.h"
 
+#include <core/err.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -14,18 +16,6 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-__attribute__((format(printf, 4, 5))) static int
-fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	if (n >= 0 && (size_t)n < errlen)
-		snprintf(err + n, errlen - (size_t)n, ": %s", strerror(-r));
-	return r;
-}
 
 int jail_close_fds(void)
 {
@@ -44,12 +34,12 @@ int jail_set_rlimits(const struct jail_args *a, char *err, size_t errlen)
 	rlim_t nofile = a->has_nofile ? a->nofile : JAIL_DEFAULT_NOFILE;
 	struct rlimit rl = {nofile, nofile};
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return fail(err, errlen, -errno, "--resource-limit no-file=%llu",
+		return err_set_sys(err, errlen, -errno, "--resource-limit no-file=%llu",
 			    (unsigned long long)nofile);
 	if (a->has_fsize) {
 		rl = (struct rlimit){a->fsize, a->fsize};
 		if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
-			return fail(err, errlen, -errno, "--resource-limit fsize=%llu",
+			return err_set_sys(err, errlen, -errno, "--resource-limit fsize=%llu",
 				    (unsigned long long)a->fsize);
 	}
 	return 0;
@@ -59,34 +49,34 @@ int jail_join_netns(const char *path, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "--netns: %s", path);
+		return err_set_sys(err, errlen, -errno, "--netns: %s", path);
 	int r = setns(fd, CLONE_NEWNET) < 0 ? -errno : 0;
 	close(fd);
-	return r ? fail(err, errlen, r, "--netns: joining %s", path) : 0;
+	return r ? err_set_sys(err, errlen, r, "--netns: joining %s", path) : 0;
 }
 
 int jail_pivot(const char *root, char *err, size_t errlen)
 {
 	if (unshare(CLONE_NEWNS) < 0)
-		return fail(err, errlen, -errno, "unshare(CLONE_NEWNS)");
+		return err_set_sys(err, errlen, -errno, "unshare(CLONE_NEWNS)");
 	/* Nothing below propagates back to the host's mounts. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return fail(err, errlen, -errno, "making / private");
+		return err_set_sys(err, errlen, -errno, "making / private");
 	/* pivot_root wants a mount point: root bound on itself. */
 	if (mount(root, root, NULL, MS_BIND, NULL) < 0)
-		return fail(err, errlen, -errno, "bind-mounting %s", root);
+		return err_set_sys(err, errlen, -errno, "bind-mounting %s", root);
 	if (mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID, NULL) < 0)
-		return fail(err, errlen, -errno, "remounting %s nosuid", root);
+		return err_set_sys(err, errlen, -errno, "remounting %s nosuid", root);
 	if (chdir(root) < 0)
-		return fail(err, errlen, -errno, "chdir %s", root);
+		return err_set_sys(err, errlen, -errno, "chdir %s", root);
 	/* pivot_root(2)'s own idiom: the old root lands on top of the new
 	 * one and is detached at once, so no old_root directory is needed. */
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		return fail(err, errlen, -errno, "pivot_root into %s", root);
+		return err_set_sys(err, errlen, -errno, "pivot_root into %s", root);
 	if (umount2(".", MNT_DETACH) < 0)
-		return fail(err, errlen, -errno, "detaching the old root");
+		return err_set_sys(err, errlen, -errno, "detaching the old root");
 	if (chdir("/") < 0)
-		return fail(err, errlen, -errno, "chdir /");
+		return err_set_sys(err, errlen, -errno, "chdir /");
 	return 0;
 }
 
@@ -119,39 +109,39 @@ int jail_drop_privileges(uid_t uid, gid_t gid, char *err, size_t errlen)
 	/* While still privileged: nothing can be regained by exec. The
 	 * bounding set masks even root's and file capabilities at exec. */
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-		return fail(err, errlen, -errno, "clearing ambient capabilities");
+		return err_set_sys(err, errlen, -errno, "clearing ambient capabilities");
 	for (unsigned long cap = 0; cap <= 63; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			return fail(err, errlen, -errno, "dropping capability %lu", cap);
+			return err_set_sys(err, errlen, -errno, "dropping capability %lu", cap);
 	/* Keep CAP_DAC_OVERRIDE permitted, not effective, across the uid
 	 * change: a failed exec can then still undo the jail (root's files).
 	 * execve recomputes the permitted set from the empty bounding,
 	 * inheritable and ambient sets, so mvmm starts with none. */
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-		return fail(err, errlen, -errno, "PR_SET_KEEPCAPS");
+		return err_set_sys(err, errlen, -errno, "PR_SET_KEEPCAPS");
 	if (setgroups(0, NULL) < 0)
-		return fail(err, errlen, -errno, "setgroups");
+		return err_set_sys(err, errlen, -errno, "setgroups");
 	if (setresgid(gid, gid, gid) < 0)
-		return fail(err, errlen, -errno, "--gid %u: setresgid", (unsigned)gid);
+		return err_set_sys(err, errlen, -errno, "--gid %u: setresgid", (unsigned)gid);
 	if (setresuid(uid, uid, uid) < 0)
-		return fail(err, errlen, -errno, "--uid %u: setresuid", (unsigned)uid);
+		return err_set_sys(err, errlen, -errno, "--uid %u: setresuid", (unsigned)uid);
 	int r = caps_set(0, UNDO_CAPS);
 	uint64_t eff = 0, perm = 0, inh = 0;
 	if (!r)
 		r = caps_get(&eff, &perm, &inh);
 	if (r)
-		return fail(err, errlen, r, "capset");
+		return err_set_sys(err, errlen, r, "capset");
 	if (eff || inh || (perm & ~UNDO_CAPS))
-		return fail(err, errlen, -EPERM,
+		return err_set_sys(err, errlen, -EPERM,
 			    "capabilities left: effective %#llx permitted %#llx",
 			    (unsigned long long)eff, (unsigned long long)perm);
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg;
 	if (getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg) || ru != uid ||
 	    eu != uid || su != uid || rg != gid || eg != gid || sg != gid)
-		return fail(err, errlen, -EPERM, "uid/gid did not change");
+		return err_set_sys(err, errlen, -EPERM, "uid/gid did not change");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return fail(err, errlen, -errno, "PR_SET_NO_NEW_PRIVS");
+		return err_set_sys(err, errlen, -errno, "PR_SET_NO_NEW_PRIVS");
 	return 0;
 }
 

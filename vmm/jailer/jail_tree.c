@@ -4,6 +4,8 @@
  * symlink below the base; every entry made is logged for the undo. */
 #include "jailer/jailer.h"
 
+#include <core/err.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,18 +15,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-
-__attribute__((format(printf, 4, 5))) static int
-fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	if (n >= 0 && (size_t)n < errlen)
-		snprintf(err + n, errlen - (size_t)n, ": %s", strerror(-r));
-	return r;
-}
 
 static int join(char *out, const char *dir, const char *name)
 {
@@ -75,7 +65,7 @@ static int open_base(struct jail_tree *t, const char *base, int *base_fd,
 {
 	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "/");
+		return err_set_sys(err, errlen, -errno, "/");
 	bool making = false;
 	base_rel[0] = 0;
 	char comp[NAME_MAX + 1];
@@ -84,7 +74,7 @@ static int open_base(struct jail_tree *t, const char *base, int *base_fd,
 		size_t len = end ? (size_t)(end - c) : strlen(c);
 		if (len > NAME_MAX) {
 			close(fd);
-			return fail(err, errlen, -ENAMETOOLONG, "--chroot-base-dir");
+			return err_set_sys(err, errlen, -ENAMETOOLONG, "--chroot-base-dir");
 		}
 		memcpy(comp, c, len);
 		comp[len] = 0;
@@ -93,21 +83,21 @@ static int open_base(struct jail_tree *t, const char *base, int *base_fd,
 		if (next < 0 && !making && errno != ENOENT) {
 			int e = -errno;
 			close(fd);
-			return fail(err, errlen, e, "--chroot-base-dir: %s", base);
+			return err_set_sys(err, errlen, e, "--chroot-base-dir: %s", base);
 		}
 		if (next < 0 && !making) {
 			making = true;
 			t->anchor_fd = fd;
 			fd = dup(fd);
 			if (fd < 0)
-				return fail(err, errlen, -errno, "dup");
+				return err_set_sys(err, errlen, -errno, "dup");
 		}
 		if (making) {
 			char rel[PATH_MAX];
 			int r = make_dir(t, fd, base_rel, comp, 0755, &next, rel);
 			if (r) {
 				close(fd);
-				return fail(err, errlen, r, "%s: making %s", base, comp);
+				return err_set_sys(err, errlen, r, "%s: making %s", base, comp);
 			}
 			strcpy(base_rel, rel);
 		}
@@ -118,7 +108,7 @@ static int open_base(struct jail_tree *t, const char *base, int *base_fd,
 		t->anchor_fd = fd;
 		fd = dup(fd);
 		if (fd < 0)
-			return fail(err, errlen, -errno, "dup");
+			return err_set_sys(err, errlen, -errno, "dup");
 	}
 	*base_fd = fd;
 	return 0;
@@ -228,7 +218,7 @@ static int place_at_same_path(struct jail_tree *t, int root, const char *root_re
 	char dir_rel[PATH_MAX], rel[PATH_MAX], comp[NAME_MAX + 1];
 	int dir = dup(root), r = 0;
 	if (dir < 0)
-		return fail(err, errlen, -errno, "dup");
+		return err_set_sys(err, errlen, -errno, "dup");
 	strcpy(dir_rel, root_rel);
 	for (const char *c = path + 1;;) {
 		const char *end = strchr(c, '/');
@@ -252,7 +242,7 @@ static int place_at_same_path(struct jail_tree *t, int root, const char *root_re
 		c = end + 1;
 	}
 	close(dir);
-	return r ? fail(err, errlen, r, "jail: placing %s", path) : 0;
+	return r ? err_set_sys(err, errlen, r, "jail: placing %s", path) : 0;
 }
 
 int jail_tree_build(struct jail_tree *t, const struct jail_args *a, char *err,
@@ -270,17 +260,17 @@ int jail_tree_build(struct jail_tree *t, const struct jail_args *a, char *err,
 	if ((r = make_dir(t, base, base_rel, a->exec_name, 0755, &exec_dir, exec_rel)) ||
 	    (r = make_dir(t, exec_dir, exec_rel, a->id, 0755, &id_dir, id_rel)) ||
 	    (r = make_dir(t, id_dir, id_rel, "root", 0700, &t->root_fd, root_rel))) {
-		fail(err, errlen, r, "jail: %s/%s/%s/root", a->base_dir,
+		err_set_sys(err, errlen, r, "jail: %s/%s/%s/root", a->base_dir,
 		     a->exec_name, a->id);
 		goto out;
 	}
 	if (asprintf(&t->root, "%s/%s/%s/root", a->base_dir, a->exec_name, a->id) < 0) {
 		t->root = NULL;
-		r = fail(err, errlen, -ENOMEM, "jail");
+		r = err_set_sys(err, errlen, -ENOMEM, "jail");
 		goto out;
 	}
 	if ((r = place_file(t, t->root_fd, root_rel, a->exec_name, a->exec_file))) {
-		fail(err, errlen, r, "jail: placing %s", a->exec_file);
+		err_set_sys(err, errlen, r, "jail: placing %s", a->exec_file);
 		goto out;
 	}
 	if ((r = jail_elf_deps(a->exec_file, &deps, err, errlen))) {
@@ -294,7 +284,7 @@ int jail_tree_build(struct jail_tree *t, const struct jail_args *a, char *err,
 					    err, errlen)))
 			goto out;
 	if ((r = make_dir(t, t->root_fd, root_rel, "dev", 0755, &dev, dev_rel))) {
-		fail(err, errlen, r, "jail: %s/dev", t->root);
+		err_set_sys(err, errlen, r, "jail: %s/dev", t->root);
 		goto out;
 	}
 	/* kvm is mvmm's; urandom seeds jansson's hash; null for stdio. */
@@ -311,14 +301,14 @@ int jail_tree_build(struct jail_tree *t, const struct jail_args *a, char *err,
 		r = make_node(t, dev, dev_rel, nodes[i].name, nodes[i].host,
 			      nodes[i].mode, a->uid, a->gid, nodes[i].own);
 		if (r) {
-			fail(err, errlen, r, "jail: dev/%s (like %s)", nodes[i].name,
+			err_set_sys(err, errlen, r, "jail: dev/%s (like %s)", nodes[i].name,
 			     nodes[i].host);
 			goto out;
 		}
 	}
 	/* mvmm makes its API socket and snapshots here. */
 	if (fchownat(t->root_fd, "", a->uid, a->gid, AT_EMPTY_PATH) < 0) {
-		r = fail(err, errlen, -errno, "jail: chown %s", t->root);
+		r = err_set_sys(err, errlen, -errno, "jail: chown %s", t->root);
 		goto out;
 	}
 out:

@@ -12,5 +12,9 @@ int err_set(char *err, size_t errlen, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 int err_vset(char *err, size_t errlen, int code, const char *fmt, va_list ap)
 	__attribute__((format(printf, 4, 0)));
+/* The same with ": strerror(-code)" after the message, for a failed
+ * system call whose -errno is code. */
+int err_set_sys(char *err, size_t errlen, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif
