@@ -123,41 +123,42 @@ static int enable_down_to(int mnt, const char *dir, const char *ctrl)
 	}
 }
 
-int jail_cgroup_setup(struct jail_cgroup_state *s, const struct jail_args *a,
-		      char *err, size_t errlen)
+/* The controller a cgroup file belongs to ("memory" of "memory.max"). */
+static void controller_of(const char *file, char ctrl[JAIL_CGROUP_FILE_MAX + 1])
 {
-	memset(s, 0, sizeof(*s));
-	s->mount_fd = -1;
-	if (!a->nr_cgroups)
-		return 0;
-	char mnt[PATH_MAX], rel[PATH_MAX], buf[1024];
-	int r = find_mount(mnt, sizeof(mnt));
+	size_t clen = strcspn(file, ".");
+	memcpy(ctrl, file, clen);
+	ctrl[clen] = 0;
+}
+
+/* Every --cgroup file's controller is offered at the mount's root. */
+static int check_controllers(const struct jail_cgroup_state *s,
+			     const struct jail_args *a, const char *mnt,
+			     char *err, size_t errlen)
+{
+	char buf[1024];
+	int r = read_small(s->mount_fd, "cgroup.controllers", buf, sizeof(buf));
 	if (r)
-		return err_set_sys(err, errlen, r, "--cgroup: no cgroup2 filesystem is mounted");
-	s->mount_fd = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (s->mount_fd < 0)
-		return err_set_sys(err, errlen, -errno, "--cgroup: %s", mnt);
-	s->orig = own_cgroup();
-	if (!s->orig)
-		return err_set_sys(err, errlen, -ENOENT, "--cgroup: our cgroup v2 path in /proc/self/cgroup");
-	if ((r = read_small(s->mount_fd, "cgroup.controllers", buf, sizeof(buf))))
 		return err_set_sys(err, errlen, r, "--cgroup: %s/cgroup.controllers", mnt);
 	for (unsigned i = 0; i < a->nr_cgroups; i++) {
-		const char *file = a->cgroups[i].file;
-		size_t clen = strcspn(file, ".");
 		char ctrl[JAIL_CGROUP_FILE_MAX + 1];
-		memcpy(ctrl, file, clen);
-		ctrl[clen] = 0;
-		if (strcmp(ctrl, "cgroup") && !has_word(buf, ctrl)) {
-			snprintf(err, errlen,
-				 "--cgroup %s: the %s controller is not available in %s "
-				 "(cgroup.controllers: %.*s)",
-				 file, ctrl, mnt, (int)strcspn(buf, "\n"), buf);
-			return -ENOENT;
-		}
+		controller_of(a->cgroups[i].file, ctrl);
+		if (strcmp(ctrl, "cgroup") && !has_word(buf, ctrl))
+			return err_set(err, errlen, -ENOENT,
+				       "--cgroup %s: the %s controller is not available in %s "
+				       "(cgroup.controllers: %.*s)",
+				       a->cgroups[i].file, ctrl, mnt,
+				       (int)strcspn(buf, "\n"), buf);
 	}
+	return 0;
+}
 
-	/* <parent>/<id>, each missing directory made and remembered. */
+/* <parent>/<id> under the mount, each directory made remembered for the
+ * undo; its path into s->leaf. */
+static int make_leaf(struct jail_cgroup_state *s, const struct jail_args *a,
+		     const char *mnt, char *err, size_t errlen)
+{
+	char rel[PATH_MAX];
 	if (pathf(rel, "%s/%s", a->parent_cgroup, a->id))
 		return err_set_sys(err, errlen, -ENAMETOOLONG, "--parent-cgroup");
 	for (char *slash = rel;; slash++) {
@@ -180,27 +181,58 @@ int jail_cgroup_setup(struct jail_cgroup_state *s, const struct jail_args *a,
 	}
 	if (!(s->leaf = strdup(rel)))
 		return err_set_sys(err, errlen, -ENOMEM, "--cgroup");
+	return 0;
+}
 
+/* Each --cgroup FILE=VALUE into the leaf, its controller enabled on the
+ * way down. */
+static int write_values(const struct jail_cgroup_state *s,
+			const struct jail_args *a, const char *mnt, char *err,
+			size_t errlen)
+{
 	for (unsigned i = 0; i < a->nr_cgroups; i++) {
 		const struct jail_cgroup *c = &a->cgroups[i];
 		char ctrl[JAIL_CGROUP_FILE_MAX + 1], path[PATH_MAX];
-		size_t clen = strcspn(c->file, ".");
-		memcpy(ctrl, c->file, clen);
-		ctrl[clen] = 0;
+		int r;
+		controller_of(c->file, ctrl);
 		if (strcmp(ctrl, "cgroup") && (r = enable_down_to(s->mount_fd, a->parent_cgroup, ctrl)))
 			return err_set_sys(err, errlen, r,
 				    "--cgroup %s: enabling the %s controller above %s/%s",
-				    c->file, ctrl, mnt, rel);
-		if ((r = pathf(path, "%s/%s", rel, c->file)) ||
+				    c->file, ctrl, mnt, s->leaf);
+		if ((r = pathf(path, "%s/%s", s->leaf, c->file)) ||
 		    (r = write_str(s->mount_fd, path, c->value)))
 			return err_set_sys(err, errlen, r, "--cgroup %s=%s: %s/%s", c->file,
 				    c->value, mnt, path);
 	}
+	return 0;
+}
+
+int jail_cgroup_setup(struct jail_cgroup_state *s, const struct jail_args *a,
+		      char *err, size_t errlen)
+{
+	memset(s, 0, sizeof(*s));
+	s->mount_fd = -1;
+	if (!a->nr_cgroups)
+		return 0;
+	char mnt[PATH_MAX];
+	int r = find_mount(mnt, sizeof(mnt));
+	if (r)
+		return err_set_sys(err, errlen, r, "--cgroup: no cgroup2 filesystem is mounted");
+	s->mount_fd = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s->mount_fd < 0)
+		return err_set_sys(err, errlen, -errno, "--cgroup: %s", mnt);
+	s->orig = own_cgroup();
+	if (!s->orig)
+		return err_set_sys(err, errlen, -ENOENT, "--cgroup: our cgroup v2 path in /proc/self/cgroup");
+	if ((r = check_controllers(s, a, mnt, err, errlen)) ||
+	    (r = make_leaf(s, a, mnt, err, errlen)) ||
+	    (r = write_values(s, a, mnt, err, errlen)))
+		return r;
 	char pid[24], procs[PATH_MAX];
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	if ((r = pathf(procs, "%s/cgroup.procs", rel)) ||
+	if ((r = pathf(procs, "%s/cgroup.procs", s->leaf)) ||
 	    (r = write_str(s->mount_fd, procs, pid)))
-		return err_set_sys(err, errlen, r, "--cgroup: joining %s/%s", mnt, rel);
+		return err_set_sys(err, errlen, r, "--cgroup: joining %s/%s", mnt, s->leaf);
 	s->joined = true;
 	return 0;
 }
