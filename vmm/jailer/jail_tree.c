@@ -245,6 +245,30 @@ static int place_at_same_path(struct jail_tree *t, int root, const char *root_re
 	return r ? err_set_sys(err, errlen, r, "jail: placing %s", path) : 0;
 }
 
+/* The device nodes mvmm needs: kvm is mvmm's own; urandom seeds
+ * jansson's hash; null for stdio. */
+static int make_dev_nodes(struct jail_tree *t, int dev, const char *dev_rel,
+			  const struct jail_args *a, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name, *host;
+		mode_t mode;
+		bool own;
+	} nodes[] = {
+		{"kvm", "/dev/kvm", 0600, true},
+		{"urandom", "/dev/urandom", 0444, false},
+		{"null", "/dev/null", 0666, false},
+	};
+	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		int r = make_node(t, dev, dev_rel, nodes[i].name, nodes[i].host,
+				  nodes[i].mode, a->uid, a->gid, nodes[i].own);
+		if (r)
+			return err_set_sys(err, errlen, r, "jail: dev/%s (like %s)",
+					   nodes[i].name, nodes[i].host);
+	}
+	return 0;
+}
+
 int jail_tree_build(struct jail_tree *t, const struct jail_args *a, char *err,
 		    size_t errlen)
 {
@@ -287,25 +311,8 @@ int jail_tree_build(struct jail_tree *t, const struct jail_args *a, char *err,
 		err_set_sys(err, errlen, r, "jail: %s/dev", t->root);
 		goto out;
 	}
-	/* kvm is mvmm's; urandom seeds jansson's hash; null for stdio. */
-	const struct {
-		const char *name, *host;
-		mode_t mode;
-		bool own;
-	} nodes[] = {
-		{"kvm", "/dev/kvm", 0600, true},
-		{"urandom", "/dev/urandom", 0444, false},
-		{"null", "/dev/null", 0666, false},
-	};
-	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
-		r = make_node(t, dev, dev_rel, nodes[i].name, nodes[i].host,
-			      nodes[i].mode, a->uid, a->gid, nodes[i].own);
-		if (r) {
-			err_set_sys(err, errlen, r, "jail: dev/%s (like %s)", nodes[i].name,
-			     nodes[i].host);
-			goto out;
-		}
-	}
+	if ((r = make_dev_nodes(t, dev, dev_rel, a, err, errlen)))
+		goto out;
 	/* mvmm makes its API socket and snapshots here. */
 	if (fchownat(t->root_fd, "", a->uid, a->gid, AT_EMPTY_PATH) < 0) {
 		r = err_set_sys(err, errlen, -errno, "jail: chown %s", t->root);

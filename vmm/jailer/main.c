@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -143,6 +144,40 @@ static int wait_forwarding(pid_t pid)
  * namespace); a CLOEXEC pipe tells the parent whether the exec happened.
  * The parent undoes the jail if not, else returns (daemonize) or waits and
  * forwards signals and the exit status. */
+/* Firecracker's <exec name>.pid, in the jail's root: mvmm's pid as the
+ * host sees it, when mvmm is pid 1 of its own namespace. */
+static void write_pidfile(const struct jail *j, pid_t pid)
+{
+	char pidfile[256], num[24];
+	snprintf(pidfile, sizeof(pidfile), "/%s.pid", j->a.exec_name);
+	int fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	int len = snprintf(num, sizeof(num), "%d\n", (int)pid);
+	if (fd < 0 || write(fd, num, (size_t)len) != len)
+		fprintf(stderr, "mvmm-jailer: %s: %s\n", pidfile, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The forked child: detached if asked, then mvmm. Only returns through
+ * _exit, after writing why the exec failed to err_fd. */
+static noreturn void child(struct jail *j, const sigset_t *orig, int devnull,
+			   int err_fd)
+{
+	if (j->a.daemonize) {
+		if (setsid() < 0 || dup2(devnull, 0) < 0 ||
+		    dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+			snprintf(j->err, sizeof(j->err), "--daemonize: %s",
+				 strerror(errno));
+		else
+			exec_mvmm(j, orig);
+	} else {
+		exec_mvmm(j, orig);
+	}
+	if (write(err_fd, j->err, strlen(j->err)) < 0)
+		(void)0;
+	_exit(JAIL_EXIT_FAIL);
+}
+
 static int run_child(struct jail *j, const sigset_t *orig)
 {
 	int devnull = -1, p[2];
@@ -170,22 +205,8 @@ static int run_child(struct jail *j, const sigset_t *orig)
 		snprintf(j->err, sizeof(j->err), "fork: %s", strerror(errno));
 		return die(j, JAIL_EXIT_FAIL);
 	}
-	if (pid == 0) {
-		close(p[0]);
-		if (j->a.daemonize) {
-			if (setsid() < 0 || dup2(devnull, 0) < 0 ||
-			    dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
-				snprintf(j->err, sizeof(j->err), "--daemonize: %s",
-					 strerror(errno));
-			else
-				exec_mvmm(j, orig);
-		} else {
-			exec_mvmm(j, orig);
-		}
-		if (write(p[1], j->err, strlen(j->err)) < 0)
-			(void)0;
-		_exit(JAIL_EXIT_FAIL);
-	}
+	if (pid == 0)
+		child(j, orig, devnull, p[1]);
 	close(p[1]);
 	if (devnull >= 0)
 		close(devnull);
@@ -198,17 +219,8 @@ static int run_child(struct jail *j, const sigset_t *orig)
 		snprintf(j->err, sizeof(j->err), "%s", msg);
 		return die(j, JAIL_EXIT_FAIL);
 	}
-	if (j->a.new_pid_ns) {
-		/* Firecracker's <exec name>.pid, in the jail's root. */
-		char pidfile[256], num[24];
-		snprintf(pidfile, sizeof(pidfile), "/%s.pid", j->a.exec_name);
-		int fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-		int len = snprintf(num, sizeof(num), "%d\n", (int)pid);
-		if (fd < 0 || write(fd, num, (size_t)len) != len)
-			fprintf(stderr, "mvmm-jailer: %s: %s\n", pidfile, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-	}
+	if (j->a.new_pid_ns)
+		write_pidfile(j, pid);
 	jail_cgroup_release(&j->cg);
 	jail_tree_release(&j->tree);
 	if (j->a.daemonize)
