@@ -301,31 +301,12 @@ Test(balloon_report, used_entry_never_precedes_its_discard)
 	}
 }
 
-/* The main loop's part while a vCPU resets: the reset returns only once
- * the discards are done. */
-static void *complete_pending(void *arg)
-{
-	struct fbd_bed *b = arg;
-	pthread_mutex_lock(&b->tb->t.lock);
-	recording_discard_complete_all(&b->rd, 0);
-	pthread_mutex_unlock(&b->tb->t.lock);
-	return NULL;
-}
-
-static void reset_completing_discards(void)
-{
-	pthread_t th;
-	cr_assert_eq(pthread_create(&th, NULL, complete_pending, bed), 0);
-	fake_driver_reset(&bed->tb->drv);
-	pthread_join(th, NULL);
-}
-
 Test(balloon_report, reset_with_reports_in_flight_writes_no_used_entry)
 {
 	up();
 	struct fake_driver_sg r = {4 * MIB, ORDER9};
 	fbd_report(drv, &r, 1);
-	reset_completing_discards();
+	fbd_bed_reset_completing_discards(bed);
 	fbd_destroy(drv);
 	const struct fbd_opts o = {.features = FBD_LINUX_FEATURES};
 	cr_assert_eq(fbd_probe(drv, &bed->tb->drv, &o), 0);

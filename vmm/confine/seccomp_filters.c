@@ -6,6 +6,7 @@
 #include "confine/seccomp_filters.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/io_uring.h>
 #include <linux/kvm.h>
@@ -211,6 +212,15 @@ int confine_rules_main(scmp_filter_ctx ctx)
 				     SCMP_A1(SCMP_CMP_EQ,
 					     FALLOC_FL_PUNCH_HOLE |
 						     FALLOC_FL_KEEP_SIZE));
+	/* io_open_regular makes a file it opened non-blocking blocking
+	 * again (snapshot/create's files); the console sets and restores
+	 * its output's flags. Other commands (locks, F_SETFD...) stay out. */
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				     SCMP_A1(SCMP_CMP_EQ, F_GETFL));
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				     SCMP_A1(SCMP_CMP_EQ, F_SETFL));
 	/* The ring is set up before the filter: only its eventfd goes at
 	 * teardown (discard_uring_destroy). */
 	if (!r)

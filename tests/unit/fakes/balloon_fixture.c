@@ -64,21 +64,7 @@ void expect_ranges(const uint64_t (*want)[2], unsigned n)
 	free(got);
 }
 
-/* The main loop's part: completes what the engine has, under the
- * transport's lock, so it runs while the reset waits (or before it). */
-static void *complete_pending(void *arg)
-{
-	struct fbd_bed *b = arg;
-	pthread_mutex_lock(&b->tb->t.lock);
-	recording_discard_complete_all(&b->rd, 0);
-	pthread_mutex_unlock(&b->tb->t.lock);
-	return NULL;
-}
-
 void reset_completing_discards(void)
 {
-	pthread_t th;
-	cr_assert_eq(pthread_create(&th, NULL, complete_pending, bed), 0);
-	fake_driver_reset(&bed->tb->drv);
-	pthread_join(th, NULL);
+	fbd_bed_reset_completing_discards(bed);
 }

@@ -5,9 +5,11 @@
 #include <linux/virtio_balloon.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TRANSPORT_FEATURES                                                     \
 	(FBD_BIT(VIRTIO_F_VERSION_1) | FBD_BIT(VIRTIO_RING_F_EVENT_IDX) |      \
@@ -462,4 +464,46 @@ void fbd_bed_free(struct fbd_bed *bed)
 	fbd_destroy(&bed->drv);
 	free(bed->ram2);
 	free(bed);
+}
+
+/* The transport's wait, counted: a reset waiting for its discards goes
+ * through it. */
+static int (*transport_wait)(void *t, pthread_cond_t *cond, unsigned ms);
+static unsigned reset_waits; /* under the transport's lock */
+
+static int counting_wait(void *t, pthread_cond_t *cond, unsigned ms)
+{
+	reset_waits++;
+	return transport_wait(t, cond, ms);
+}
+
+/* The main loop's part: completes what the engine has, under the
+ * transport's lock, once the reset waits for it (or after 1 s, for a
+ * reset with nothing to wait for): completing before the reset began
+ * would test an ordinary completion instead. */
+static void *complete_pending(void *arg)
+{
+	struct fbd_bed *b = arg;
+	pthread_mutex_lock(&b->tb->t.lock);
+	for (int i = 0; i < 1000 && !reset_waits; i++) {
+		pthread_mutex_unlock(&b->tb->t.lock);
+		usleep(1000);
+		pthread_mutex_lock(&b->tb->t.lock);
+	}
+	recording_discard_complete_all(&b->rd, 0);
+	pthread_mutex_unlock(&b->tb->t.lock);
+	return NULL;
+}
+
+void fbd_bed_reset_completing_discards(struct fbd_bed *b)
+{
+	pthread_t th;
+	reset_waits = 0;
+	transport_wait = b->tb->t.host.wait;
+	b->tb->t.host.wait = counting_wait;
+	if (pthread_create(&th, NULL, complete_pending, b) == 0) {
+		fake_driver_reset(&b->tb->drv);
+		pthread_join(th, NULL);
+	}
+	b->tb->t.host.wait = transport_wait;
 }

@@ -162,5 +162,9 @@ struct fbd_bed *fbd_bed_new_with(const struct balloon_config *cfg,
 				 const struct discard *discard);
 /* Completes what is still pending, then frees everything. */
 void fbd_bed_free(struct fbd_bed *bed);
+/* A driver reset with discards in flight, as a vCPU makes it: the reset
+ * returns only once they are done, so another thread completes them, as
+ * the main loop would, once the reset waits for them. */
+void fbd_bed_reset_completing_discards(struct fbd_bed *bed);
 
 #endif
