@@ -265,3 +265,64 @@ Test(console, a_socket_is_written_without_blocking)
 	close(sv[0]);
 	close(sv[1]);
 }
+
+/* The exit's drain: a guest's last lines wait for a slow reader (a crash
+ * left its last lines in the ring, cut mid-line), but not for one that
+ * stopped reading. */
+static size_t filled; /* bytes the pipe held before the console's */
+
+static void *read_after_100ms(void *arg)
+{
+	static char sink[64 * 1024];
+	size_t want = filled + *(size_t *)arg, got = 0;
+	usleep(100 * 1000);
+	while (got < want) {
+		ssize_t n = read(p[0], sink, sizeof(sink));
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return NULL;
+}
+
+static void fill_pipe_and_queue(size_t queued)
+{
+	static uint8_t chunk[4096];
+	memset(chunk, 'y', sizeof(chunk));
+	cr_assert_eq(console_init(&con, p[1]), 0);
+	int fl = fcntl(p[1], F_GETFL);
+	fcntl(p[1], F_SETFL, fl | O_NONBLOCK);
+	ssize_t n;
+	filled = 0;
+	while ((n = write(p[1], chunk, sizeof(chunk))) > 0)
+		filled += (size_t)n;
+	fcntl(p[1], F_SETFL, fl);
+	for (size_t i = 0; i < queued; i += sizeof(chunk))
+		console_write(&con, chunk, sizeof(chunk));
+}
+
+Test(console, drain_waits_for_a_slow_reader)
+{
+	static size_t queued = 16 * 1024;
+	fill_pipe_and_queue(queued);
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, read_after_100ms, &queued), 0);
+	console_drain(&con, 5000);
+	struct console_stats st;
+	console_get_stats(&con, &st);
+	cr_assert_eq(st.bytes_written, queued, "the queued lines were not written");
+	pthread_join(th, NULL);
+}
+
+Test(console, drain_gives_up_on_a_stopped_reader)
+{
+	fill_pipe_and_queue(16 * 1024);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	console_drain(&con, 200);
+	uint64_t ms = ms_since(&t0);
+	cr_assert(ms >= 150 && ms < 2000, "drain took %llu ms", (unsigned long long)ms);
+	struct console_stats st;
+	console_get_stats(&con, &st);
+	cr_assert_eq(st.bytes_written, 0);
+}

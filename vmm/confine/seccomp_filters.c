@@ -71,6 +71,8 @@ static const int main_syscalls[] = {
 	SCMP_SYS(fsync),           /* commit: file, then directory */
 	SCMP_SYS(rename),          /* temp name into place */
 	SCMP_SYS(unlink),          /* a failed snapshot, the API socket */
+	SCMP_SYS(poll),            /* console_drain at exit waits for a slow */
+	SCMP_SYS(ppoll),           /* reader (poll's only form on some arches) */
 	SCMP_SYS(sysinfo),         /* glibc's qsort sizes its buffer by RAM, */
 				   /* once (balloon ranges, discard batches) */
 };

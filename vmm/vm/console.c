@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,26 @@ void console_flush(struct console *c)
 		c->len -= (size_t)w;
 		c->st.bytes_written += (uint64_t)w;
 		pthread_mutex_unlock(&c->lock);
+	}
+}
+
+void console_drain(struct console *c, unsigned timeout_ms)
+{
+	if (!c->ring)
+		return;
+	uint64_t end = clock_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	for (;;) {
+		console_flush(c);
+		pthread_mutex_lock(&c->lock);
+		size_t left = c->len;
+		pthread_mutex_unlock(&c->lock);
+		uint64_t now = clock_now_ns();
+		if (!left || c->out_fd < 0 || now >= end)
+			return;
+		struct pollfd p = {.fd = c->out_fd, .events = POLLOUT};
+		if (poll(&p, 1, (int)((end - now) / 1000000u) + 1) < 0 &&
+		    errno != EINTR)
+			return;
 	}
 }
 

@@ -63,6 +63,10 @@ void console_write_at(struct console *c, const uint8_t *buf, size_t len,
 		      uint64_t now_ns);
 /* Main loop: writes what the output takes now. */
 void console_flush(struct console *c);
+/* At exit, once no vCPU runs: writes what is queued, waiting for a slow
+ * reader up to timeout_ms (a guest's last lines before a crash matter; a
+ * reader that stopped must not hold the exit). */
+void console_drain(struct console *c, unsigned timeout_ms);
 void console_get_stats(struct console *c, struct console_stats *out);
 /* One last non-blocking flush (what is left is counted dropped), then
  * frees. A no-op on a zeroed or destroyed console. */

@@ -25,6 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* How long the exit waits for a slow console reader to take the guest's
+ * last lines. */
+#define VM_CONSOLE_DRAIN_MS 2000
+
 /* vcpu_env.stop reads exit_kind as "non-zero: the VM ends". */
 _Static_assert(VM_EXIT_NONE == 0, "VM_EXIT_NONE must be 0");
 
@@ -488,7 +492,7 @@ int vm_run(struct vm *vm)
 		balloon_stop(vm->balloon);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
-	console_flush(&vm->console);
+	console_drain(&vm->console, VM_CONSOLE_DRAIN_MS);
 	terminal_restore(vm);
 	return vm_exit_status(vm);
 }
