@@ -24,7 +24,9 @@
 #              MVMM_TESTHOST_KVM_AMD_PARAMS (kvm-amd module parameters, e.g.
 #              "npt=0" or "vls=0 vgif=0 avic=0"; default none),
 #              MVMM_TESTHOST_THP=always|madvise|never (the test host's
-#              transparent hugepages; default: its kernel's, always).
+#              transparent hugepages; default: its kernel's, always),
+#              MVMM_TESTHOST_LOCKUP_S (a CPU soft-locked this long ends the
+#              test host as hung, status 124; default 120).
 # tests/attrib/run.sh measured which of these keep nested SVM stable
 # (docs/testing.md); the defaults are what it found best.
 set -euo pipefail
@@ -151,15 +153,49 @@ fi
 # so the interactive console is passed explicitly.
 exec {console}<&0
 [ $interactive = 1 ] || exec {console}</dev/null
-setpriv --pdeathsig TERM timeout --foreground -k 5 "$timeout_s" \
-	setpriv --pdeathsig KILL "${qemu[@]}" <&$console 2>"$tmp/qemu.err" &
-qpid=$!
+run_qemu() {
+	setpriv --pdeathsig TERM timeout --foreground -k 5 "$timeout_s" \
+		setpriv --pdeathsig KILL "${qemu[@]}" <&$console 2>"$tmp/qemu.err"
+}
+
+# A test host whose CPU stays soft-locked for MVMM_TESTHOST_LOCKUP_S
+# seconds (default 120) never recovers under TCG's nested SVM: it is ended
+# then (status 124, "hung") instead of at its timeout, which can be hours
+# for a whole e2e tier.
+lockup_s=${MVMM_TESTHOST_LOCKUP_S:-120}
+watch_console() {
+	local line
+	while IFS= read -r line || [ -n "$line" ]; do
+		printf '%s\n' "$line"
+		if [[ $line =~ soft\ lockup\ -\ CPU\#[0-9]+\ stuck\ for\ ([0-9]+)s ]] &&
+			[ "${BASH_REMATCH[1]}" -ge "$lockup_s" ] && [ ! -e "$tmp/wedged" ]; then
+			echo "testhost: a CPU soft-locked for ${BASH_REMATCH[1]}s: ending the test host" >&2
+			: >"$tmp/wedged"
+			kill -KILL "$(cat "$tmp/qemu.pid" 2>/dev/null)" 2>/dev/null
+		fi
+	done
+}
+
 st=0
-wait "$qpid" || st=$?
+if [ $interactive = 1 ]; then
+	run_qemu &
+	qpid=$!
+	wait "$qpid" || st=$?
+else
+	{ st=0; run_qemu || st=$?; echo "$st" >"$tmp/qemu.rc"; } | watch_console &
+	qpid=$!
+	wait "$qpid"
+	st=$(cat "$tmp/qemu.rc" 2>/dev/null || echo 125)
+fi
 qpid=
+[ -e "$tmp/wedged" ] && [ ! -s "$tmp/job/rc" ] && st=124
 
 if [ -s "$tmp/job/rc" ]; then
 	exit "$(cat "$tmp/job/rc")"
+fi
+if [ -e "$tmp/wedged" ]; then
+	echo "testhost: hung (a CPU soft-locked for ${lockup_s}s or more); QEMU killed" >&2
+	exit 124
 fi
 if [ $st = 124 ] || [ $st = 137 ]; then
 	echo "testhost: timed out after ${timeout_s}s; QEMU killed" >&2
