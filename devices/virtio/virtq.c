@@ -81,11 +81,6 @@ static uint16_t *virtq_used_event(const struct virtq *vq)
 	return (uint16_t *)((uint8_t *)vq->avail + 4 + 2 * (size_t)vq->size);
 }
 
-bool virtq_has_avail(const struct virtq *vq)
-{
-	return vq->ready && virtq_avail_idx(vq) != vq->last_avail;
-}
-
 static int virtq_add_seg(const struct virtq *vq, struct virtq_chain *c,
 			 const struct vring_desc *d)
 {

@@ -68,7 +68,7 @@ static void expect_malformed(uint16_t head)
 Test(virtq, empty_queue_pops_nothing)
 {
 	cr_assert_eq(virtq_pop(vq, &chain), 0);
-	cr_assert_not(virtq_has_avail(vq));
+	cr_assert_eq(vq->last_avail, 0);
 }
 
 Test(virtq, pops_readable_then_writable_segments)
@@ -76,7 +76,6 @@ Test(virtq, pops_readable_then_writable_segments)
 	struct fake_driver_sg sg[3] = {
 		{0x1000, 10}, {0x2000, 20}, {0x3000, 300}};
 	int head = fake_driver_add(drv, 0, sg, 2, 1);
-	cr_assert(virtq_has_avail(vq));
 	cr_assert_eq(virtq_pop(vq, &chain), 1);
 	cr_assert_eq(chain.head, head);
 	cr_assert_eq(chain.nr_segs, 3);

@@ -89,9 +89,6 @@ int virtq_push_used(struct virtq *vq, uint16_t head, uint32_t len);
  * with no push in between gives the same answer. Devices need not call it:
  * virtio_host.notify_queue does. */
 bool virtq_needs_notify(struct virtq *vq);
-/* Whether there are chains to pop (for event idx re-check after enabling
- * notifications). */
-bool virtq_has_avail(const struct virtq *vq);
 /* Copies up to len bytes from a chain's driver-readable segments starting at
  * byte offset off; returns bytes copied or -EFAULT. */
 int virtq_chain_read(const struct virtq *vq, const struct virtq_chain *chain,

@@ -37,8 +37,11 @@ static void process_queue(struct balloon *b, unsigned q)
 			return;
 		}
 		if (n == BALLOON_CHAINS_PER_RUN) {
-			if (virtq_has_avail(&b->queues[q]))
-				balloon_defer(b, q);
+			/* Always from the loop, even with the ring empty now:
+			 * only a pop that finds it empty re-arms avail_event
+			 * (event idx); without one the driver's next kick is
+			 * suppressed and the queue stalls (2.7.10). */
+			balloon_defer(b, q);
 			return;
 		}
 		int ret = virtq_pop(&b->queues[q], &b->chain);
