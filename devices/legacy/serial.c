@@ -196,6 +196,17 @@ static void serial_bus_write(void *dev, uint64_t off, const void *data,
 	pthread_mutex_unlock(&s->lock);
 }
 
+void serial_dump(struct serial *s)
+{
+	pthread_mutex_lock(&s->lock);
+	log_info("dump: serial: ier 0x%x iir 0x%x mcr 0x%x lcr 0x%x, "
+		 "thr-empty interrupt %s, line %s, %zu bytes received unread",
+		 s->ier, serial_iir(s), s->mcr, s->lcr,
+		 s->thre_pending ? "pending" : "clear",
+		 s->irq_level ? "raised" : "low", s->rx_len);
+	pthread_mutex_unlock(&s->lock);
+}
+
 const struct bus_dev_ops serial_bus_ops = {
 	.read = serial_bus_read,
 	.write = serial_bus_write,

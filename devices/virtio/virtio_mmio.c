@@ -192,6 +192,20 @@ void virtio_mmio_get_metrics(struct virtio_mmio *t,
 	mmio_unlock(t);
 }
 
+void virtio_mmio_dump(struct virtio_mmio *t, const char *name)
+{
+	mmio_lock(t);
+	log_info("dump: %s: status 0x%x interrupt_status 0x%x, %u queues",
+		 name, t->status, t->interrupt_status, t->nr_queues);
+	for (unsigned q = 0; q < t->nr_queues && q < VIRTIO_MMIO_MAX_QUEUES;
+	     q++) {
+		char line[160];
+		virtq_describe(&t->queues[q], line, sizeof(line));
+		log_info("dump: %s: queue %u: %s", name, q, line);
+	}
+	mmio_unlock(t);
+}
+
 int virtio_mmio_cmdline_arg(char *buf, size_t size, uint64_t base,
 			    unsigned irq)
 {

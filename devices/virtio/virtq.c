@@ -7,6 +7,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define VIRTQ_DESC_SIZE sizeof(struct vring_desc)
@@ -279,4 +280,24 @@ int virtq_chain_write(const struct virtq *vq, const struct virtq_chain *chain,
 		      uint32_t off, const void *src, uint32_t len)
 {
 	return virtq_chain_copy(vq, chain, true, off, (void *)src, len);
+}
+
+int virtq_describe(const struct virtq *vq, char *buf, size_t len)
+{
+	if (!vq->ready)
+		return snprintf(buf, len, "not ready");
+	uint16_t avail = virtq_avail_idx(vq);
+	uint16_t flags = le16toh(
+		__atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED));
+	uint16_t used_event = le16toh(
+		__atomic_load_n(virtq_used_event(vq), __ATOMIC_RELAXED));
+	uint16_t avail_event = le16toh(
+		__atomic_load_n(virtq_avail_event(vq), __ATOMIC_RELAXED));
+	return snprintf(buf, len,
+			"size %u avail %u next %u (%u waiting) used %u "
+			"avail_event %u used_event %u avail_flags 0x%x%s",
+			vq->size, avail, vq->last_avail,
+			(uint16_t)(avail - vq->last_avail), vq->used_idx,
+			avail_event, used_event, flags,
+			vq->event_idx ? " event_idx" : "");
 }

@@ -465,3 +465,18 @@ Test(virtq, needs_notify_repeats_its_answer_until_next_push)
 		dev->host->notify_queue(dev->host->t, 0);
 	cr_assert_eq(tb->irqs, 1);
 }
+
+/* The hang dump's line: chains the driver made available and the device
+ * has not popped are counted. */
+Test(virtq, describes_waiting_chains_for_a_dump)
+{
+	struct fake_driver_sg sg = {0x1000, 10};
+	fake_driver_add(drv, 0, &sg, 1, 0);
+	fake_driver_add(drv, 0, &sg, 1, 0);
+	char line[160];
+	virtq_describe(vq, line, sizeof(line));
+	cr_assert(strstr(line, "avail 2 next 0 (2 waiting)"), "%s", line);
+	cr_assert_eq(virtq_pop(vq, &chain), 1);
+	virtq_describe(vq, line, sizeof(line));
+	cr_assert(strstr(line, "(1 waiting)"), "%s", line);
+}

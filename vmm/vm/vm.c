@@ -410,6 +410,13 @@ static void on_signal(void *opaque, uint32_t events)
 			 si.ssi_pid);
 		for (unsigned i = 0; i < vm->nr_vcpus; i++)
 			vcpu_request_dump(&vm->vcpus[i]);
+		serial_dump(&vm->serial);
+		for (unsigned i = 0; i < vm->nr_virtio; i++) {
+			char name[32];
+			snprintf(name, sizeof(name), "virtio%u", i);
+			if (vm->virtio[i].initialized)
+				virtio_mmio_dump(&vm->virtio[i].mmio, name);
+		}
 		return;
 	}
 	char msg[64];

@@ -40,6 +40,9 @@ void serial_destroy(struct serial *s);
 size_t serial_rx_push(struct serial *s, const uint8_t *buf, size_t len);
 /* Free space in the receive buffer. */
 size_t serial_rx_space(struct serial *s);
+/* Logs the UART's registers and interrupt state (a hang dump: a guest
+ * idle with THRI enabled and the interrupt pending lost an edge). */
+void serial_dump(struct serial *s);
 
 /* ---- Snapshot state (serial_state.c) ----
  * A plain-old-data image of the UART for the snapshot state file: fixed-width

@@ -89,6 +89,10 @@ void virtio_mmio_queue_event(struct virtio_mmio *t, unsigned q);
 void virtio_mmio_get_metrics(struct virtio_mmio *t,
 			     struct virtio_mmio_metrics *out);
 
+/* Logs the transport's status and each queue's indices (a hang dump: a
+ * queue with chains waiting and nothing in flight lost a kick). */
+void virtio_mmio_dump(struct virtio_mmio *t, const char *name);
+
 /* Formats the kernel argument announcing a device to Linux
  * ("virtio_mmio.device=512@0xd0000000:5"). Length written, or -ENOSPC. */
 int virtio_mmio_cmdline_arg(char *buf, size_t size, uint64_t base,

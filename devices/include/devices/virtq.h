@@ -89,6 +89,9 @@ int virtq_push_used(struct virtq *vq, uint16_t head, uint32_t len);
  * with no push in between gives the same answer. Devices need not call it:
  * virtio_host.notify_queue does. */
 bool virtq_needs_notify(struct virtq *vq);
+/* One line for a hang dump: the driver's avail idx against the next the
+ * device pops, used idx, both event fields, avail flags. snprintf's result. */
+int virtq_describe(const struct virtq *vq, char *buf, size_t len);
 /* Copies up to len bytes from a chain's driver-readable segments starting at
  * byte offset off; returns bytes copied or -EFAULT. */
 int virtq_chain_read(const struct virtq *vq, const struct virtq_chain *chain,
