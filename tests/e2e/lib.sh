@@ -327,6 +327,16 @@ _e2e_diagnose() {
 	kill -"${MVMM_E2E_DUMP_SIGNAL:-USR2}" "$MVMM_PID" 2>/dev/null
 	sleep 2
 	tail -c +$((before + 1)) "$MVMM_STDERR" | head -n 60 >&2
+	# A receive interrupt runs the UART's handler, which also sends what
+	# waits to be sent: output that resumes now was stalled on a lost
+	# transmit interrupt, not on a stuck guest. (The failure stands.)
+	if [ -n "$MVMM_IN" ]; then
+		before=$(stat -c %s "$MVMM_CONSOLE")
+		printf '\n' >&"$MVMM_IN"
+		sleep 5
+		echo "--- console poke (a newline typed): $(($(stat -c %s "$MVMM_CONSOLE") - before)) bytes of output followed" >&2
+		tail -c +$((before + 1)) "$MVMM_CONSOLE" | tr -d '\r' | tail -n 5 >&2
+	fi
 }
 
 _e2e_alarm() {
