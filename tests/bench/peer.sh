@@ -9,7 +9,7 @@
 #
 # Usage: peer.sh [-n ROUNDS] [--only WORKLOADS] [--mvmm-args ARGS]
 #                [--append STR] [--console] [--smaps] [--mvmm PATH]
-#                [--base PATH] [--base-args ARGS]
+#                [--base PATH] [--base-args ARGS] [--keep DIR]
 #   -n ROUNDS      runs per VMM and workload (default 5); round i starts
 #                  with mvmm when i is odd and with QEMU when it is even
 #   --only         comma list of boot1, boot2, fill, report (default all)
@@ -23,6 +23,9 @@
 #                  --base-args "--seccomp off" measures what confinement costs)
 #   --console      print each run's console and VMM stderr after it (the
 #                  test host's files vanish with it)
+#   --keep DIR     each run's console and VMM stderr are written under DIR
+#                  as they come (in the test host: /run/testhost/out/...,
+#                  with run.sh --out, survives a test host that hangs)
 # Workloads (guest/scenarios/peer.sh is the guest half; ACPI on both sides:
 # QEMU's microvm defaults to it, mvmm always writes its tables):
 #   boot1, boot2   256 MiB, 1 or 2 vCPUs: the guest's printk time at
@@ -49,6 +52,7 @@ show_smaps=0
 base=
 base_extra=
 mvmm_bin=./mvmm
+keep=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-n) rounds=${2:?}; shift 2 ;;
@@ -60,6 +64,7 @@ while [ $# -gt 0 ]; do
 	--base) base=${2:?}; shift 2 ;;
 	--base-args) base_extra=${2:?}; shift 2 ;;
 	--mvmm) mvmm_bin=${2:?}; shift 2 ;;
+	--keep) keep=${2:?}; shift 2 ;;
 	*) sed -n '/^# Usage:/,/^[^#]/s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 	esac
 done
@@ -97,6 +102,7 @@ result() {
 # start VMM DIR CPUS MEM WORKLOAD REPORTING(0|1)
 start() {
 	local vmm=$1 dir=$2 cpus=$3 mem=$4 wl=$5 rep=$6 cmdline
+	CUR_VMM=$vmm
 	cmdline="console=ttyS0 reboot=k panic=-1 mvmm.scenario=peer mvmm.peer=$wl${append:+ $append}"
 	mkfifo "$dir/in"
 	exec {IN_FD}<>"$dir/in"
@@ -138,18 +144,23 @@ send() {
 }
 
 # wait_line DIR ERE TIMEOUT_S: prints the first stamped console line that
-# matches (stamp first); 1 on timeout or a VMM that exited.
+# matches (stamp first); 1 on timeout or a VMM that exited. A stuck mvmm
+# dumps its vCPUs, UART and virtqueues (SIGUSR2) into its stderr first.
 wait_line() {
-	local dir=$1 re=$2 to=$3 line i
-	for ((i = 0; i < to * 5; i++)); do
+	local dir=$1 re=$2 to=$3 line end=$((SECONDS + $3))
+	while [ $SECONDS -lt $end ]; do
 		line=$(tr -d '\r' <"$dir/console" | grep -a -m1 -E "^[0-9.]+ .*$re")
 		[ -n "$line" ] && { echo "$line"; return 0; }
 		kill -0 "$PID" 2>/dev/null || break
 		sleep 0.2
 	done
 	echo "peer: no '$re' on the console within $to s" >&2
+	if [ "$CUR_VMM" != qemu ] && kill -USR2 "$PID" 2>/dev/null; then
+		sleep 2
+		grep 'dump:' "$dir/vmm.err" | sed 's/^/peer: /' >&2
+	fi
 	tr -d '\r' <"$dir/console" | tail -n 15 | sed 's/^/peer:   /' >&2
-	sed 's/^/peer: stderr: /' "$dir/vmm.err" | tail -n 5 >&2
+	sed 's/^/peer: stderr: /' "$dir/vmm.err" | grep -v 'dump:' | tail -n 5 >&2
 	return 1
 }
 
@@ -275,6 +286,15 @@ one() { # VMM WORKLOAD ROUND
 	local vmm=$1 wl=$2 i=$3 dir rc=0
 	dir=$WORK/$wl-$vmm-$i
 	mkdir -p "$dir"
+	if [ -n "$keep" ]; then
+		# The logs where they survive the test host; the fifo and sockets
+		# stay in WORK.
+		mkdir -p "$keep/$wl-$vmm-$i"
+		: >"$keep/$wl-$vmm-$i/console"
+		: >"$keep/$wl-$vmm-$i/vmm.err"
+		ln -s "$keep/$wl-$vmm-$i/console" "$dir/console"
+		ln -s "$keep/$wl-$vmm-$i/vmm.err" "$dir/vmm.err"
+	fi
 	echo "peer: round $i: $vmm $wl"
 	case $wl in
 	boot1) run_boot "$vmm" "$dir" 1 || rc=$? ;;
