@@ -192,17 +192,23 @@ Test(balloon_reset, second_activation_orphans_requests_in_flight)
 	cr_assert_eq(fbd_get_used(drv, BALLOON_Q_INFLATE, NULL), -EAGAIN);
 }
 
+/* Queues n deflate requests of one page each (no kick). */
+static void add_deflates(unsigned n)
+{
+	uint32_t pfn = 0x400;
+	uint64_t gpa = fbd_put_pfns(drv, &pfn, 1);
+	struct fake_driver_sg sg = {gpa, 4};
+	for (unsigned i = 0; i < n; i++)
+		cr_assert_geq(fake_driver_add(&bed->tb->drv, 1, &sg, 1, 0), 0);
+}
+
 /* A driver that queues far more than Linux does gets at most
  * BALLOON_CHAINS_PER_RUN chains per kick; the rest run from the loop. */
 Test(balloon_reset, work_per_kick_is_capped_and_resumed_later)
 {
 	up();
 	struct fake_driver *d = &bed->tb->drv;
-	uint32_t pfn = 0x400;
-	uint64_t gpa = fbd_put_pfns(drv, &pfn, 1);
-	struct fake_driver_sg sg = {gpa, 4};
-	for (unsigned i = 0; i < 100; i++)
-		cr_assert_geq(fake_driver_add(d, 1, &sg, 1, 0), 0);
+	add_deflates(100);
 	fake_driver_notify(d, 1);
 	unsigned used = 0;
 	while (fbd_get_used(drv, BALLOON_Q_DEFLATE, NULL) >= 0)
@@ -240,12 +246,8 @@ Test(balloon_reset, a_run_ending_at_the_cap_still_asks_for_the_next_kick)
 {
 	up();
 	struct fake_driver *d = &bed->tb->drv;
-	uint32_t pfn = 0x400;
-	uint64_t gpa = fbd_put_pfns(drv, &pfn, 1);
-	struct fake_driver_sg sg = {gpa, 4};
 	for (unsigned round = 0; round < 3; round++) {
-		for (unsigned i = 0; i < BALLOON_CHAINS_PER_RUN; i++)
-			cr_assert_geq(fake_driver_add(d, 1, &sg, 1, 0), 0);
+		add_deflates(BALLOON_CHAINS_PER_RUN);
 		cr_assert(fake_driver_kick(d, 1),
 			  "round %u: the device asked for no kick", round);
 		while (run_pending_if_due())
@@ -255,7 +257,7 @@ Test(balloon_reset, a_run_ending_at_the_cap_still_asks_for_the_next_kick)
 			used++;
 		cr_assert_eq(used, BALLOON_CHAINS_PER_RUN, "round %u", round);
 	}
-	cr_assert_geq(fake_driver_add(d, 1, &sg, 1, 0), 0);
+	add_deflates(1);
 	cr_assert(fake_driver_kick(d, 1),
 		  "a chain after a capped run: the device asked for no kick");
 	while (run_pending_if_due())
