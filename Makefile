@@ -264,14 +264,15 @@ endif
 layers:
 	@bash tests/layers.sh
 
+# Each step timed (tests/timed.sh): the log shows where the minutes go.
 test: deps
-	$(MAKE) layers
-	$(MAKE) all guest
-	$(MAKE) unit
-	$(MAKE) unit-asan
-	$(MAKE) jailer-test
-	$(MAKE) e2e
-	$(MAKE) e2e-arm64
+	@bash tests/timed.sh layers $(MAKE) layers
+	@bash tests/timed.sh build $(MAKE) all guest
+	@bash tests/timed.sh unit $(MAKE) unit
+	@bash tests/timed.sh unit-asan $(MAKE) unit-asan
+	@bash tests/timed.sh jailer-test $(MAKE) jailer-test
+	@bash tests/timed.sh e2e $(MAKE) e2e
+	@bash tests/timed.sh e2e-arm64 $(MAKE) e2e-arm64
 
 run: deps
 	$(MAKE) all guest
