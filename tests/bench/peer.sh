@@ -197,6 +197,19 @@ balloon() { # VMM DIR MIB MEM
 	esac
 }
 
+# kvm_stats VMM WORKLOAD: KVM's counters for the VM of PID so far (debugfs),
+# one source for both VMMs: the emulator's faults rise with the exits a
+# guest takes, so a VMM whose boot takes more exits meets them more often.
+kvm_stats() {
+	local d f
+	for d in /sys/kernel/debug/kvm/"$PID"-*; do
+		[ -d "$d" ] || continue
+		for f in exits io_exits mmio_exits halt_exits irq_exits irq_injections; do
+			[ -r "$d/$f" ] && result "$1" "$2" "kvm_$f" "$(cat "$d/$f")"
+		done
+	done
+}
+
 run_boot() { # VMM DIR CPUS
 	local vmm=$1 dir=$2 cpus=$3 wl=boot$3 line fp
 	start "$vmm" "$dir" "$cpus" 256 boot 0
@@ -204,6 +217,7 @@ run_boot() { # VMM DIR CPUS
 	result "$vmm" "$wl" init_uptime_ms "$(echo "$line" | sed -n 's/^[0-9.]* *\[ *\([0-9.]*\)\].*/\1/p' | awk '{ printf "%.0f", $1 * 1000 }')"
 	result "$vmm" "$wl" start_to_init_ms "$(ms_between "$T_START" "$(stamp_of "$line")")"
 	wait_line "$dir" 'PEER-READY' "$TO" >/dev/null || return 1
+	kvm_stats "$vmm" "$wl"
 	sleep 2
 	fp=$("$CTL" footprint "$PID")
 	echo "peer: $vmm $wl $fp threads=$(status_field "$PID" Threads)"
