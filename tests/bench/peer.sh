@@ -10,6 +10,10 @@
 # Usage: peer.sh [-n ROUNDS] [--only WORKLOADS] [--mvmm-args ARGS]
 #                [--append STR] [--console] [--smaps] [--mvmm PATH]
 #                [--base PATH] [--base-args ARGS] [--keep DIR]
+#                [--first-round K]
+#        peer.sh --table LOG...   the table from the "peer: VMM WORKLOAD
+#                FIGURE = VALUE" lines of earlier runs' output (rounds run
+#                in several test host boots, merged)
 #   -n ROUNDS      runs per VMM and workload (default 5); round i starts
 #                  with mvmm when i is odd and with QEMU when it is even
 #   --only         comma list of boot1, boot2, fill, report (default all)
@@ -23,6 +27,8 @@
 #                  --base-args "--seccomp off" measures what confinement costs)
 #   --console      print each run's console and VMM stderr after it (the
 #                  test host's files vanish with it)
+#   --first-round K  number rounds from K (the order rotates on), to add
+#                  rounds to an earlier run's in another test host boot
 #   --keep DIR     each run's console and VMM stderr are written under DIR
 #                  as they come (in the test host: /run/testhost/out/...,
 #                  with run.sh --out, survives a test host that hangs)
@@ -53,6 +59,8 @@ base=
 base_extra=
 mvmm_bin=./mvmm
 keep=
+first=1
+table_logs=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	-n) rounds=${2:?}; shift 2 ;;
@@ -65,10 +73,65 @@ while [ $# -gt 0 ]; do
 	--base-args) base_extra=${2:?}; shift 2 ;;
 	--mvmm) mvmm_bin=${2:?}; shift 2 ;;
 	--keep) keep=${2:?}; shift 2 ;;
+	--first-round) first=${2:?}; shift 2 ;;
+	--table) shift; table_logs=("$@"); break ;;
 	*) sed -n '/^# Usage:/,/^[^#]/s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 	esac
 done
+# print_table RESULTS BASE: medians, ranges and ratios per workload and
+# figure from a VMM<TAB>WORKLOAD<TAB>FIGURE<TAB>VALUE file; BASE non-empty
+# adds the base columns.
+print_table() {
+	local res=$1 base=$2
+	if [ -n "$base" ]; then
+		echo "| workload | figure | n (mvmm/QEMU/base) | mvmm median [range] | QEMU median [range] | mvmm/QEMU | base median [range] | base/QEMU |"
+		echo "|---|---|---|---|---|---|---|---|"
+	else
+		echo "| workload | figure | n (mvmm/QEMU) | mvmm median [range] | QEMU median [range] | mvmm/QEMU |"
+		echo "|---|---|---|---|---|---|"
+	fi
+	awk -F'\t' -v base="$base" '
+		$3 == "failed" { fail[$1 "\t" $2]++; next }
+		{ k = $2 "\t" $3; if (!(k in seen)) { seen[k] = 1; keys[nk++] = k }
+		  v[$1 "\t" k] = v[$1 "\t" k] " " $4 }
+		function stats(s,   a, n, i, j, t) {
+			n = split(s, a, " ")
+			for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+			N = n; MIN = a[1]; MAX = a[n]
+			MED = n % 2 ? a[(n + 1) / 2] : sprintf("%.0f", (a[n / 2] + a[n / 2 + 1]) / 2)
+		}
+		END {
+			for (i = 0; i < nk; i++) {
+				k = keys[i]; split(k, f, "\t")
+				stats(v["mvmm\t" k]); mn = N; mm = MED; ml = MIN; mh = MAX
+				stats(v["qemu\t" k]); qn = N; qm = MED; ql = MIN; qh = MAX
+				r = (qm != 0 && qn && mn) ? sprintf("%.2f", mm / qm) : "-"
+				if (base == "") {
+					printf "| %s | %s | %d/%d | %s [%s, %s] | %s [%s, %s] | %s |\n", f[1], f[2], mn, qn, mm, ml, mh, qm, ql, qh, r
+					continue
+				}
+				stats(v["base\t" k]); bn = N; bm = MED; bl = MIN; bh = MAX
+				rb = (qm != 0 && qn && bn) ? sprintf("%.2f", bm / qm) : "-"
+				printf "| %s | %s | %d/%d/%d | %s [%s, %s] | %s [%s, %s] | %s | %s [%s, %s] | %s |\n", f[1], f[2], mn, qn, bn, mm, ml, mh, qm, ql, qh, r, bm, bl, bh, rb
+			}
+			for (k in fail) printf "failed runs: %s %d\n", k, fail[k]
+		}' "$res"
+}
+
 [ -n "$base_extra" ] && [ -z "$base" ] && base=$mvmm_bin
+
+if [ ${#table_logs[@]} -gt 0 ]; then
+	# "peer: VMM WORKLOAD FIGURE = VALUE" and "peer: round I: VMM WORKLOAD
+	# failed" lines, as the runs printed them.
+	res=$(mktemp)
+	sed -n -e 's/^peer: \([a-z]*\) \([a-z0-9]*\) \([a-z0-9_]*\) = \(-\{0,1\}[0-9][0-9.]*\)$/\1\t\2\t\3\t\4/p' \
+		-e 's/^peer: round [0-9]*: \([a-z]*\) \([a-z0-9]*\) failed$/\1\t\2\tfailed\t1/p' "${table_logs[@]}" >"$res"
+	tbase=
+	grep -q '^base	' "$res" && tbase=base
+	print_table "$res" "$tbase"
+	rm -f "$res"
+	exit 0
+fi
 
 # Per wait: generous, since the emulated test host on shared CPUs can be
 # tens of times slower than hardware.
@@ -337,7 +400,7 @@ echo "# mvmm $mvmm_bin (tree $(git rev-parse --short HEAD 2>/dev/null))${base:+,
 IFS=, read -ra wls <<<"$only"
 vmms=(mvmm qemu)
 [ -n "$base" ] && vmms+=(base)
-for ((i = 1; i <= rounds; i++)); do
+for ((i = first; i < first + rounds; i++)); do
 	# Each VMM in turn goes first: rotate the list by the round.
 	order=()
 	for ((j = 0; j < ${#vmms[@]}; j++)); do
@@ -351,36 +414,4 @@ for ((i = 1; i <= rounds; i++)); do
 done
 
 echo
-if [ -n "$base" ]; then
-	echo "| workload | figure | n (mvmm/QEMU/base) | mvmm median [range] | QEMU median [range] | mvmm/QEMU | base median [range] | base/QEMU |"
-	echo "|---|---|---|---|---|---|---|---|"
-else
-	echo "| workload | figure | n (mvmm/QEMU) | mvmm median [range] | QEMU median [range] | mvmm/QEMU |"
-	echo "|---|---|---|---|---|---|"
-fi
-awk -F'\t' -v base="$base" '
-	$3 == "failed" { fail[$1 "\t" $2]++; next }
-	{ k = $2 "\t" $3; if (!(k in seen)) { seen[k] = 1; keys[nk++] = k }
-	  v[$1 "\t" k] = v[$1 "\t" k] " " $4 }
-	function stats(s,   a, n, i, j, t) {
-		n = split(s, a, " ")
-		for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
-		N = n; MIN = a[1]; MAX = a[n]
-		MED = n % 2 ? a[(n + 1) / 2] : sprintf("%.0f", (a[n / 2] + a[n / 2 + 1]) / 2)
-	}
-	END {
-		for (i = 0; i < nk; i++) {
-			k = keys[i]; split(k, f, "\t")
-			stats(v["mvmm\t" k]); mn = N; mm = MED; ml = MIN; mh = MAX
-			stats(v["qemu\t" k]); qn = N; qm = MED; ql = MIN; qh = MAX
-			r = (qm != 0 && qn && mn) ? sprintf("%.2f", mm / qm) : "-"
-			if (base == "") {
-				printf "| %s | %s | %d/%d | %s [%s, %s] | %s [%s, %s] | %s |\n", f[1], f[2], mn, qn, mm, ml, mh, qm, ql, qh, r
-				continue
-			}
-			stats(v["base\t" k]); bn = N; bm = MED; bl = MIN; bh = MAX
-			rb = (qm != 0 && qn && bn) ? sprintf("%.2f", bm / qm) : "-"
-			printf "| %s | %s | %d/%d/%d | %s [%s, %s] | %s [%s, %s] | %s | %s [%s, %s] | %s |\n", f[1], f[2], mn, qn, bn, mm, ml, mh, qm, ql, qh, r, bm, bl, bh, rb
-		}
-		for (k in fail) printf "failed runs: %s %d\n", k, fail[k]
-	}' "$RES"
+print_table "$RES" "$base"
