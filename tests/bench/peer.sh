@@ -124,7 +124,7 @@ if [ ${#table_logs[@]} -gt 0 ]; then
 	# "peer: VMM WORKLOAD FIGURE = VALUE" and "peer: round I: VMM WORKLOAD
 	# failed" lines, as the runs printed them.
 	res=$(mktemp)
-	sed -n -e 's/^peer: \([a-z]*\) \([a-z0-9]*\) \([a-z0-9_]*\) = \(-\{0,1\}[0-9][0-9.]*\)$/\1\t\2\t\3\t\4/p' \
+	sed -n -e 's/^peer: \([a-z]*\) \([a-z0-9]*\) \([A-Za-z0-9_]*\) = \(-\{0,1\}[0-9][0-9.]*\)$/\1\t\2\t\3\t\4/p' \
 		-e 's/^peer: round [0-9]*: \([a-z]*\) \([a-z0-9]*\) failed$/\1\t\2\tfailed\t1/p' "${table_logs[@]}" >"$res"
 	tbase=
 	grep -q '^base	' "$res" && tbase=base
