@@ -39,6 +39,7 @@ static const int vcpu_syscalls[] = {
 	SCMP_SYS(gettid), /* vCPU, this one included */
 	SCMP_SYS(tgkill),
 	SCMP_SYS(mlock),  /* a balloon reset re-locks pages (mem_lock) */
+	SCMP_SYS(timerfd_settime), /* the console's batch timer */
 };
 
 /* Beyond these, each arch's table (seccomp_<arch>.c). */

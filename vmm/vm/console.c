@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 /* The longest idle time that still refills tokens: the whole burst comes
@@ -56,15 +57,20 @@ static void console_open_out(struct console *c, int fd)
 int console_init(struct console *c, int fd)
 {
 	memset(c, 0, sizeof(*c));
-	c->out_fd = c->kick_fd = c->restore_fl = -1;
+	c->out_fd = c->kick_fd = c->batch_fd = c->restore_fl = -1;
 	c->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (c->kick_fd < 0)
-		return -errno;
+	c->batch_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	c->ring = malloc(CONSOLE_RING_BYTES);
-	if (!c->ring) {
-		close(c->kick_fd);
-		c->kick_fd = -1;
-		return -ENOMEM;
+	if (c->kick_fd < 0 || c->batch_fd < 0 || !c->ring) {
+		int r = c->ring ? -errno : -ENOMEM;
+		free(c->ring);
+		c->ring = NULL;
+		if (c->kick_fd >= 0)
+			close(c->kick_fd);
+		if (c->batch_fd >= 0)
+			close(c->batch_fd);
+		c->kick_fd = c->batch_fd = -1;
+		return r;
 	}
 	pthread_mutex_init(&c->lock, NULL);
 	c->tokens = CONSOLE_BURST_BYTES;
@@ -90,6 +96,18 @@ static void on_kick(void *opaque, uint32_t events)
 	console_flush(c);
 }
 
+/* The batch's timer ran out. */
+static void on_batch(void *opaque, uint32_t events)
+{
+	struct console *c = opaque;
+	uint64_t v;
+	(void)events;
+	if (read(c->batch_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_ratelimited(LOG_WARN, "console: timerfd: %s",
+				strerror(errno));
+	console_flush(c);
+}
+
 int console_attach(struct console *c, struct event_loop *loop)
 {
 	if (!c->ring)
@@ -97,6 +115,10 @@ int console_attach(struct console *c, struct event_loop *loop)
 	int r = event_loop_add(loop, c->kick_fd, 0, on_kick, c);
 	if (r)
 		return r;
+	if ((r = event_loop_add(loop, c->batch_fd, 0, on_batch, c))) {
+		event_loop_del(loop, c->kick_fd);
+		return r;
+	}
 	c->loop = loop;
 	return 0;
 }
@@ -147,7 +169,9 @@ void console_write_at(struct console *c, const uint8_t *buf, size_t len,
 	size_t n = ok < room ? ok : room;
 	c->st.bytes_dropped_full += ok - n;
 	c->tokens -= n;
-	bool kick = c->len == 0 && n > 0;
+	bool starts = c->len == 0 && n > 0;
+	bool kick = c->len < CONSOLE_RING_BYTES / 2 &&
+		    c->len + n >= CONSOLE_RING_BYTES / 2;
 	size_t tail = (c->head + c->len) % CONSOLE_RING_BYTES;
 	size_t first = CONSOLE_RING_BYTES - tail < n ? CONSOLE_RING_BYTES - tail
 						     : n;
@@ -155,6 +179,15 @@ void console_write_at(struct console *c, const uint8_t *buf, size_t len,
 	memcpy(c->ring, buf + first, n - first);
 	c->len += n;
 	pthread_mutex_unlock(&c->lock);
+	if (starts) {
+		const struct itimerspec batch = {
+			.it_value = {.tv_nsec = (long)CONSOLE_BATCH_NS}};
+		if (timerfd_settime(c->batch_fd, 0, &batch, NULL) < 0) {
+			log_ratelimited(LOG_WARN, "console: timerfd: %s",
+					strerror(errno));
+			kick = true;
+		}
+	}
 	/* A full eventfd counter is still readable: EAGAIN is fine. */
 	uint64_t one = 1;
 	if (kick && write(c->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
@@ -262,12 +295,15 @@ void console_destroy(struct console *c)
 	if (!c->ring)
 		return;
 	console_disarm(c);
-	if (c->loop)
+	if (c->loop) {
 		event_loop_del(c->loop, c->kick_fd);
+		event_loop_del(c->loop, c->batch_fd);
+	}
 	c->loop = NULL; /* the last flush arms nothing */
 	console_flush(c);
 	console_drop_queued(c);
 	close(c->kick_fd);
+	close(c->batch_fd);
 	if (c->own_fd)
 		close(c->out_fd);
 	if (c->restore_fl >= 0)

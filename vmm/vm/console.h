@@ -10,6 +10,10 @@
  * mvmm's own logging keeps its flags; a socket takes send(MSG_DONTWAIT); a
  * regular file or /dev/null is written directly (their writes end).
  *
+ * The main loop is woken once per batch, not per byte: the first byte into
+ * an empty ring arms a CONSOLE_BATCH_NS timer; a ring half full wakes it at
+ * once.
+ *
  * Threads: console_write from any thread; the rest on the main thread. */
 #ifndef VMM_CONSOLE_H
 #define VMM_CONSOLE_H
@@ -23,6 +27,11 @@
 
 /* Memory held for a slow reader. */
 #define CONSOLE_RING_BYTES (64u * 1024)
+/* Output is gathered this long before the main loop is woken (or until the
+ * ring is half full): the UART hands over one byte per exit, and a wake-up
+ * per byte cost two thread switches per byte, plus, in the nested test
+ * host, interrupts that meet its emulator's faults (docs/testing.md). */
+#define CONSOLE_BATCH_NS (2ULL * 1000 * 1000)
 /* A guest may print this much at once (a boot log is 30-60 KiB)... */
 #define CONSOLE_BURST_BYTES (1024u * 1024)
 /* ...and this much per second after that: a console flood cannot fill the
@@ -47,7 +56,8 @@ struct console {
 	bool use_send;  /* a socket */
 	bool pollable;  /* can wait for EPOLLOUT (not a regular file) */
 	int restore_fl; /* >= 0: fd's flags to put back at destroy */
-	int kick_fd;    /* eventfd: the ring went from empty to not */
+	int kick_fd;    /* eventfd: the ring reached half full */
+	int batch_fd;   /* timerfd: armed by a batch's first byte */
 	struct event_loop *loop;
 	bool armed;     /* out_fd watched for EPOLLOUT */
 };
