@@ -166,6 +166,7 @@ result() {
 start() {
 	local vmm=$1 dir=$2 cpus=$3 mem=$4 wl=$5 rep=$6 cmdline
 	CUR_VMM=$vmm
+	IPIS0=$(resched_ipis)
 	cmdline="console=ttyS0 reboot=k panic=-1 mvmm.scenario=peer mvmm.peer=$wl${append:+ $append}"
 	mkfifo "$dir/in"
 	exec {IN_FD}<>"$dir/in"
@@ -260,11 +261,20 @@ balloon() { # VMM DIR MIB MEM
 	esac
 }
 
+resched_ipis() {
+	awk '$1 == "RES:" { for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+$/) s += $i } END { print s + 0 }' /proc/interrupts
+}
+
 # kvm_stats VMM WORKLOAD: KVM's counters for the VM of PID so far (debugfs),
 # one source for both VMMs: the emulator's faults rise with the exits a
 # guest takes, so a VMM whose boot takes more exits meets them more often.
 kvm_stats() {
 	local d f
+	# The test host's reschedule IPIs since start (every CPU), and the
+	# VMM's own thread switches: what a console byte costs beyond its exit.
+	result "$1" "$2" resched_ipis "$(($(resched_ipis) - IPIS0))"
+	result "$1" "$2" vmm_ctxt_switches "$(cat /proc/"$PID"/task/*/status 2>/dev/null |
+		awk '$1 ~ /ctxt_switches:/ { s += $2 } END { print s + 0 }')"
 	for d in /sys/kernel/debug/kvm/"$PID"-*; do
 		[ -d "$d" ] || continue
 		for f in exits io_exits mmio_exits halt_exits irq_exits irq_injections; do
