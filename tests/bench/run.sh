@@ -45,6 +45,11 @@ echo
 build/bench/thp_bench 512
 echo
 
+echo "## What a seccomp filter costs per system call: build/bench/seccomp_bench"
+echo
+build/bench/seccomp_bench
+echo
+
 mode=$(testhost_kvm_mode)
 # The snapshot and hint-reclaim scenarios print their figures as they check
 # them. In the emulated test host each script gets its own boot and, when
