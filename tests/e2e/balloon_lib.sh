@@ -37,8 +37,11 @@ balloon_wait_actual() {
 		actual=$(json_num actual_mib)
 		[ "$actual" = "$want" ] && break
 		now=$(e2e_now_ms)
-		[ $((now - start)) -lt $((to * 1000)) ] ||
+		if [ $((now - start)) -ge $((to * 1000)) ]; then
+			# A stall: diagnosed (vCPUs, UART, virtqueues) on the way out.
+			echo "balloon actual stayed at ${actual} MiB, target ${want} MiB" >"$E2E_WORK/.stuck"
 			e2e_fail "balloon actual stayed at ${actual} MiB, target ${want} MiB"
+		fi
 		sleep 0.2
 	done
 	echo $(( ($(e2e_now_ms) - start) ))
