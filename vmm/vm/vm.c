@@ -77,16 +77,38 @@ static int vm_vcpu_thread_start(void *opaque, unsigned id)
 	return r;
 }
 
+/* The devices' side of a dump: the UART and every virtqueue. */
+static void vm_dump_devices(struct vm *vm)
+{
+	serial_dump(&vm->serial);
+	for (unsigned i = 0; i < vm->nr_virtio; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "virtio%u", i);
+		if (vm->virtio[i].initialized)
+			virtio_mmio_dump(&vm->virtio[i].mmio, name);
+	}
+}
+
 static void vm_on_vcpu_exit(void *opaque, enum vcpu_exit_reason why,
 			    const char *msg)
 {
+	struct vm *vm = opaque;
+	if (why == VCPU_EXIT_CRASH) {
+		/* The crashed vCPU's registers are gone (SVM re-initialises
+		 * its VMCB on shutdown); the others' and the devices' say
+		 * whether the guest or the host below it went wrong. */
+		log_info("dump: at the crash");
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			vcpu_request_dump(&vm->vcpus[i]);
+		vm_dump_devices(vm);
+	}
 	static const enum vm_exit_kind kinds[] = {
 		[VCPU_EXIT_POWEROFF] = VM_EXIT_POWEROFF,
 		[VCPU_EXIT_RESET] = VM_EXIT_RESET,
 		[VCPU_EXIT_CRASH] = VM_EXIT_TRIPLE_FAULT,
 		[VCPU_EXIT_ERROR] = VM_EXIT_ERROR,
 	};
-	vm_request_exit(opaque, kinds[why], msg);
+	vm_request_exit(vm, kinds[why], msg);
 }
 
 static int vm_on_dirty_ring_full(void *opaque, unsigned id)
@@ -410,13 +432,7 @@ static void on_signal(void *opaque, uint32_t events)
 			 si.ssi_pid);
 		for (unsigned i = 0; i < vm->nr_vcpus; i++)
 			vcpu_request_dump(&vm->vcpus[i]);
-		serial_dump(&vm->serial);
-		for (unsigned i = 0; i < vm->nr_virtio; i++) {
-			char name[32];
-			snprintf(name, sizeof(name), "virtio%u", i);
-			if (vm->virtio[i].initialized)
-				virtio_mmio_dump(&vm->virtio[i].mmio, name);
-		}
+		vm_dump_devices(vm);
 		return;
 	}
 	char msg[64];
