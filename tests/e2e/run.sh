@@ -14,7 +14,8 @@
 #                                long it took to boot)
 #              MVMM_TESTHOST_MEM test host memory, MiB (default 4096)
 #              MVMM_E2E_BUDGET_S no new test host boot after this many
-#                                seconds (default 1800)
+#                                seconds (default 3000: a hung test host costs
+#                                up to 25 minutes before its retry)
 #
 # Retries: none for a scenario's own failure. A guest crash (triple fault,
 # kernel panic), an mvmm error, a timeout or a failed check fails the run:
@@ -90,8 +91,8 @@ run_in_testhosts() {
 		queue+=("$name")
 	done
 	while [ ${#queue[@]} -gt 0 ]; do
-		if [ $boot -gt 0 ] && [ $SECONDS -gt "${MVMM_E2E_BUDGET_S:-1800}" ]; then
-			echo "e2e: no new test host for ${queue[*]}: the run's ${MVMM_E2E_BUDGET_S:-1800} s budget is spent"
+		if [ $boot -gt 0 ] && [ $SECONDS -gt "${MVMM_E2E_BUDGET_S:-3000}" ]; then
+			echo "e2e: no new test host for ${queue[*]}: the run's ${MVMM_E2E_BUDGET_S:-3000} s budget is spent"
 			for name in "${queue[@]}"; do
 				failed=$((failed + 1))
 				failed_names+=("$name")

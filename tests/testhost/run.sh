@@ -28,7 +28,7 @@
 #              MVMM_TESTHOST_LOCKUP_S (a CPU soft-locked this long ends the
 #              test host as hung, status 124; default 120),
 #              MVMM_TESTHOST_SILENT_S (no console output this long does too;
-#              default 1800).
+#              default 1500).
 # tests/attrib/run.sh measured which of these keep nested SVM stable
 # (docs/testing.md); the defaults are what it found best.
 set -euo pipefail
@@ -164,11 +164,11 @@ run_qemu() {
 # seconds (default 120) never recovers under TCG's nested SVM: it is ended
 # then (status 124, "hung") instead of at its timeout, which can be hours
 # for a whole e2e tier. So is one that prints nothing at all for
-# MVMM_TESTHOST_SILENT_S (default 1800; the e2e runner inside prints its
+# MVMM_TESTHOST_SILENT_S (default 1500; the e2e runner inside prints its
 # diagnosis at a scenario's deadline, 1200 s at most): the emulator can hang
 # both of its CPUs without a lockup report.
 lockup_s=${MVMM_TESTHOST_LOCKUP_S:-120}
-silent_s=${MVMM_TESTHOST_SILENT_S:-1800}
+silent_s=${MVMM_TESTHOST_SILENT_S:-1500}
 wedge() {
 	[ -e "$tmp/wedged" ] && return
 	echo "testhost: $1: ending the test host" >&2
