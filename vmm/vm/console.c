@@ -85,27 +85,30 @@ static void on_writable(void *opaque, uint32_t events)
 	console_flush(opaque);
 }
 
+/* Empties an eventfd's or timerfd's counter, then writes what is queued. */
+static void consume_and_flush(struct console *c, int fd)
+{
+	uint64_t v;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_ratelimited(LOG_WARN, "console: wake-up fd: %s",
+				strerror(errno));
+	console_flush(c);
+}
+
+/* The ring reached half full. */
 static void on_kick(void *opaque, uint32_t events)
 {
 	struct console *c = opaque;
-	uint64_t v;
 	(void)events;
-	if (read(c->kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_ratelimited(LOG_WARN, "console: eventfd: %s",
-				strerror(errno));
-	console_flush(c);
+	consume_and_flush(c, c->kick_fd);
 }
 
 /* The batch's timer ran out. */
 static void on_batch(void *opaque, uint32_t events)
 {
 	struct console *c = opaque;
-	uint64_t v;
 	(void)events;
-	if (read(c->batch_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_ratelimited(LOG_WARN, "console: timerfd: %s",
-				strerror(errno));
-	console_flush(c);
+	consume_and_flush(c, c->batch_fd);
 }
 
 int console_attach(struct console *c, struct event_loop *loop)
