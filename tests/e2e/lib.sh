@@ -329,13 +329,15 @@ _e2e_diagnose() {
 	tail -c +$((before + 1)) "$MVMM_STDERR" | head -n 60 >&2
 	# A receive interrupt runs the UART's handler, which also sends what
 	# waits to be sent: output that resumes now was stalled on a lost
-	# transmit interrupt, not on a stuck guest. (The failure stands.)
+	# transmit interrupt, not on a stuck guest. (The failure stands.) An
+	# idle shell also answers with the guest's free memory and its last
+	# kernel lines (a balloon short of pages says "Out of puff").
 	if [ -n "$MVMM_IN" ]; then
 		before=$(stat -c %s "$MVMM_CONSOLE")
-		printf '\n' >&"$MVMM_IN"
+		printf '\necho poke; grep -E "^Mem(Free|Available)" /proc/meminfo; dmesg | tail -n 6\n' >&"$MVMM_IN"
 		sleep 5
-		echo "--- console poke (a newline typed): $(($(stat -c %s "$MVMM_CONSOLE") - before)) bytes of output followed" >&2
-		tail -c +$((before + 1)) "$MVMM_CONSOLE" | tr -d '\r' | tail -n 5 >&2
+		echo "--- console poke (a command typed): $(($(stat -c %s "$MVMM_CONSOLE") - before)) bytes of output followed" >&2
+		tail -c +$((before + 1)) "$MVMM_CONSOLE" | tr -d '\r' | tail -n 12 >&2
 	fi
 }
 

@@ -308,6 +308,53 @@ Test(vcpu, a_dump_request_makes_a_spinning_vcpu_log_where_it_is, .init = redirec
 	cr_assert_not_null(strstr(log, "dump: vcpu0: 0 exits"), "%s", log);
 }
 
+/* As vm.c does at a crash: the crashed vCPU dumps itself, from its own
+ * thread, before it stops. */
+static void on_exit_dump(void *opaque, enum vcpu_exit_reason why, const char *msg)
+{
+	struct tvm *t = opaque;
+	if (why == VCPU_EXIT_CRASH)
+		vcpu_request_dump(&t->vcpu);
+	on_vcpu_exit(opaque, why, msg);
+}
+
+/* SVM resets a vCPU that triple-faults; the last exits still show the
+ * steps before the crash. */
+Test(vcpu, a_crashed_vcpu_lists_its_last_exits, .init = redirect)
+{
+	struct tvm t;
+	tvm_open(&t);
+	t.env.exit = on_exit_dump;
+	static const uint8_t code[] = {
+		0xe6, PORT,                   /* out PORT, al */
+		0xa3, 0x00, 0x00, 0x00, 0xd0, /* mov [MMIO_GPA], eax */
+		0x0f, 0x0b,                   /* ud2: no IDT entry, triple fault */
+	};
+	tvm_load(&t, code, sizeof(code));
+	tvm_start(&t);
+	vcpu_join(&t.vcpu);
+	cr_assert_eq(t.why, VCPU_EXIT_CRASH, "%s", t.msg);
+	tvm_close(&t);
+
+	fflush(stderr);
+	char log[4096] = "";
+	size_t n = fread(log, 1, sizeof(log) - 1, cr_get_redirected_stderr());
+	log[n] = 0;
+	const char *line = strstr(log, "last exits");
+	cr_assert_not_null(line, "%s", log);
+	char want[64];
+	snprintf(want, sizeof(want), " %uw0x%x@", KVM_EXIT_IO, PORT);
+	const char *io = strstr(line, want);
+	cr_assert_not_null(io, "no port write in: %s", log);
+	snprintf(want, sizeof(want), " %uw0x%x@", KVM_EXIT_MMIO, MMIO_GPA);
+	const char *mmio = strstr(line, want);
+	cr_assert_not_null(mmio, "no MMIO write in: %s", log);
+	snprintf(want, sizeof(want), " %u@", KVM_EXIT_SHUTDOWN);
+	const char *shutdown = strstr(line, want);
+	cr_assert_not_null(shutdown, "no shutdown in: %s", log);
+	cr_assert(io < mmio && mmio < shutdown, "oldest first: %s", log);
+}
+
 Test(vcpu, a_dump_of_a_vcpu_never_started_says_so, .init = redirect)
 {
 	struct tvm t;

@@ -309,12 +309,15 @@ int api_server_start_hooked(struct api_server *s, const char *sock_path,
 		r = -EIO;
 		goto err_unlink;
 	}
+	/* Running before the thread serves: a client that connects the
+	 * moment the socket listens was told "shutting down" (503). */
+	s->phase = API_SERVER_RUNNING;
 	if ((r = start_thread(s))) {
+		s->phase = API_SERVER_OFF;
 		log_error("api: cannot start its thread: %s", strerror(-r));
 		MHD_stop_daemon(s->mhd);
 		goto err_unlink;
 	}
-	s->phase = API_SERVER_RUNNING;
 	return 0;
 err_unlink:
 	unlink(sock_path);

@@ -138,17 +138,53 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 
 static void vcpu_count_exit(struct vcpu *vcpu)
 {
-	unsigned r = vcpu->run->exit_reason;
+	const struct kvm_run *run = vcpu->run;
+	unsigned r = run->exit_reason;
+	uint64_t now = clock_now_ns();
 	vcpu->exit_counts[r < VCPU_EXIT_REASONS ? r : VCPU_EXIT_REASONS - 1]++;
 	atomic_fetch_add_explicit(&vcpu->exits, 1, memory_order_relaxed);
-	atomic_store_explicit(&vcpu->last_exit_ns, clock_now_ns(),
-			      memory_order_relaxed);
+	atomic_store_explicit(&vcpu->last_exit_ns, now, memory_order_relaxed);
+	struct vcpu_exit_record *rec =
+		&vcpu->recent[vcpu->recent_next++ % VCPU_RECENT_EXITS];
+	*rec = (struct vcpu_exit_record){.ns = now, .reason = r};
+	if (r == KVM_EXIT_IO) {
+		rec->where = run->io.port;
+		rec->write = run->io.direction == KVM_EXIT_IO_OUT;
+	} else if (r == KVM_EXIT_MMIO) {
+		rec->where = run->mmio.phys_addr;
+		rec->write = run->mmio.is_write;
+	}
+}
+
+/* The last exits, oldest first, as "reason[r|w where] -ms": the steps
+ * before a crash, whose registers SVM does not keep. */
+static void vcpu_format_recent(const struct vcpu *vcpu, char *buf, size_t size)
+{
+	uint64_t now = clock_now_ns();
+	unsigned total = vcpu->recent_next;
+	unsigned n = total < VCPU_RECENT_EXITS ? total : VCPU_RECENT_EXITS;
+	size_t len = 0;
+	buf[0] = '\0';
+	for (unsigned i = total - n; i != total && len < size; i++) {
+		const struct vcpu_exit_record *rec =
+			&vcpu->recent[i % VCPU_RECENT_EXITS];
+		double ago_ms = (double)(now - rec->ns) / 1e6;
+		if (rec->reason == KVM_EXIT_IO || rec->reason == KVM_EXIT_MMIO)
+			len += (size_t)snprintf(buf + len, size - len,
+						" %u%c0x%llx@-%.1fms", rec->reason,
+						rec->write ? 'w' : 'r',
+						(unsigned long long)rec->where,
+						ago_ms);
+		else
+			len += (size_t)snprintf(buf + len, size - len,
+						" %u@-%.1fms", rec->reason, ago_ms);
+	}
 }
 
 /* Logs this vCPU's state for a hang report (vcpu_request_dump). */
 static void vcpu_dump(struct vcpu *vcpu)
 {
-	char counts[512] = "", arch[512] = "";
+	char counts[512] = "", arch[512] = "", recent[512];
 	size_t n = 0;
 	for (unsigned r = 0; r < VCPU_EXIT_REASONS && n < sizeof(counts); r++)
 		if (vcpu->exit_counts[r])
@@ -156,10 +192,12 @@ static void vcpu_dump(struct vcpu *vcpu)
 					      " %u:%u", r, vcpu->exit_counts[r]);
 	if (vcpu->env->arch->describe)
 		vcpu->env->arch->describe(vcpu, arch, sizeof(arch));
-	log_info("dump: vcpu%u: %s=0x%llx %s; exits by KVM reason:%s",
+	vcpu_format_recent(vcpu, recent, sizeof(recent));
+	log_info("dump: vcpu%u: %s=0x%llx %s; exits by KVM reason:%s; "
+		 "last exits (reason, r/w port or address, age):%s",
 		 vcpu->id, vcpu->env->arch->pc_name,
 		 (unsigned long long)vcpu->env->arch->pc(vcpu), arch,
-		 counts[0] ? counts : " none");
+		 counts[0] ? counts : " none", recent[0] ? recent : " none");
 }
 
 void vcpu_request_dump(struct vcpu *vcpu)
@@ -172,6 +210,11 @@ void vcpu_request_dump(struct vcpu *vcpu)
 	log_info("dump: vcpu%u: %llu exits, the last %.3f s ago", vcpu->id,
 		 (unsigned long long)atomic_load(&vcpu->exits),
 		 last ? (double)(clock_now_ns() - last) / 1e9 : -1.0);
+	/* The crashed vCPU's own thread stops without another exit. */
+	if (pthread_equal(pthread_self(), vcpu->thread)) {
+		vcpu_dump(vcpu);
+		return;
+	}
 	atomic_store(&vcpu->dump_requested, true);
 	vcpu_kick(vcpu);
 }

@@ -75,6 +75,15 @@ struct vcpu_env {
 
 /* Exit counters by KVM exit reason; reasons past the end share the last. */
 #define VCPU_EXIT_REASONS 48
+/* The last exits a dump lists: where a vCPU was before it crashed. */
+#define VCPU_RECENT_EXITS 12
+
+struct vcpu_exit_record {
+	uint64_t ns;     /* clock_now_ns() at the exit */
+	uint64_t where;  /* port, MMIO address, or 0 */
+	uint32_t reason; /* KVM exit reason */
+	bool write;      /* an OUT or an MMIO write */
+};
 
 struct vcpu {
 	const struct vcpu_env *env;
@@ -89,6 +98,8 @@ struct vcpu {
 	_Atomic uint64_t exits;
 	_Atomic uint64_t last_exit_ns; /* 0 before the first exit */
 	uint32_t exit_counts[VCPU_EXIT_REASONS]; /* vCPU thread only */
+	struct vcpu_exit_record recent[VCPU_RECENT_EXITS]; /* vCPU thread */
+	unsigned recent_next;
 };
 
 /* KVM_CREATE_VCPU and the kvm_run mapping. 0 or -errno. */
@@ -97,9 +108,10 @@ int vcpu_start(struct vcpu *vcpu);
 /* Forces the thread out of KVM_RUN (signal + immediate_exit). */
 void vcpu_kick(struct vcpu *vcpu);
 /* Asks the vCPU to log where it is (program counter, pending interrupts,
- * exit counts) at its next exit, and kicks it; from any thread. Also logs,
- * from the caller, how long ago it last left KVM_RUN, so a vCPU that never
- * answers is located too. */
+ * exit counts, its last exits) at its next exit, and kicks it; from any
+ * thread. Also logs, from the caller, how long ago it last left KVM_RUN,
+ * so a vCPU that never answers is located too. From the vCPU's own thread
+ * (a crash) it logs at once. */
 void vcpu_request_dump(struct vcpu *vcpu);
 void vcpu_join(struct vcpu *vcpu);
 void vcpu_destroy(struct vcpu *vcpu);
