@@ -199,7 +199,7 @@ void virtio_mmio_dump(struct virtio_mmio *t, const char *name)
 		 name, t->status, t->interrupt_status, t->nr_queues);
 	for (unsigned q = 0; q < t->nr_queues && q < VIRTIO_MMIO_MAX_QUEUES;
 	     q++) {
-		char line[160];
+		char line[200];
 		virtq_describe(&t->queues[q], line, sizeof(line));
 		log_info("dump: %s: queue %u: %s", name, q, line);
 	}

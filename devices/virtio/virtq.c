@@ -293,11 +293,15 @@ int virtq_describe(const struct virtq *vq, char *buf, size_t len)
 		__atomic_load_n(virtq_used_event(vq), __ATOMIC_RELAXED));
 	uint16_t avail_event = le16toh(
 		__atomic_load_n(virtq_avail_event(vq), __ATOMIC_RELAXED));
+	/* The ring's own idx too: what the driver reads, not our copy. */
+	uint16_t used_ring = le16toh(
+		__atomic_load_n(&vq->used->idx, __ATOMIC_RELAXED));
 	return snprintf(buf, len,
-			"size %u avail %u next %u (%u waiting) used %u "
-			"avail_event %u used_event %u avail_flags 0x%x%s",
+			"size %u avail %u next %u (%u waiting) used %u (in "
+			"the ring %u) avail_event %u used_event %u "
+			"avail_flags 0x%x%s",
 			vq->size, avail, vq->last_avail,
 			(uint16_t)(avail - vq->last_avail), vq->used_idx,
-			avail_event, used_event, flags,
+			used_ring, avail_event, used_event, flags,
 			vq->event_idx ? " event_idx" : "");
 }

@@ -479,4 +479,7 @@ Test(virtq, describes_waiting_chains_for_a_dump)
 	cr_assert_eq(virtq_pop(vq, &chain), 1);
 	virtq_describe(vq, line, sizeof(line));
 	cr_assert(strstr(line, "(1 waiting)"), "%s", line);
+	cr_assert_eq(virtq_push_used(vq, chain.head, 0), 0);
+	virtq_describe(vq, line, sizeof(line));
+	cr_assert(strstr(line, "used 1 (in the ring 1)"), "%s", line);
 }
