@@ -4,7 +4,7 @@
 # classifies the outcome from the console and the VMM's own report, and saves
 # the logs under /run/testhost/out/ID (copied out by tests/testhost/run.sh).
 #
-# Usage: inside.sh ID:VMM:WORKLOAD...   VMM mvmm or qemu, WORKLOAD W1 or W2
+# Usage: inside.sh ID:VMM:WORKLOAD...   VMM mvmm or qemu, WORKLOAD W1, W2, W3
 # Prints "ATTRIB-BEGIN ID VMM WL" before and
 # "ATTRIB-RESULT ID VMM WL CLASS SECONDS DETAIL" after each trial. CLASS:
 #   ok        the workload verified every checksum and the guest powered off
@@ -17,6 +17,9 @@
 #   error     anything else (the workload failed without a checksum mismatch)
 # Environment: MVMM_ATTRIB_TIMEOUT_W1, MVMM_ATTRIB_TIMEOUT_W2 (seconds per
 # trial, default 1800 and 2400: W2 took 1130 s on a busy 2-core machine),
+# MVMM_ATTRIB_TIMEOUT_W3 (900), MVMM_ATTRIB_HOST_STRESS=ipi (the test host
+# runs tests/attrib/ipi_storm.py during each trial: cross-CPU wake-ups, so
+# reschedule interrupts arrive while the guest runs),
 # MVMM_ATTRIB_MEM (guest MiB, 512), MVMM_ATTRIB_CPUS (2),
 # MVMM_ATTRIB_CMDLINE_EXTRA (appended to the guest command line, e.g.
 # mvmm.rounds=1).
@@ -253,9 +256,16 @@ run_trial() {
 	case $wl in
 	W1) scenario=attrib_w1 to=${MVMM_ATTRIB_TIMEOUT_W1:-1800} ;;
 	W2) scenario=attrib_w2 to=${MVMM_ATTRIB_TIMEOUT_W2:-2400} ;;
+	W3) scenario=attrib_w3 to=${MVMM_ATTRIB_TIMEOUT_W3:-900} ;;
 	*) echo "ATTRIB-RESULT $id $vmm $wl error 0 unknown-workload"; return ;;
 	esac
 	echo "ATTRIB-BEGIN $id $vmm $wl"
+	storm=
+	res0=$(awk '/^ *RES:/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' /proc/interrupts)
+	if [ "${MVMM_ATTRIB_HOST_STRESS:-}" = ipi ]; then
+		python3 tests/attrib/ipi_storm.py >"$dir/storm.log" 2>&1 &
+		storm=$!
+	fi
 	t0=$(now)
 	deadline=$((t0 + to))
 	start_vmm "$vmm" "$dir" "console=ttyS0 reboot=k panic=-1 mvmm.scenario=$scenario mvmm.balloon_mib=$BALLOON_MIB${MVMM_ATTRIB_CMDLINE_EXTRA:+ $MVMM_ATTRIB_CMDLINE_EXTRA}"
@@ -292,7 +302,13 @@ run_trial() {
 		QMP_FD= QMP_CAT=
 	fi
 	el=$(($(now) - t0))
+	if [ -n "$storm" ]; then
+		kill -TERM "$storm" 2>/dev/null
+		wait "$storm" 2>/dev/null
+	fi
 	res=$(classify "$vmm" "$dir" "$st" "$timed_out")
+	n=$(awk '/^ *RES:/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' /proc/interrupts)
+	res+=";resched-ipis:$((n - res0))"
 	dmesg -c >"$dir/testhost-dmesg.txt" 2>&1
 	n=$(grep -c -E 'WARNING|BUG|soft lockup|stack|Call Trace' "$dir/testhost-dmesg.txt" || true)
 	[ "$n" = 0 ] || res+=";testhost-dmesg:$n-lines"

@@ -28,6 +28,9 @@
 # W2: 32 MiB resident and checksummed throughout; three cycles of a
 #     checksummed 300 MiB fill, inflate 256 MiB, verify, deflate, verify,
 #     checksummed 400 MiB fill (guest/scenarios/attrib_w*.sh).
+# W3: both vCPUs busy (a spinner, and a checksummed 128 MiB fill eight
+#     times), no balloon activity; meant to run with
+#     MVMM_ATTRIB_HOST_STRESS=ipi, a storm of test host wake-ups across CPUs.
 # Guests: 2 vCPUs, 512 MiB, build/guest's bzImage and initramfs for both.
 # Trials alternate VMMs (mvmm first on odd rounds, QEMU on even ones).
 set -uo pipefail
@@ -159,6 +162,7 @@ for s in "${setting_list[@]}"; do
 		for t in "${batch[@]}"; do
 			case $t in
 			*:W1) to=$((to + ${MVMM_ATTRIB_TIMEOUT_W1:-1800} + 60)) ;;
+			*:W3) to=$((to + ${MVMM_ATTRIB_TIMEOUT_W3:-900} + 60)) ;;
 			*) to=$((to + ${MVMM_ATTRIB_TIMEOUT_W2:-2400} + 60)) ;;
 			esac
 		done
