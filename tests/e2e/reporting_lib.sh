@@ -14,7 +14,7 @@ report_boot() {
 	if [ "${1:-}" = --append ]; then
 		extra=(--append "$2")
 	fi
-	mvmm_boot "${extra[@]}" --cpus 2 --mem "$REPORT_GUEST_MIB" --api-sock "$API_SOCK" \
+	mvmm_boot "${extra[@]}" --cpus 1 --mem "$REPORT_GUEST_MIB" --api-sock "$API_SOCK" \
 		--balloon amount_mib=0,free_page_reporting=on
 	mvmm_wait_for 'MVMM-SHELL-READY' >/dev/null
 	wait_api_sock

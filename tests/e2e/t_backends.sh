@@ -53,7 +53,7 @@ run_backend() {
 	local cfg=$E2E_WORK/machine-$name.json before inflated deflated drop
 	printf '{"machine-config": {%s}}\n' "$machine" >"$cfg"
 	rm -f "$API_SOCK"
-	mvmm_boot --config "$cfg" --cpus 2 --mem $GUEST_MIB --api-sock "$API_SOCK" \
+	mvmm_boot --config "$cfg" --cpus 1 --mem $GUEST_MIB --api-sock "$API_SOCK" \
 		--balloon amount_mib=0
 	mvmm_wait_for 'MVMM-SHELL-READY' >/dev/null
 	wait_api_sock

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/balloon_lib.sh"
 
-mvmm_boot --cpus 2 --mem 256 --api-sock "$API_SOCK" \
+mvmm_boot --cpus 1 --mem 256 --api-sock "$API_SOCK" \
 	--balloon amount_mib=192,deflate_on_oom=on
 mvmm_wait_for 'MVMM-SHELL-READY' >/dev/null
 wait_api_sock

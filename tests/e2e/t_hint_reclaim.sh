@@ -13,7 +13,7 @@ json_str() {
 		sed 's/.*: *"\(.*\)"/\1/'
 }
 
-mvmm_boot --cpus 2 --mem 512 --api-sock "$API_SOCK" \
+mvmm_boot --cpus 1 --mem 512 --api-sock "$API_SOCK" \
 	--balloon amount_mib=0,free_page_hinting=on
 mvmm_wait_for 'MVMM-SHELL-READY' >/dev/null
 wait_api_sock

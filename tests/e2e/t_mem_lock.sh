@@ -15,7 +15,7 @@ lck_mib() { echo $(( $(mvmm_status_kib VmLck) / 1024 )); }
 
 cfg=$E2E_WORK/machine-lock.json
 echo '{"machine-config": {"mvmm_mem_lock": true}}' >"$cfg"
-mvmm_boot --config "$cfg" --cpus 2 --mem $GUEST_MIB --api-sock "$API_SOCK" \
+mvmm_boot --config "$cfg" --cpus 1 --mem $GUEST_MIB --api-sock "$API_SOCK" \
 	--balloon amount_mib=0
 mvmm_wait_for 'MVMM-SHELL-READY' >/dev/null
 wait_api_sock
