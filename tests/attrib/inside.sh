@@ -25,6 +25,7 @@
 # mvmm.rounds=1).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
+. tests/testhost/common.sh
 
 KERNEL=build/guest/bzImage
 INITRD=build/guest/initramfs.cpio.gz
@@ -261,7 +262,7 @@ run_trial() {
 	esac
 	echo "ATTRIB-BEGIN $id $vmm $wl"
 	storm=
-	res0=$(awk '/^ *(RES|CAL):/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' /proc/interrupts)
+	ipis0=$(testhost_ipis)
 	if [ "${MVMM_ATTRIB_HOST_STRESS:-}" = ipi ]; then
 		python3 tests/attrib/ipi_storm.py >"$dir/storm.log" 2>&1 &
 		storm=$!
@@ -307,8 +308,8 @@ run_trial() {
 		wait "$storm" 2>/dev/null
 	fi
 	res=$(classify "$vmm" "$dir" "$st" "$timed_out")
-	n=$(awk '/^ *(RES|CAL):/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' /proc/interrupts)
-	res+=";ipis:$((n - res0))"
+	n=$(testhost_ipis_since "$ipis0")
+	res+=";ipis:${n%% *}"
 	dmesg -c >"$dir/testhost-dmesg.txt" 2>&1
 	n=$(grep -c -E 'WARNING|BUG|soft lockup|stack|Call Trace' "$dir/testhost-dmesg.txt" || true)
 	[ "$n" = 0 ] || res+=";testhost-dmesg:$n-lines"

@@ -18,15 +18,14 @@ while [ $# -gt 0 ]; do
 	*) sed -n '/^# Usage:/,/^[^#]/s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 	esac
 done
-ipis='/^ *(RES|CAL):/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }'
 ok=0
 for ((i = 1; i <= n; i++)); do
 	t0=$SECONDS
 	out=$(bash tests/testhost/run.sh --timeout $((secs + 180)) -- bash -c "
-		a=\$(awk '$ipis' /proc/interrupts)
+		. tests/testhost/common.sh
+		a=\$(testhost_ipis)
 		timeout -s TERM $secs python3 tests/attrib/ipi_storm.py
-		b=\$(awk '$ipis' /proc/interrupts)
-		echo STORM-IPIS \$((b - a))" 2>&1)
+		echo STORM-IPIS \$(testhost_ipis_since \"\$a\")" 2>&1)
 	rc=$?
 	trips=$(grep -o -m1 'ipi_storm: [0-9]* round trips' <<<"$out" | awk '{print $2}')
 	sent=$(grep -o -m1 'STORM-IPIS [0-9]*' <<<"$out" | awk '{print $2}')

@@ -230,27 +230,6 @@ stuck_vmm() {
 	pgrep -x mvmm >/dev/null 2>&1
 }
 
-# The test host's reschedule and function-call IPIs so far: the emulator's
-# faults grow with IPIs that land while a guest runs (docs/testing.md).
-# Per CPU, space-separated.
-testhost_ipis() {
-	awk '/^ *(RES|CAL):/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s[i - 1] += $i; n = i - 2 }
-		END { for (i = 1; i <= n; i++) printf "%d%s", s[i], i < n ? " " : "\n" }' /proc/interrupts 2>/dev/null
-}
-
-# ipis_since "BEFORE": "TOTAL (cpu0 A, cpu1 B)" since BEFORE.
-ipis_since() {
-	local -a a b
-	local i total=0 per=
-	read -ra a <<<"$1"
-	read -ra b <<<"$(testhost_ipis)"
-	for i in "${!b[@]}"; do
-		total=$((total + b[i] - ${a[i]:-0}))
-		per+="${per:+, }cpu$i $((b[i] - ${a[i]:-0}))"
-	done
-	echo "$total ($per)"
-}
-
 passed=0
 failed=0
 failed_names=()
@@ -294,7 +273,7 @@ for f in "${scenarios[@]}"; do
 	kill -KILL -- "-$group" 2>/dev/null
 	el=$(now_ms)
 	el=$(((el - t0) / 1000)).$((((el - t0) % 1000) / 100))
-	[ "${MVMM_TESTHOST:-0}" = 1 ] && echo "figure: testhost_ipis = $(ipis_since "$ipis0")"
+	[ "${MVMM_TESTHOST:-0}" = 1 ] && echo "figure: testhost_ipis = $(testhost_ipis_since "$ipis0")"
 	case $st in
 	0)
 		echo "--- PASS $name (${el}s)"

@@ -25,3 +25,25 @@ testhost_die() {
 	echo "testhost: $*" >&2
 	exit 125
 }
+
+# The test host's reschedule and function-call IPIs so far, per CPU,
+# space-separated: the emulator's faults grow with IPIs that land while a
+# guest runs (docs/testing.md).
+testhost_ipis() {
+	awk '/^ *(RES|CAL):/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s[i - 1] += $i; n = i - 2 }
+		END { for (i = 1; i <= n; i++) printf "%d%s", s[i], i < n ? " " : "\n" }' /proc/interrupts 2>/dev/null
+}
+
+# testhost_ipis_since "BEFORE": "TOTAL (cpu0 A, cpu1 B)" since BEFORE, an
+# earlier testhost_ipis.
+testhost_ipis_since() {
+	local -a a b
+	local i total=0 per=
+	read -ra a <<<"$1"
+	read -ra b <<<"$(testhost_ipis)"
+	for i in "${!b[@]}"; do
+		total=$((total + b[i] - ${a[i]:-0}))
+		per+="${per:+, }cpu$i $((b[i] - ${a[i]:-0}))"
+	done
+	echo "$total ($per)"
+}
