@@ -53,7 +53,7 @@ no_seccomp_trap() {
 }
 
 # ---- 1. the filters, on by default ----
-mvmm_boot --cpus 2 --mem 256 --api-sock "$API_SOCK" \
+mvmm_boot --cpus 1 --mem 256 --api-sock "$API_SOCK" \
 	--balloon amount_mib=0,stats_polling_interval_s=1,free_page_reporting=on
 mvmm_wait_for 'MVMM-SHELL-READY' >/dev/null
 wait_api_sock
@@ -100,7 +100,7 @@ check_jailed() {
 }
 
 jail_start e2e-confine --kernel /bzImage --initrd /initrd --cmdline "$E2E_CMDLINE" \
-	--cpus 2 --mem 256 \
+	--cpus 1 --mem 256 \
 	--balloon amount_mib=0,stats_polling_interval_s=1,free_page_reporting=on,free_page_hinting=on
 mvmm_wait_for 'MVMM-SHELL-READY' >/dev/null
 wait_api_sock
