@@ -99,7 +99,13 @@ if [ $interactive = 1 ]; then
 else
 	# Plain \n on the console, so the output reads like a pipe's.
 	stty -onlcr </dev/console
+	# A heartbeat in the job share (not on the console, where it could
+	# split a line): run.sh tells a hung test host, whose heartbeat stops,
+	# from a quiet job or a stuck guest, whose heartbeat goes on.
+	(while :; do date +%s >/job/heartbeat; sleep 20; done) &
+	beat=$!
 	chroot $r $shell /run/testhost/job.sh </dev/null
 	rc=$?
+	kill $beat
 fi
 finish $rc

@@ -169,11 +169,25 @@ run_qemu() {
 # both of its CPUs without a lockup report.
 lockup_s=${MVMM_TESTHOST_LOCKUP_S:-120}
 silent_s=${MVMM_TESTHOST_SILENT_S:-1500}
+# The test host's init writes job/heartbeat every 20 s while the job
+# runs; none for MVMM_TESTHOST_HEARTBEAT_S (default 180) means both of its
+# CPUs are hung, whatever the job is doing, so it is ended then.
+beat_s=${MVMM_TESTHOST_HEARTBEAT_S:-180}
 wedge() {
 	[ -e "$tmp/wedged" ] && return
 	echo "testhost: $1: ending the test host" >&2
 	echo "$1" >"$tmp/wedged"
 	kill -KILL "$(cat "$tmp/qemu.pid" 2>/dev/null)" 2>/dev/null
+}
+watch_heartbeat() {
+	local f=$tmp/job/heartbeat age
+	while sleep 10; do
+		[ -e "$tmp/wedged" ] && return
+		[ -s "$tmp/job/rc" ] && return
+		[ -e "$f" ] || continue
+		age=$(($(date +%s) - $(stat -c %Y "$f")))
+		[ "$age" -lt "$beat_s" ] || wedge "no heartbeat for ${age}s"
+	done
 }
 watch_console() {
 	local line rc
@@ -202,7 +216,11 @@ if [ $interactive = 1 ]; then
 else
 	{ st=0; run_qemu || st=$?; echo "$st" >"$tmp/qemu.rc"; } | watch_console &
 	qpid=$!
+	watch_heartbeat &
+	beat=$!
 	wait "$qpid"
+	kill "$beat" 2>/dev/null
+	wait "$beat" 2>/dev/null || true
 	st=$(cat "$tmp/qemu.rc" 2>/dev/null || echo 125)
 fi
 qpid=
