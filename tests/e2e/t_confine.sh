@@ -17,11 +17,13 @@ JAILER=build/mvmm-jailer
 [ -x "$JAILER" ] || e2e_fail "$JAILER is missing: run make all"
 [ "$(id -u)" = 0 ] || { echo "skip: mvmm-jailer needs root"; exit 77; }
 
-# check_threads: every task of mvmm is filtered; counts them in THREADS.
+# check_threads: every task of mvmm is filtered and the vCPU and API
+# threads carry their names (in a jail too); counts them in THREADS.
 check_threads() {
-	local t sc nnp
+	local t sc nnp names=
 	THREADS=0
 	for t in /proc/"$MVMM_PID"/task/*; do
+		names="$names $(cat "$t/comm")"
 		sc=$(awk '$1 == "Seccomp:" { print $2 }' "$t/status")
 		nnp=$(awk '$1 == "NoNewPrivs:" { print $2 }' "$t/status")
 		e2e_log "thread $(cat "$t/comm"): Seccomp: $sc NoNewPrivs: $nnp"
@@ -29,6 +31,8 @@ check_threads() {
 			e2e_fail "thread $(cat "$t/comm") is not confined (Seccomp: $sc, NoNewPrivs: $nnp)"
 		THREADS=$((THREADS + 1))
 	done
+	case "$names " in *" vcpu0 "*) ;; *) e2e_fail "no thread named vcpu0:$names" ;; esac
+	case "$names " in *" mvmm-api "*) ;; *) e2e_fail "no thread named mvmm-api:$names" ;; esac
 }
 
 # balloon_round: inflate 64 MiB, statistics, deflate; fails on a refusal.

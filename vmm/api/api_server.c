@@ -90,6 +90,8 @@ static bool resume_ready(struct api_server *s)
 static void *api_thread(void *opaque)
 {
 	struct api_server *s = opaque;
+	/* From inside: naming another thread needs /proc (not in a jail). */
+	pthread_setname_np(pthread_self(), "mvmm-api");
 	/* Before any byte a client sent is read (the thread's seccomp). */
 	if (s->thread_init)
 		s->thread_init(s->ctx);
@@ -265,7 +267,6 @@ static int start_thread(struct api_server *s)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r)
 		return -r;
-	pthread_setname_np(s->thread, "mvmm-api");
 	s->thread_started = true;
 	return 0;
 }

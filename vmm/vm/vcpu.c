@@ -240,7 +240,12 @@ static void *vcpu_thread(void *arg)
 	struct vcpu *vcpu = arg;
 	const struct vcpu_env *env = vcpu->env;
 	sigset_t set;
+	char name[16];
 
+	/* Named from inside: naming another thread needs /proc, which a
+	 * jail lacks. */
+	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
+	pthread_setname_np(pthread_self(), name);
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -288,9 +293,6 @@ int vcpu_start(struct vcpu *vcpu)
 		pause_gate_leave(vcpu->env->pause);
 		return -r;
 	}
-	char name[16];
-	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
-	pthread_setname_np(vcpu->thread, name);
 	vcpu->started = true;
 	return 0;
 }
