@@ -265,11 +265,13 @@ layers:
 	@bash tests/layers.sh
 
 # Each step timed (tests/timed.sh): the log shows where the minutes go.
+# Builds use every CPU (the ASan build: 89 s serial, 47 s with two).
+TEST_JOBS ?= $(shell nproc)
 test: deps
 	@bash tests/timed.sh layers $(MAKE) layers
-	@bash tests/timed.sh build $(MAKE) all guest
+	@bash tests/timed.sh build $(MAKE) -j$(TEST_JOBS) all guest
 	@bash tests/timed.sh unit $(MAKE) unit
-	@bash tests/timed.sh unit-asan $(MAKE) unit-asan
+	@bash tests/timed.sh unit-asan $(MAKE) -j$(TEST_JOBS) unit-asan
 	@bash tests/timed.sh jailer-test $(MAKE) jailer-test
 	@bash tests/timed.sh e2e $(MAKE) e2e
 	@bash tests/timed.sh e2e-arm64 $(MAKE) e2e-arm64

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # e2e-timeout: 420
-# Issue 5: free page reporting. A 512 MiB guest that negotiated reporting
-# dirties 300 MiB in a tmpfs file and deletes it; without any balloon target
+# Issue 5: free page reporting. A 256 MiB guest that negotiated reporting
+# dirties 150 MiB in a tmpfs file and deletes it; without any balloon target
 # mvmm's RSS falls by at least 80% of that within 45 s. The guest sets the
 # pace (mm/page_reporting.c: a pass every 2 s), so the RSS is printed every
 # 2 s, and GET /metrics gives the time from a report's arrival to its used
 # entry (worst and mean).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/balloon_lib.sh"
-REPORT_GUEST_MIB=512 REPORT_FILL_MIB=300
+REPORT_GUEST_MIB=256 REPORT_FILL_MIB=150
 . "$(dirname "$0")/reporting_lib.sh"
 
 report_boot

@@ -9,7 +9,7 @@
 # (poison 0) has its reported pages discarded.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/balloon_lib.sh"
-REPORT_GUEST_MIB=512 REPORT_FILL_MIB=300
+REPORT_GUEST_MIB=256 REPORT_FILL_MIB=150
 . "$(dirname "$0")/reporting_lib.sh"
 
 # --- page_poison=1: nothing may be discarded.
