@@ -4,7 +4,7 @@
 # classifies the outcome from the console and the VMM's own report, and saves
 # the logs under /run/testhost/out/ID (copied out by tests/testhost/run.sh).
 #
-# Usage: inside.sh ID:VMM:WORKLOAD...   VMM mvmm or qemu, WORKLOAD W1, W2, W3
+# Usage: inside.sh ID:VMM:WORKLOAD...   VMM mvmm or qemu, WORKLOAD W0-W3
 # Prints "ATTRIB-BEGIN ID VMM WL" before and
 # "ATTRIB-RESULT ID VMM WL CLASS SECONDS DETAIL" after each trial. CLASS:
 #   ok        the workload verified every checksum and the guest powered off
@@ -17,7 +17,7 @@
 #   error     anything else (the workload failed without a checksum mismatch)
 # Environment: MVMM_ATTRIB_TIMEOUT_W1, MVMM_ATTRIB_TIMEOUT_W2 (seconds per
 # trial, default 1800 and 2400: W2 took 1130 s on a busy 2-core machine),
-# MVMM_ATTRIB_TIMEOUT_W3 (900), MVMM_ATTRIB_HOST_STRESS=ipi (the test host
+# MVMM_ATTRIB_TIMEOUT_W3 (900), MVMM_ATTRIB_TIMEOUT_W0 (300), MVMM_ATTRIB_HOST_STRESS=ipi (the test host
 # runs tests/attrib/ipi_storm.py during each trial: cross-CPU wake-ups, so
 # reschedule interrupts arrive while the guest runs),
 # MVMM_ATTRIB_MEM (guest MiB, 512), MVMM_ATTRIB_CPUS (2),
@@ -255,6 +255,7 @@ run_trial() {
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	case $wl in
+	W0) scenario=attrib_w0 to=${MVMM_ATTRIB_TIMEOUT_W0:-300} ;;
 	W1) scenario=attrib_w1 to=${MVMM_ATTRIB_TIMEOUT_W1:-1800} ;;
 	W2) scenario=attrib_w2 to=${MVMM_ATTRIB_TIMEOUT_W2:-2400} ;;
 	W3) scenario=attrib_w3 to=${MVMM_ATTRIB_TIMEOUT_W3:-900} ;;

@@ -24,6 +24,8 @@
 #   --log DIR     results.tsv, each boot's console, each trial's logs
 #                 (default /tmp/mvmm-attrib.DATE); an existing DIR resumes:
 #                 trials already in its results.tsv are not run again
+# W0: a boot with a non-quiet console and one checksummed 64 MiB fill (short:
+#     the boot is where most test host failures came).
 # W1: a checksummed 400 MiB fill, five times, no balloon activity.
 # W2: 32 MiB resident and checksummed throughout; three cycles of a
 #     checksummed 300 MiB fill, inflate 256 MiB, verify, deflate, verify,
@@ -161,6 +163,7 @@ for s in "${setting_list[@]}"; do
 		to=300
 		for t in "${batch[@]}"; do
 			case $t in
+			*:W0) to=$((to + ${MVMM_ATTRIB_TIMEOUT_W0:-300} + 60)) ;;
 			*:W1) to=$((to + ${MVMM_ATTRIB_TIMEOUT_W1:-1800} + 60)) ;;
 			*:W3) to=$((to + ${MVMM_ATTRIB_TIMEOUT_W3:-900} + 60)) ;;
 			*) to=$((to + ${MVMM_ATTRIB_TIMEOUT_W2:-2400} + 60)) ;;
