@@ -15,9 +15,12 @@
 #   vmm-error the VMM stopped with an error of its own (KVM entry failure,
 #             internal error, QEMU error)
 #   error     anything else (the workload failed without a checksum mismatch)
+# W4 is W2 in the shape of e2e's t_backends: 1 vCPU, 256 MiB, fills of 150
+# MiB, balloon 128 MiB (both VMMs back guest RAM with transparent huge pages).
 # Environment: MVMM_ATTRIB_TIMEOUT_W1, MVMM_ATTRIB_TIMEOUT_W2 (seconds per
 # trial, default 1800 and 2400: W2 took 1130 s on a busy 2-core machine),
-# MVMM_ATTRIB_TIMEOUT_W3 (900), MVMM_ATTRIB_TIMEOUT_W0 (300), MVMM_ATTRIB_HOST_STRESS=ipi (the test host
+# MVMM_ATTRIB_TIMEOUT_W3 (900), MVMM_ATTRIB_TIMEOUT_W0 (300),
+# MVMM_ATTRIB_TIMEOUT_W4 (600), MVMM_ATTRIB_HOST_STRESS=ipi (the test host
 # runs tests/attrib/ipi_storm.py during each trial: cross-CPU wake-ups, so
 # reschedule interrupts arrive while the guest runs),
 # MVMM_ATTRIB_MEM (guest MiB, 512), MVMM_ATTRIB_CPUS (2),
@@ -29,8 +32,11 @@ cd "$(dirname "$0")/../.." || exit 2
 
 KERNEL=build/guest/bzImage
 INITRD=build/guest/initramfs.cpio.gz
-MEM=${MVMM_ATTRIB_MEM:-512}
-CPUS=${MVMM_ATTRIB_CPUS:-2}
+MEM_DEFAULT=${MVMM_ATTRIB_MEM:-512}
+CPUS_DEFAULT=${MVMM_ATTRIB_CPUS:-2}
+# Set per trial (W4 has its own).
+MEM=$MEM_DEFAULT
+CPUS=$CPUS_DEFAULT
 BALLOON_MIB=256
 OUT=/run/testhost/out
 [ -d "$OUT" ] || OUT=${MVMM_ATTRIB_OUT:-/tmp/attrib-out}
@@ -254,11 +260,18 @@ run_trial() {
 	dir=/tmp/attrib/$id
 	rm -rf "$dir"
 	mkdir -p "$dir"
+	local extra=${MVMM_ATTRIB_CMDLINE_EXTRA:-}
+	MEM=$MEM_DEFAULT CPUS=$CPUS_DEFAULT BALLOON_MIB=256
 	case $wl in
 	W0) scenario=attrib_w0 to=${MVMM_ATTRIB_TIMEOUT_W0:-300} ;;
 	W1) scenario=attrib_w1 to=${MVMM_ATTRIB_TIMEOUT_W1:-1800} ;;
 	W2) scenario=attrib_w2 to=${MVMM_ATTRIB_TIMEOUT_W2:-2400} ;;
 	W3) scenario=attrib_w3 to=${MVMM_ATTRIB_TIMEOUT_W3:-900} ;;
+	W4)
+		scenario=attrib_w2 to=${MVMM_ATTRIB_TIMEOUT_W4:-600}
+		MEM=256 CPUS=1 BALLOON_MIB=128
+		extra="mvmm.resident_mib=16 mvmm.fill1_mib=150 mvmm.fill2_mib=150${extra:+ $extra}"
+		;;
 	*) echo "ATTRIB-RESULT $id $vmm $wl error 0 unknown-workload"; return ;;
 	esac
 	echo "ATTRIB-BEGIN $id $vmm $wl"
@@ -270,7 +283,7 @@ run_trial() {
 	fi
 	t0=$(now)
 	deadline=$((t0 + to))
-	start_vmm "$vmm" "$dir" "console=ttyS0 reboot=k panic=-1 mvmm.scenario=$scenario mvmm.balloon_mib=$BALLOON_MIB${MVMM_ATTRIB_CMDLINE_EXTRA:+ $MVMM_ATTRIB_CMDLINE_EXTRA}"
+	start_vmm "$vmm" "$dir" "console=ttyS0 reboot=k panic=-1 mvmm.scenario=$scenario mvmm.balloon_mib=$BALLOON_MIB${extra:+ $extra}"
 	while kill -0 "$PID" 2>/dev/null; do
 		n=$(count 'ATTRIB-INFLATE [0-9]' "$dir/console.log")
 		if [ "$n" -gt "$inf" ]; then

@@ -33,7 +33,9 @@
 # W3: both vCPUs busy (a spinner, and a checksummed 128 MiB fill eight
 #     times), no balloon activity; meant to run with
 #     MVMM_ATTRIB_HOST_STRESS=ipi, a storm of test host wake-ups across CPUs.
-# Guests: 2 vCPUs, 512 MiB, build/guest's bzImage and initramfs for both.
+# W4: W2 in the shape of e2e's t_backends (1 vCPU, 256 MiB, 16 MiB resident,
+#     fills of 150 MiB, balloon 128 MiB, three cycles).
+# Guests (but W4): 2 vCPUs, 512 MiB, build/guest's bzImage and initramfs for both.
 # Trials alternate VMMs (mvmm first on odd rounds, QEMU on even ones).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
@@ -166,6 +168,7 @@ for s in "${setting_list[@]}"; do
 			*:W0) to=$((to + ${MVMM_ATTRIB_TIMEOUT_W0:-300} + 60)) ;;
 			*:W1) to=$((to + ${MVMM_ATTRIB_TIMEOUT_W1:-1800} + 60)) ;;
 			*:W3) to=$((to + ${MVMM_ATTRIB_TIMEOUT_W3:-900} + 60)) ;;
+			*:W4) to=$((to + ${MVMM_ATTRIB_TIMEOUT_W4:-600} + 60)) ;;
 			*) to=$((to + ${MVMM_ATTRIB_TIMEOUT_W2:-2400} + 60)) ;;
 			esac
 		done
