@@ -90,7 +90,28 @@ e2e_figure() {
 }
 
 e2e_now_ms() {
-	date +%s%3N
+	_e2e_now
+	echo "$_E2E_NOW"
+}
+
+# _e2e_now: milliseconds since the epoch in _E2E_NOW, with no process. The
+# waits below start none while they wait: each process start and exit is a
+# few cross-CPU interrupts in the test host, and the emulator's faults come
+# with those (docs/testing.md, "IPIs during guest execution").
+_e2e_now() {
+	local t=${EPOCHREALTIME/[.,]/}
+	_E2E_NOW=$((10#$t / 1000))
+}
+
+# e2e_sleep SECONDS: sleep as a builtin (read with a timeout on a FIFO no one
+# writes).
+_e2e_sleep_fd=
+e2e_sleep() {
+	if [ -z "$_e2e_sleep_fd" ]; then
+		[ -p "$E2E_WORK/.sleep" ] || mkfifo "$E2E_WORK/.sleep" 2>/dev/null || true
+		exec {_e2e_sleep_fd}<>"$E2E_WORK/.sleep"
+	fi
+	read -r -t "$1" -u "$_e2e_sleep_fd" _ || true
 }
 
 e2e_on_exit() {
@@ -100,7 +121,10 @@ e2e_on_exit() {
 _mvmm_alive() {
 	local st
 	[ -n "$MVMM_PID" ] && [ -z "$MVMM_STATUS" ] || return 1
-	st=$(sed 's/^.*) //; s/ .*//' "/proc/$MVMM_PID/stat" 2>/dev/null) || return 1
+	# The state after the command name, which may itself hold ") ".
+	{ read -r st <"/proc/$MVMM_PID/stat"; } 2>/dev/null || return 1
+	st=${st##*) }
+	st=${st%% *}
 	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
 }
 
@@ -159,13 +183,33 @@ _e2e_in_main_shell() {
 }
 
 mvmm_wait_for() {
-	local pattern=$1 to=$((${2:-$E2E_WAIT} * E2E_SLOW)) deadline
+	local pattern=$1 to=$((${2:-$E2E_WAIT} * E2E_SLOW)) deadline fd follower line= part l
 	[ -n "$MVMM_PID" ] || e2e_fail "mvmm_wait_for: mvmm not started"
-	deadline=$(($(e2e_now_ms) + to * 1000))
+	_e2e_now
+	deadline=$((_E2E_NOW + to * 1000))
+	# One follower for the whole wait, read with a timeout: a look per
+	# 0.1 s cost six processes (about 300 test host IPIs a second).
+	exec {fd}< <(exec tail -c +$((MVMM_MARK + 1)) -f "$MVMM_CONSOLE" 2>/dev/null)
+	follower=$!
 	while :; do
-		if _mvmm_alive; then
-			_mvmm_match "$pattern" && return 0
+		part=
+		if IFS= read -r -t 1 -u "$fd" part; then
+			l=${line}${part}
+			line=
 		else
+			# A timeout or the follower's end: keep the partial line,
+			# which grep would match as it is.
+			line+=$part
+			l=$line
+		fi
+		l=${l//$'\r'/}
+		if [ -n "$l" ] && [[ $l =~ $pattern ]]; then
+			_e2e_unfollow "$fd" "$follower"
+			printf '%s\n' "$l"
+			return 0
+		fi
+		if [ -z "$part" ] && ! _mvmm_alive; then
+			_e2e_unfollow "$fd" "$follower"
 			# Output written just before exiting still counts.
 			_mvmm_match "$pattern" && return 0
 			if [ "$BASHPID" = "$$" ]; then
@@ -174,13 +218,23 @@ mvmm_wait_for() {
 			fi
 			e2e_fail "mvmm exited before the console showed /$pattern/"
 		fi
-		if [ "$(e2e_now_ms)" -ge "$deadline" ]; then
+		_e2e_now
+		if [ "$_E2E_NOW" -ge "$deadline" ]; then
+			_e2e_unfollow "$fd" "$follower"
 			# Diagnosed on exit (this may be a subshell).
 			echo "no /$pattern/ within ${to}s" >"$E2E_WORK/.stuck"
 			e2e_fail "no console line matching /$pattern/ within ${to}s"
 		fi
-		sleep 0.1
+		# The follower ended (it should not): wait as a builtin.
+		[ -n "$part" ] || kill -0 "$follower" 2>/dev/null || e2e_sleep 0.1
 	done
+}
+
+# _e2e_unfollow FD PID: ends a wait's console follower.
+_e2e_unfollow() {
+	local fd=$1
+	kill "$2" 2>/dev/null || true
+	exec {fd}<&-
 }
 
 mvmm_send() {
@@ -202,13 +256,15 @@ mvmm_wait_exit() {
 	[ -n "$MVMM_PID" ] || e2e_fail "mvmm_wait_exit: mvmm not started"
 	_e2e_in_main_shell mvmm_wait_exit
 	if [ -z "$MVMM_STATUS" ]; then
-		deadline=$(($(e2e_now_ms) + to * 1000))
+		_e2e_now
+		deadline=$((_E2E_NOW + to * 1000))
 		while _mvmm_alive; do
-			if [ "$(e2e_now_ms)" -ge "$deadline" ]; then
+			_e2e_now
+			if [ "$_E2E_NOW" -ge "$deadline" ]; then
 				echo "mvmm still running ${to}s later" >"$E2E_WORK/.stuck"
 				e2e_fail "mvmm still running ${to}s later"
 			fi
-			sleep 0.1
+			e2e_sleep 0.1
 		done
 		MVMM_STATUS=0
 		wait "$MVMM_PID" || MVMM_STATUS=$?
