@@ -25,7 +25,10 @@
 # reschedule interrupts arrive while the guest runs),
 # MVMM_ATTRIB_MEM (guest MiB, 512), MVMM_ATTRIB_CPUS (2),
 # MVMM_ATTRIB_CMDLINE_EXTRA (appended to the guest command line, e.g.
-# mvmm.rounds=1).
+# mvmm.rounds=1), MVMM_ATTRIB_TRACE=1 (a flight recorder: KVM's exits,
+# entries, injections and page faults traced through each trial into a
+# 256 KiB per-CPU ring; its last lines are kept as kvm-trace.txt, and a test
+# host oops prints the oopsing CPU's ring on the console).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 . tests/testhost/common.sh
@@ -55,6 +58,36 @@ testhost_settings() {
 	echo "$line"
 }
 echo "ATTRIB-TESTHOST $(testhost_settings)"
+
+TR=/sys/kernel/tracing
+TRACE=0
+if [ "${MVMM_ATTRIB_TRACE:-0}" = 1 ] && [ -w $TR/trace ]; then
+	TRACE=1
+	# The oopsing CPU's ring only: the console is slow.
+	echo 2 >/proc/sys/kernel/ftrace_dump_on_oops
+	echo "ATTRIB-TRACE on"
+fi
+
+# The flight recorder (MVMM_ATTRIB_TRACE=1): the same events for both VMMs.
+trace_start() {
+	local e
+	[ $TRACE = 1 ] || return 0
+	echo 0 >$TR/tracing_on
+	echo 256 >$TR/buffer_size_kb
+	: >$TR/trace
+	for e in kvm_exit kvm_entry kvm_inj_virq kvm_inj_exception kvm_page_fault kvm_userspace_exit; do
+		[ -e $TR/events/kvm/$e/enable ] && echo 1 >$TR/events/kvm/$e/enable
+	done
+	echo 1 >$TR/tracing_on
+}
+
+# trace_stop DIR: the ring's last lines into DIR/kvm-trace.txt.
+trace_stop() {
+	[ $TRACE = 1 ] || return 0
+	echo 0 >$TR/tracing_on
+	tail -n 400 $TR/trace >"$1/kvm-trace.txt" 2>&1
+	echo 0 >$TR/events/kvm/enable
+}
 dmesg -c >/dev/null 2>&1
 
 PID=
@@ -281,6 +314,7 @@ run_trial() {
 		python3 tests/attrib/ipi_storm.py >"$dir/storm.log" 2>&1 &
 		storm=$!
 	fi
+	trace_start
 	t0=$(now)
 	deadline=$((t0 + to))
 	start_vmm "$vmm" "$dir" "console=ttyS0 reboot=k panic=-1 mvmm.scenario=$scenario mvmm.balloon_mib=$BALLOON_MIB${extra:+ $extra}"
@@ -299,12 +333,14 @@ run_trial() {
 		fi
 		if [ "$(now)" -ge "$deadline" ]; then
 			timed_out=1
+			trace_stop "$dir"
 			diagnose "$vmm" "$dir"
 			stop_vmm || { stuck=1; echo "attrib: $id: $vmm survived SIGKILL for 10 s"; }
 			break
 		fi
 		sleep 0.5
 	done
+	[ $timed_out = 1 ] || trace_stop "$dir"
 	st=0
 	# A VMM stuck in the test host's kernel cannot be waited for.
 	[ $stuck = 1 ] || wait "$PID" 2>/dev/null || st=$?
