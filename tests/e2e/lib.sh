@@ -19,6 +19,7 @@
 #   mvmm_stop                                 SIGTERM, then SIGKILL after 5 s
 #   mvmm_console                              the whole console, \r stripped
 #   e2e_fail MSG / e2e_log MSG / e2e_figure NAME VALUE [UNIT] / e2e_now_ms
+#   e2e_sleep SECONDS                         sleep with no process
 #   e2e_on_exit CMD                           extra cleanup (don't trap EXIT)
 #   e2e_diagnose WHY                          where a stuck guest is (below)
 #
