@@ -19,7 +19,8 @@
 #   mvmm_stop                                 SIGTERM, then SIGKILL after 5 s
 #   mvmm_console                              the whole console, \r stripped
 #   e2e_fail MSG / e2e_log MSG / e2e_figure NAME VALUE [UNIT] / e2e_now_ms
-#   e2e_sleep SECONDS                         sleep with no process
+#   testhost_sleep SECONDS, testhost_now      a sleep and a clock that start
+#                                             no process (testhost/common.sh)
 #   e2e_on_exit CMD                           extra cleanup (don't trap EXIT)
 #   e2e_diagnose WHY                          where a stuck guest is (below)
 #
@@ -45,6 +46,7 @@ set -euo pipefail
 
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$E2E_ROOT"
+. tests/testhost/common.sh
 
 if [ -z "${E2E_WORK:-}" ]; then
 	# Run by hand, outside tests/e2e/run.sh.
@@ -91,28 +93,8 @@ e2e_figure() {
 }
 
 e2e_now_ms() {
-	_e2e_now
-	echo "$_E2E_NOW"
-}
-
-# _e2e_now: milliseconds since the epoch in _E2E_NOW, with no process. The
-# waits below start none while they wait: each process start and exit is a
-# few cross-CPU interrupts in the test host, and the emulator's faults come
-# with those (docs/testing.md, "IPIs during guest execution").
-_e2e_now() {
-	local t=${EPOCHREALTIME/[.,]/}
-	_E2E_NOW=$((10#$t / 1000))
-}
-
-# e2e_sleep SECONDS: sleep as a builtin (read with a timeout on a FIFO no one
-# writes).
-_e2e_sleep_fd=
-e2e_sleep() {
-	if [ -z "$_e2e_sleep_fd" ]; then
-		[ -p "$E2E_WORK/.sleep" ] || mkfifo "$E2E_WORK/.sleep" 2>/dev/null || true
-		exec {_e2e_sleep_fd}<>"$E2E_WORK/.sleep"
-	fi
-	read -r -t "$1" -u "$_e2e_sleep_fd" _ || true
+	testhost_now
+	echo "$TESTHOST_NOW_MS"
 }
 
 e2e_on_exit() {
@@ -186,8 +168,8 @@ _e2e_in_main_shell() {
 mvmm_wait_for() {
 	local pattern=$1 to=$((${2:-$E2E_WAIT} * E2E_SLOW)) deadline fd follower line= part l
 	[ -n "$MVMM_PID" ] || e2e_fail "mvmm_wait_for: mvmm not started"
-	_e2e_now
-	deadline=$((_E2E_NOW + to * 1000))
+	testhost_now
+	deadline=$((TESTHOST_NOW_MS + to * 1000))
 	# One follower for the whole wait, read with a timeout: a look per
 	# 0.1 s cost six processes (about 300 test host IPIs a second).
 	exec {fd}< <(exec tail -c +$((MVMM_MARK + 1)) -f "$MVMM_CONSOLE" 2>/dev/null)
@@ -219,15 +201,15 @@ mvmm_wait_for() {
 			fi
 			e2e_fail "mvmm exited before the console showed /$pattern/"
 		fi
-		_e2e_now
-		if [ "$_E2E_NOW" -ge "$deadline" ]; then
+		testhost_now
+		if [ "$TESTHOST_NOW_MS" -ge "$deadline" ]; then
 			_e2e_unfollow "$fd" "$follower"
 			# Diagnosed on exit (this may be a subshell).
 			echo "no /$pattern/ within ${to}s" >"$E2E_WORK/.stuck"
 			e2e_fail "no console line matching /$pattern/ within ${to}s"
 		fi
 		# The follower ended (it should not): wait as a builtin.
-		[ -n "$part" ] || kill -0 "$follower" 2>/dev/null || e2e_sleep 0.1
+		[ -n "$part" ] || kill -0 "$follower" 2>/dev/null || testhost_sleep 0.1
 	done
 }
 
@@ -257,15 +239,15 @@ mvmm_wait_exit() {
 	[ -n "$MVMM_PID" ] || e2e_fail "mvmm_wait_exit: mvmm not started"
 	_e2e_in_main_shell mvmm_wait_exit
 	if [ -z "$MVMM_STATUS" ]; then
-		_e2e_now
-		deadline=$((_E2E_NOW + to * 1000))
+		testhost_now
+		deadline=$((TESTHOST_NOW_MS + to * 1000))
 		while _mvmm_alive; do
-			_e2e_now
-			if [ "$_E2E_NOW" -ge "$deadline" ]; then
+			testhost_now
+			if [ "$TESTHOST_NOW_MS" -ge "$deadline" ]; then
 				echo "mvmm still running ${to}s later" >"$E2E_WORK/.stuck"
 				e2e_fail "mvmm still running ${to}s later"
 			fi
-			e2e_sleep 0.1
+			testhost_sleep 0.1
 		done
 		MVMM_STATUS=0
 		wait "$MVMM_PID" || MVMM_STATUS=$?

@@ -200,23 +200,6 @@ stop_current() {
 trap 'stop_current; exit 130' INT
 trap 'stop_current; exit 143' TERM
 
-# Milliseconds since the epoch, and a sleep, as builtins: while a scenario
-# runs, the runner starts no process (each is a few test host IPIs, and the
-# emulator's faults come with those: docs/testing.md).
-now_ms() {
-	local t=${EPOCHREALTIME/[.,]/}
-	echo $((10#$t / 1000))
-}
-idle_fd=
-idle() {
-	if [ -z "$idle_fd" ]; then
-		local f
-		f=$(mktemp -u "${TMPDIR:-/tmp}/mvmm-e2e-idle.XXXXXX")
-		mkfifo "$f" && exec {idle_fd}<>"$f" && rm -f "$f"
-	fi
-	read -r -t "$1" -u "$idle_fd" _ || true
-}
-
 # Why a scenario failed, from what it left in its work directory.
 failure_cause() {
 	local work=$1 st=$2
@@ -253,7 +236,8 @@ for f in "${scenarios[@]}"; do
 	work=$(mktemp -d "${TMPDIR:-/tmp}/mvmm-e2e.$name.XXXXXX")
 	echo "=== RUN  $name (timeout ${to}s)"
 	ipis0=$(testhost_ipis)
-	t0=$(now_ms)
+	testhost_now
+	t0=$TESTHOST_NOW_MS
 	# Its own session and process group, mvmm included. At the deadline
 	# its shells get SIGALRM first: lib.sh then records where the guest is
 	# (e2e_diagnose) and exits 124; 60 s later the group is killed.
@@ -263,8 +247,8 @@ for f in "${scenarios[@]}"; do
 	deadline=$((t0 + to * 1000))
 	st=
 	while kill -0 "$cur" 2>/dev/null; do
-		now_us=${EPOCHREALTIME/[.,]/}
-		if [ $((10#$now_us / 1000)) -ge "$deadline" ]; then
+		testhost_now
+		if [ "$TESTHOST_NOW_MS" -ge "$deadline" ]; then
 			# The scenario's shells (not mvmm) get SIGALRM; its
 			# exit trap diagnoses because of the .stuck file.
 			echo "the runner's deadline (${to} s)" >"$work/.stuck"
@@ -277,7 +261,7 @@ for f in "${scenarios[@]}"; do
 			st=timeout
 			break
 		fi
-		idle 0.2
+		testhost_sleep 0.2
 	done
 	rc=0
 	wait "$cur" 2>/dev/null || rc=$?
@@ -285,8 +269,9 @@ for f in "${scenarios[@]}"; do
 	cur=
 	# Whatever the scenario left running (mvmm in its group).
 	kill -KILL -- "-$group" 2>/dev/null
-	el=$(now_ms)
-	el=$(((el - t0) / 1000)).$((((el - t0) % 1000) / 100))
+	testhost_now
+	el=$((TESTHOST_NOW_MS - t0))
+	el=$((el / 1000)).$(((el % 1000) / 100))
 	[ "${MVMM_TESTHOST:-0}" = 1 ] && echo "figure: testhost_ipis = $(testhost_ipis_since "$ipis0")"
 	case $st in
 	0)

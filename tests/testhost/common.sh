@@ -47,3 +47,23 @@ testhost_ipis_since() {
 	done
 	echo "$total ($per)"
 }
+
+# testhost_now: milliseconds since the epoch in TESTHOST_NOW_MS; and
+# testhost_sleep SECONDS. Both are builtins, so a wait that uses them starts
+# no process: each process is a few test host IPIs, and the emulator's faults
+# come with those (docs/testing.md, "Waits that start no process").
+testhost_now() {
+	local t=${EPOCHREALTIME/[.,]/}
+	TESTHOST_NOW_MS=$((10#$t / 1000))
+}
+
+# A read with a timeout on a FIFO that no one writes.
+_testhost_sleep_fd=
+testhost_sleep() {
+	if [ -z "$_testhost_sleep_fd" ]; then
+		local f
+		f=$(mktemp -u "${TMPDIR:-/tmp}/mvmm-sleep.XXXXXX")
+		mkfifo "$f" && exec {_testhost_sleep_fd}<>"$f" && rm -f "$f"
+	fi
+	read -r -t "$1" -u "$_testhost_sleep_fd" _ || true
+}
