@@ -74,7 +74,14 @@ check "root holds only what the jailer put there" \
 	test "$(field root "$REP" | tr , '\n' | sort | tr '\n' ' ')" = "dev jail_probe lib lib64 report "
 check "a host file outside the chroot is not visible" grep -qx 'visible /etc/hostname=no' "$REP"
 check "the host's work directory is not visible" grep -qx "visible $WORK=no" "$REP"
-check "dev/kvm opens as $JUID" test "$(field dev_kvm "$REP")" = ok
+if [ -c /dev/kvm ]; then
+	check "dev/kvm opens as $JUID" test "$(field dev_kvm "$REP")" = ok
+else
+	# No kvm here: the node is made all the same, and opening it finds no driver.
+	check "dev/kvm is there; this host has no kvm driver ($(field dev_kvm "$REP"))" \
+		grep -qxE 'dev_kvm=(No such device|No such device or address)' "$REP"
+fi
+check "dev/kvm is KVM's 10:232" test "$(stat -c '%t:%T' "$R/dev/kvm")" = a:e8
 check "no inherited fds above 2 (7 and 9 were open)" test "$(field fds "$REP")" = 0,1,2
 check "rlimit no-file 64 (soft and hard)" test "$(field nofile "$REP")" = 64,64
 check "rlimit fsize 1048576" test "$(field fsize "$REP")" = 1048576
