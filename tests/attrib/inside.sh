@@ -7,7 +7,9 @@
 # Usage: inside.sh ID:VMM:WORKLOAD...   VMM mvmm or qemu, WORKLOAD W0-W3
 # Prints "ATTRIB-BEGIN ID VMM WL" before and
 # "ATTRIB-RESULT ID VMM WL CLASS SECONDS DETAIL" after each trial (DETAIL ends
-# with the test host's IPIs and KVM's exits and irq_exits for the VM). CLASS:
+# with the test host's IPIs and KVM's exits and irq_exits for the VM; all of
+# KVM's counters for the VM, as last seen, are in the trial's kvm-stats.txt).
+# CLASS:
 #   ok        the workload verified every checksum and the guest powered off
 #   checksum  memfill found a changed page
 #   crash     guest kernel panic or oops, triple fault or reset, or a guest
@@ -319,13 +321,17 @@ run_trial() {
 	t0=$(now)
 	deadline=$((t0 + to))
 	start_vmm "$vmm" "$dir" "console=ttyS0 reboot=k panic=-1 mvmm.scenario=$scenario mvmm.balloon_mib=$BALLOON_MIB${extra:+ $extra}"
-	local kd= kx=0 ki=0
+	local kd= f v
+	local -A ks=()
 	while kill -0 "$PID" 2>/dev/null; do
-		# KVM's counters for this VM, last seen while it lived: how
-		# often the test host interrupted the guest (irq_exits).
+		# KVM's counters for this VM, last seen while it lived (read
+		# with builtins): how often the test host interrupted the guest
+		# (irq_exits), and what else each VMM makes KVM do.
 		[ -n "$kd" ] || kd=$(ls -d /sys/kernel/debug/kvm/"$PID"-* 2>/dev/null | head -n1)
 		if [ -n "$kd" ]; then
-			{ read -r kx <"$kd/exits" && read -r ki <"$kd/irq_exits"; } 2>/dev/null
+			for f in "$kd"/*; do
+				[ -f "$f" ] && read -r v <"$f" 2>/dev/null && ks[${f##*/}]=$v
+			done
 		fi
 		n=$(count 'ATTRIB-INFLATE [0-9]' "$dir/console.log")
 		if [ "$n" -gt "$inf" ]; then
@@ -367,7 +373,10 @@ run_trial() {
 	fi
 	res=$(classify "$vmm" "$dir" "$st" "$timed_out")
 	n=$(testhost_ipis_since "$ipis0")
-	res+=";ipis:${n%% *};kvm_exits:$kx;irq_exits:$ki"
+	res+=";ipis:${n%% *};kvm_exits:${ks[exits]:-0};irq_exits:${ks[irq_exits]:-0}"
+	for f in "${!ks[@]}"; do
+		echo "$f ${ks[$f]}"
+	done | sort >"$dir/kvm-stats.txt"
 	dmesg -c >"$dir/testhost-dmesg.txt" 2>&1
 	n=$(grep -c -E 'WARNING|BUG|soft lockup|stack|Call Trace' "$dir/testhost-dmesg.txt" || true)
 	[ "$n" = 0 ] || res+=";testhost-dmesg:$n-lines"

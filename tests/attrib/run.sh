@@ -8,6 +8,9 @@
 # Usage: tests/attrib/run.sh [-n N] [--settings S1,S2...] [--workloads W1,W2]
 #                            [--vmms mvmm,qemu] [--per-boot K] [--log DIR]
 #        tests/attrib/run.sh --table DIR     the table of an earlier run
+#        tests/attrib/run.sh --kvm-stats DIR KVM's counters per VMM: for each
+#                 workload and counter, the median over ok trials of the
+#                 counter per second of trial (each trial's kvm-stats.txt)
 #   -n N          trials per VMM, workload and setting (default 10)
 #   --settings    test host settings, each measured with the same counts
 #                 (default: base); a setting is NAME or NAME+NAME:
@@ -47,6 +50,7 @@ vmms=mvmm,qemu
 per_boot=6
 log=
 table_only=
+stats_only=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-n) n=${2:?}; shift 2 ;;
@@ -56,6 +60,7 @@ while [ $# -gt 0 ]; do
 	--per-boot) per_boot=${2:?}; shift 2 ;;
 	--log) log=${2:?}; shift 2 ;;
 	--table) table_only=${2:?}; shift 2 ;;
+	--kvm-stats) stats_only=${2:?}; shift 2 ;;
 	*) sed -n '/^# Usage:/,/^[^#]/s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 	esac
 done
@@ -83,6 +88,44 @@ table() {
 		awk -F'\t' '$5 != "ok" { print "- " $1 " " $2 " " $3 " " $4 " " $5 " " $6 "s " $7 }' "$res"
 	fi
 }
+
+# kvm_stats DIR: one row per workload and counter, its median rate per VMM.
+kvm_stats() {
+	local dir=$1 id v wl secs f
+	awk -F'\t' '$5 == "ok" && $6 > 0 { print $2, $3, $4, $6 }' "$dir/results.tsv" |
+		while read -r id v wl secs; do
+			for f in "$dir"/boot-*/trials/"$id"/kvm-stats.txt; do
+				[ -f "$f" ] || continue
+				awk -v k="$wl $v" -v s="$secs" 'NF == 2 && $2 ~ /^[0-9]+$/ { print k, $1, $2 / s }' "$f"
+			done
+		done | sort -k1,1 -k3,3 -k2,2 -k4,4g | awk '
+		function flush() {
+			if (nv) { m = nv % 2 ? v[(nv + 1) / 2] : (v[nv / 2] + v[nv / 2 + 1]) / 2
+				  med[key] = m; cnt[key] = nv }
+			nv = 0
+		}
+		{ k = $1 " " $3 " " $2
+		  if (k != key) { flush(); key = k; split(k, p, " "); row[p[1] " " p[2]] = 1; vm[p[3]] = 1 }
+		  v[++nv] = $4 }
+		END {
+			flush()
+			printf "| workload | counter |"; for (x in vm) printf " %s /s (n) |", x; print ""
+			printf "|---|---|"; for (x in vm) printf "---|"; print ""
+			for (r in row) {
+				line = sprintf("| %s | %s |", substr(r, 1, index(r, " ") - 1), substr(r, index(r, " ") + 1))
+				any = 0
+				for (x in vm) { kk = r " " x
+					if (kk in med) { line = line sprintf(" %.1f (%d) |", med[kk], cnt[kk]); if (med[kk] > 0) any = 1 }
+					else line = line " - |" }
+				if (any) print line
+			}
+		}' | { read -r h; read -r u; echo "$h"; echo "$u"; sort; }
+}
+
+if [ -n "$stats_only" ]; then
+	kvm_stats "$stats_only"
+	exit 0
+fi
 
 if [ -n "$table_only" ]; then
 	table "$table_only/results.tsv"
