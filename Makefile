@@ -235,12 +235,12 @@ $(BUILD)/mvmm-fdt: $(call obj,tests/aarch64/mvmm_fdt.c) $(FDT_TOOL_LIBS)
 
 # process_test.c runs the mvmm binary beside the test binary.
 unit: $(UNIT) $(MVMM)
-	$(UNIT) --jobs 2
+	@bash tests/unit/run.sh $(UNIT) --jobs 2
 
 unit-asan:
 	$(MAKE) SAN=1 build-asan/unit_tests build-asan/mvmm
 	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/unit/lsan.supp \
-		UBSAN_OPTIONS=print_stacktrace=1 build-asan/unit_tests --jobs 2
+		UBSAN_OPTIONS=print_stacktrace=1 bash tests/unit/run.sh build-asan/unit_tests --jobs 2
 
 e2e: all guest
 	@bash tests/e2e/run.sh

@@ -2,6 +2,7 @@
  * nothing behind, and pre-boot mode serving a socket until told to stop.
  * Boots and real restores: tests/e2e. */
 #include "builder.h"
+#include "fakes/fd0_fixture.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -60,10 +61,7 @@ Test(builder, a_refused_restore_leaves_nothing_built)
 {
 	char err[256] = "";
 	/* fd 0 must survive: a zeroed VM's destroy would close it. */
-	int null_fd = open("/dev/null", O_RDONLY);
-	cr_assert(null_fd >= 0);
-	cr_assert_eq(dup2(null_fd, 0), 0);
-	close(null_fd);
+	cr_assert_eq(fd0_ensure_open(), 0);
 
 	struct snapshot_load_req req = {.snapshot_path = "/nonexistent/state"};
 	int r = builder_restore(&b, &req, err, sizeof(err));
@@ -174,10 +172,9 @@ Test(builder, pre_boot_mode_serves_until_its_loop_ends)
 Test(builder, two_refused_loads_close_no_fd_of_the_process)
 {
 	char out[512];
-	int null_fd = open("/dev/null", O_RDONLY);
-	cr_assert(null_fd >= 0);
-	cr_assert_eq(dup2(null_fd, 0), 0);
-	int keep = null_fd; /* stands for an API connection's socket */
+	cr_assert_eq(fd0_ensure_open(), 0);
+	int keep = open("/dev/null", O_RDONLY); /* an API connection's socket */
+	cr_assert(keep >= 0);
 	for (int i = 0; i < 2; i++)
 		cr_assert_eq(call("PUT", "/snapshot/load",
 				  "{\"snapshot_path\": \"/nonexistent/state\"}",

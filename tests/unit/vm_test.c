@@ -2,6 +2,7 @@
  * after a failed create, and repeated (issue 12: two refused snapshot loads
  * in one process closed fd 0 and then an API connection's socket). */
 #include "vm/vm.h"
+#include "fakes/fd0_fixture.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -19,12 +20,7 @@ static void setup(void)
 	config_defaults(&cfg);
 	memset(&vm, 0, sizeof(vm));
 	/* fd 0 must be open for "fd 0 was closed" to be seen. */
-	int fd = open("/dev/null", O_RDONLY);
-	cr_assert_geq(fd, 0);
-	if (fd != 0) {
-		cr_assert_eq(dup2(fd, 0), 0);
-		close(fd);
-	}
+	cr_assert_eq(fd0_ensure_open(), 0);
 }
 
 static void teardown(void)
