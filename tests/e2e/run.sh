@@ -23,7 +23,10 @@
 # workloads in the same test host (docs/testing.md), so a crash is not put
 # down to the emulator. Only when the test host itself dies under a scenario
 # (its kernel panicked or it hung: status 125 or 124) is that scenario run
-# again, in a new test host boot, at most twice; the cause is printed.
+# again, in a new test host boot, at most twice; the cause is printed. A
+# scenario that fails while the test host's kernel oopses (its taint gains D
+# or L) counts as such a death: the guest ran on a host whose kernel had
+# just faulted in its vCPU thread (docs/testing.md, "A test host oops").
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 . tests/testhost/common.sh
@@ -125,7 +128,10 @@ run_in_testhosts() {
 					# It was running when the test host died.
 					why=$(grep -a -m1 -E 'Kernel panic|BUG: |soft lockup|stack guard|corrupted stack|general protection|testhost: ' "$log" |
 						sed 's/^\[[ 0-9.]*\] //' | cut -c1-120)
+					grep -a -q "^e2e: the test host's kernel faulted during $name " "$log" &&
+						rc=fault
 					case $rc in
+					fault) st="the test host's kernel faulted" ;;
 					124) st="the test host hung (status 124)" ;;
 					125) st="the test host died (status 125)" ;;
 					*) st="the test host ended (status $rc)" ;;
@@ -236,6 +242,8 @@ for f in "${scenarios[@]}"; do
 	work=$(mktemp -d "${TMPDIR:-/tmp}/mvmm-e2e.$name.XXXXXX")
 	echo "=== RUN  $name (timeout ${to}s)"
 	ipis0=$(testhost_ipis)
+	testhost_fault_taint
+	taint0=$TESTHOST_FAULT_TAINT
 	testhost_now
 	t0=$TESTHOST_NOW_MS
 	# Its own session and process group, mvmm included. At the deadline
@@ -273,6 +281,22 @@ for f in "${scenarios[@]}"; do
 	el=$((TESTHOST_NOW_MS - t0))
 	el=$((el / 1000)).$(((el % 1000) / 100))
 	[ "${MVMM_TESTHOST:-0}" = 1 ] && echo "figure: testhost_ipis = $(testhost_ipis_since "$ipis0")"
+	testhost_fault_taint
+	host_faulted=
+	if [ "${MVMM_TESTHOST:-0}" = 1 ] && [ "$TESTHOST_FAULT_TAINT" != "$taint0" ]; then
+		host_faulted=1
+		host_fault=$(testhost_fault_line)
+		echo "e2e: the test host's kernel faulted during $name (taint $taint0 -> $TESTHOST_FAULT_TAINT): ${host_fault:-no log line}"
+		if [ "$st" != 0 ] && [ "$st" != 77 ]; then
+			# No result line: the outer runner runs it again in a new
+			# boot and prints why. A guest on a faulted host ran on state
+			# the host's kernel may have corrupted.
+			echo "e2e: $name failed on the faulted test host: $(failure_cause "$work" "$st")"
+			rm -rf "$work"
+			echo "e2e: this test host runs no more scenarios"
+			break
+		fi
+	fi
 	case $st in
 	0)
 		echo "--- PASS $name (${el}s)"
@@ -294,6 +318,10 @@ for f in "${scenarios[@]}"; do
 		rm -rf "$work"
 	else
 		echo "    (its files: $work)"
+	fi
+	if [ -n "$host_faulted" ]; then
+		echo "e2e: this test host runs no more scenarios"
+		break
 	fi
 	if stuck_vmm; then
 		echo "e2e: an mvmm outlived $name (stuck in the test host's kernel): this test host runs no more scenarios"

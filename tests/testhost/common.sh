@@ -67,3 +67,20 @@ testhost_sleep() {
 	fi
 	read -r -t "$1" -u "$_testhost_sleep_fd" _ || true
 }
+
+# testhost_fault_taint: the test host kernel's taint bits that say it
+# faulted, in TESTHOST_FAULT_TAINT: D (128, an oops or BUG) and L (16384, a
+# soft lockup). A builtin read: the emulator's world-switch fault can oops
+# the kernel in a vCPU thread without a panic, and that kernel then runs the
+# guest on corrupted state (docs/testing.md, "A test host oops").
+testhost_fault_taint() {
+	local t=0
+	read -r t </proc/sys/kernel/tainted 2>/dev/null || t=0
+	TESTHOST_FAULT_TAINT=$((t & (128 | 16384)))
+}
+
+# The first line of the kernel log that names such a fault.
+testhost_fault_line() {
+	dmesg 2>/dev/null | grep -a -m1 -E 'BUG: |Oops|general protection fault|soft lockup|stack guard' |
+		sed 's/^\[[ 0-9.]*\] //' | cut -c1-120
+}
