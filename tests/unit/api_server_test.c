@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -448,6 +449,75 @@ Test(api_server, idle_connections_cannot_lock_other_clients_out, .timeout = 20)
 	cr_assert(c.cut_ms > 0 && c.cut_ms < 3000,
 		  "dribbling clients were cut after %ld ms", c.cut_ms);
 	cr_assert_eq(c.after_status, 200);
+}
+
+struct late {
+	struct event_loop *loop;
+	bool answered_first;
+	ssize_t sent;
+	int send_errno;
+	int status;
+	int late_errno;
+};
+
+/* Waits up to 3 s for fd to become readable. */
+static bool readable(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return poll(&p, 1, 3000) == 1;
+}
+
+static void *late_sender_main(void *opaque)
+{
+	struct late *l = opaque;
+	int idle[API_MAX_CONNECTIONS];
+	/* The backlog is accepted in order: these take every slot. */
+	for (int i = 0; i < API_MAX_CONNECTIONS; i++)
+		idle[i] = dial(3000);
+	int fd = dial(3000);
+	l->answered_first = readable(fd); /* the 503, before any request */
+	l->sent = send(fd, GET_ROOT, strlen(GET_ROOT), MSG_NOSIGNAL);
+	l->send_errno = l->sent < 0 ? errno : 0;
+	l->status = raw_status(fd, "", NULL, 0);
+	close(fd);
+	/* The wait is bounded: a refused socket is closed within a second. */
+	fd = dial(3000);
+	readable(fd);
+	usleep(2500 * 1000);
+	l->late_errno = send(fd, "x", 1, MSG_NOSIGNAL) < 0 ? errno : 0;
+	close(fd);
+	for (int i = 0; i < API_MAX_CONNECTIONS; i++)
+		close(idle[i]);
+	event_loop_stop(l->loop);
+	return NULL;
+}
+
+/* A refused client whose request comes after the 503 still sends it and
+ * reads the answer (the socket used to be closed at once: EPIPE). */
+Test(api_server, a_refused_client_sending_late_still_reads_the_503,
+     .timeout = 20)
+{
+	struct event_loop loop;
+	struct api_server srv;
+	pthread_t t;
+	struct late l = {.loop = &loop};
+
+	make_sock_path();
+	cr_assert_eq(event_loop_init(&loop), 0);
+	cr_assert_eq(api_server_start(&srv, sock_path, &loop, api_routes_handle,
+				      &ctx), 0);
+	pthread_create(&t, NULL, late_sender_main, &l);
+	cr_assert_eq(event_loop_run(&loop), 0);
+	pthread_join(t, NULL);
+	api_server_stop(&srv);
+	event_loop_destroy(&loop);
+
+	cr_assert(l.answered_first, "no 503 came before the request");
+	cr_assert_eq(l.sent, (ssize_t)strlen(GET_ROOT), "send: %s",
+		     strerror(l.send_errno));
+	cr_assert_eq(l.status, 503);
+	cr_assert_eq(l.late_errno, EPIPE, "a send 2.5 s after the 503: %s",
+		     strerror(l.late_errno));
 }
 
 /* A request whose headers never finish is cut at the deadline. */

@@ -79,10 +79,56 @@ int api_listen_unix(const char *path)
 	return fd;
 }
 
-/* Over the limit: answered at once instead of left in the backlog. */
-static void refuse_busy(int fd)
+/* How long a refused client's socket stays open for it to read the 503. */
+#define API_REFUSED_LINGER_NS (1000ULL * 1000000ULL)
+
+static void refused_close(struct api_server *s, unsigned i)
 {
-	char msg[256], buf[4096];
+	close(s->refused[i].fd);
+	s->nr_refused--;
+	memmove(&s->refused[i], &s->refused[i + 1],
+		(s->nr_refused - i) * sizeof(s->refused[0]));
+}
+
+/* Reads and drops what the client sent; false once it has closed. */
+static bool refused_drain(int fd)
+{
+	char buf[4096];
+	for (int i = 0; i < 16; i++) {
+		ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+			       errno != EINTR))
+			return false;
+		if (r < 0)
+			return true;
+	}
+	return true;
+}
+
+int api_refused_expire(struct api_server *s, bool force)
+{
+	uint64_t now = clock_now_ns(), next = 0;
+	for (unsigned i = 0; i < s->nr_refused;) {
+		if (force || s->refused[i].close_ns <= now ||
+		    !refused_drain(s->refused[i].fd)) {
+			refused_close(s, i);
+			continue;
+		}
+		if (!next || s->refused[i].close_ns < next)
+			next = s->refused[i].close_ns;
+		i++;
+	}
+	return next ? (int)((next - now) / 1000000) + 1 : -1;
+}
+
+/* Over the limit: answered at once instead of left in the backlog. The
+ * socket stays open (write side shut) until the client closes or a second
+ * passes, so a client whose request comes after the answer can still send
+ * it and read the 503. At most API_MAX_CONNECTIONS wait so: the oldest is
+ * closed to make room. */
+static void refuse_busy(struct api_server *s, int fd)
+{
+	char msg[256];
 	const char *body = "{\"fault_message\":\"too many connections: mvmm "
 			   "serves 16 at once, try again\"}";
 	_Static_assert(API_MAX_CONNECTIONS == 16, "update the 503 message");
@@ -91,15 +137,24 @@ static void refuse_busy(int fd)
 			 "Content-Type: application/json\r\n"
 			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
 			 strlen(body), body);
-	/* What the client sent already: read (a little), so closing does
+	/* What the client sent already is dropped, so closing later does
 	 * not reset the connection before it reads the answer. */
-	for (int i = 0; i < 16 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0;
-	     i++)
-		;
-	if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) != n)
+	if (!refused_drain(fd)) {
+		close(fd);
+		return;
+	}
+	if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) != n) {
 		log_ratelimited(LOG_WARN, "api: 503 to an over-limit client: %s",
 				strerror(errno));
-	close(fd);
+		close(fd);
+		return;
+	}
+	shutdown(fd, SHUT_WR);
+	if (s->nr_refused == API_MAX_CONNECTIONS)
+		refused_close(s, 0);
+	s->refused[s->nr_refused].fd = fd;
+	s->refused[s->nr_refused].close_ns = clock_now_ns() + API_REFUSED_LINGER_NS;
+	s->nr_refused++;
 }
 
 /* A burst at most per turn, so a flood of connections cannot starve the
@@ -128,7 +183,7 @@ void api_accept_all(struct api_server *s)
 			log_ratelimited(LOG_WARN,
 					"api: %u connections open: one more refused",
 					s->nr_conns);
-			refuse_busy(fd);
+			refuse_busy(s, fd);
 			continue;
 		}
 		/* MHD closes fd itself when it fails. */

@@ -101,7 +101,8 @@ static void *api_thread(void *opaque)
 
 	while (!resume_ready(s)) {
 		MHD_run(s->mhd);
-		int timeout = api_watchdog(s);
+		int timeout = min_timeout(api_watchdog(s),
+					  api_refused_expire(s, false));
 		MHD_UNSIGNED_LONG_LONG mhd_ms;
 		if (MHD_get_timeout(s->mhd, &mhd_ms) == MHD_YES)
 			timeout = min_timeout(timeout,
@@ -125,6 +126,7 @@ static void *api_thread(void *opaque)
 		if (fds[2].revents & POLLIN)
 			api_accept_all(s);
 	}
+	api_refused_expire(s, true);
 	return NULL;
 }
 

@@ -6,7 +6,7 @@
  *
  * Hostile local clients: the socket is mode 0600; at most
  * API_MAX_CONNECTIONS are served at once and one more gets an immediate 503
- * and is closed; a request's headers and body must arrive within
+ * (its socket closed when the client closes, or after a second); a request's headers and body must arrive within
  * API_REQUEST_DEADLINE_S of its start (a total, not an inactivity timeout);
  * a path that decodes to a NUL or a byte outside printable ASCII gets 400.
  *
@@ -119,6 +119,14 @@ struct api_server {
 	/* API thread only. */
 	struct api_conn_slot conns[API_MAX_CONNECTIONS];
 	unsigned nr_conns;
+	/* Over-limit clients answered 503 and kept open a moment, so a
+	 * client that sends its request after the answer still reads it
+	 * (closing at once made its send fail with EPIPE). [0, nr_refused). */
+	struct {
+		int fd;
+		uint64_t close_ns;
+	} refused[API_MAX_CONNECTIONS];
+	unsigned nr_refused;
 	uint64_t accept_paused_until_ns; /* out of fds: accept later */
 };
 

@@ -7,6 +7,7 @@
 
 #include "api/api_server.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* A body over the cap is read and dropped up to this much before the
@@ -52,5 +53,8 @@ int api_listen_unix(const char *path);
 void api_accept_all(struct api_server *s);
 /* Cuts connections past their deadline; the next wake-up in ms, or -1. */
 int api_watchdog(struct api_server *s);
+/* Closes refused sockets whose client closed or whose second is up (all
+ * with force); the next wake-up in ms, or -1. */
+int api_refused_expire(struct api_server *s, bool force);
 
 #endif
