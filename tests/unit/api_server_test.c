@@ -457,6 +457,7 @@ struct late {
 	ssize_t sent;
 	int send_errno;
 	int status;
+	int half_closed_status;
 	int late_errno;
 };
 
@@ -479,6 +480,12 @@ static void *late_sender_main(void *opaque)
 	l->sent = send(fd, GET_ROOT, strlen(GET_ROOT), MSG_NOSIGNAL);
 	l->send_errno = l->sent < 0 ? errno : 0;
 	l->status = raw_status(fd, "", NULL, 0);
+	close(fd);
+	/* One that sends its request and shuts its side first (nc -N). */
+	fd = dial(3000);
+	send(fd, GET_ROOT, strlen(GET_ROOT), MSG_NOSIGNAL);
+	shutdown(fd, SHUT_WR);
+	l->half_closed_status = raw_status(fd, "", NULL, 0);
 	close(fd);
 	/* The wait is bounded: a refused socket is closed within a second. */
 	fd = dial(3000);
@@ -516,6 +523,7 @@ Test(api_server, a_refused_client_sending_late_still_reads_the_503,
 	cr_assert_eq(l.sent, (ssize_t)strlen(GET_ROOT), "send: %s",
 		     strerror(l.send_errno));
 	cr_assert_eq(l.status, 503);
+	cr_assert_eq(l.half_closed_status, 503, "a client that shut its side");
 	cr_assert_eq(l.late_errno, EPIPE, "a send 2.5 s after the 503: %s",
 		     strerror(l.late_errno));
 }

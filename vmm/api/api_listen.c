@@ -90,19 +90,22 @@ static void refused_close(struct api_server *s, unsigned i)
 		(s->nr_refused - i) * sizeof(s->refused[0]));
 }
 
-/* Reads and drops what the client sent; false once it has closed. */
-static bool refused_drain(int fd)
+/* Reads and drops what the client sent: 1 while it may send more, 0 once
+ * it shut its side, -1 on an error (it is gone). */
+static int refused_drain(int fd)
 {
 	char buf[4096];
 	for (int i = 0; i < 16; i++) {
 		ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-			       errno != EINTR))
-			return false;
+		if (r == 0)
+			return 0;
 		if (r < 0)
-			return true;
+			return errno == EAGAIN || errno == EWOULDBLOCK ||
+					       errno == EINTR
+				       ? 1
+				       : -1;
 	}
-	return true;
+	return 1;
 }
 
 int api_refused_expire(struct api_server *s, bool force)
@@ -110,7 +113,7 @@ int api_refused_expire(struct api_server *s, bool force)
 	uint64_t now = clock_now_ns(), next = 0;
 	for (unsigned i = 0; i < s->nr_refused;) {
 		if (force || s->refused[i].close_ns <= now ||
-		    !refused_drain(s->refused[i].fd)) {
+		    refused_drain(s->refused[i].fd) <= 0) {
 			refused_close(s, i);
 			continue;
 		}
@@ -139,13 +142,14 @@ static void refuse_busy(struct api_server *s, int fd)
 			 strlen(body), body);
 	/* What the client sent already is dropped, so closing later does
 	 * not reset the connection before it reads the answer. */
-	if (!refused_drain(fd)) {
-		close(fd);
-		return;
-	}
-	if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) != n) {
+	int open = refused_drain(fd);
+	if (open >= 0 &&
+	    send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) != n) {
 		log_ratelimited(LOG_WARN, "api: 503 to an over-limit client: %s",
 				strerror(errno));
+		open = -1;
+	}
+	if (open <= 0) { /* gone, or it sent all it will: nothing to wait for */
 		close(fd);
 		return;
 	}
