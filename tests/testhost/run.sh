@@ -147,7 +147,11 @@ if [ $interactive = 1 ]; then
 	qemu+=(-chardev stdio,id=con,mux=on,signal=off -serial chardev:con
 		-mon chardev=con,mode=readline)
 else
-	qemu+=(-chardev stdio,id=con,signal=off -serial chardev:con)
+	# The monitor on two FIFOs (no new dependency): a wedged test host's
+	# CPUs are read from it before QEMU is killed.
+	mkfifo "$tmp/mon.in" "$tmp/mon.out"
+	qemu+=(-chardev stdio,id=con,signal=off -serial chardev:con
+		-chardev "pipe,id=mon,path=$tmp/mon" -mon chardev=mon,mode=readline)
 fi
 
 # setpriv: QEMU dies with timeout, timeout dies with this script, even on
@@ -173,10 +177,29 @@ silent_s=${MVMM_TESTHOST_SILENT_S:-1500}
 # runs; none for MVMM_TESTHOST_HEARTBEAT_S (default 180) means both of its
 # CPUs are hung, whatever the job is doing, so it is ended then.
 beat_s=${MVMM_TESTHOST_HEARTBEAT_S:-180}
+# Where each test host CPU is: QEMU's "info registers -a" (the state of
+# what runs on it, the test host or a nested guest). The test host kernel
+# boots through PVH, so without KASLR: tests/testhost/symbolize.sh names a
+# RIP in its text.
+dump_cpus() {
+	local line mon
+	[ -p "$tmp/mon.in" ] || return 0
+	exec {mon}<>"$tmp/mon.out"
+	printf 'info registers -a\n' >"$tmp/mon.in"
+	while IFS= read -r -t 5 line <&$mon; do
+		line=${line%$'\r'}
+		case $line in
+		CPU#*) echo "testhost: $line" >&2 ;;
+		RIP=* | CR0=* | CS\ =*) echo "testhost:   $line" >&2 ;;
+		esac
+	done
+	exec {mon}<&-
+}
 wedge() {
 	[ -e "$tmp/wedged" ] && return
 	echo "testhost: $1: ending the test host" >&2
 	echo "$1" >"$tmp/wedged"
+	dump_cpus
 	kill -KILL "$(cat "$tmp/qemu.pid" 2>/dev/null)" 2>/dev/null
 }
 watch_heartbeat() {
