@@ -190,7 +190,7 @@ dump_cpus() {
 		line=${line%$'\r'}
 		case $line in
 		CPU#*) echo "testhost: $line" >&2 ;;
-		RIP=* | CR0=* | CS\ =*) echo "testhost:   $line" >&2 ;;
+		RIP=* | CR0=* | CS\ =* | *\ PC=* | PC=*) echo "testhost:   $line" >&2 ;;
 		esac
 	done
 	exec {mon}<&-
