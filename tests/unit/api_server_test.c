@@ -108,8 +108,33 @@ static void expect_reply_documented(const char *method, const char *path,
 	cr_assert_eq(e, 0, "docs/openapi.json: %s", err);
 }
 
+/* The loop the API server of serve_until_stopped runs on; its client
+ * thread ends the run with event_loop_stop(&serve_loop). */
+static struct event_loop serve_loop;
+
+/* Serves the API (api_routes_handle) on this thread until client, run on
+ * a thread of its own with arg, stops serve_loop. deadline_ms 0 keeps the
+ * server's request deadline. */
+static void serve_until_stopped(void *(*client)(void *), void *arg,
+				unsigned deadline_ms)
+{
+	struct api_server srv;
+	pthread_t t;
+
+	make_sock_path();
+	cr_assert_eq(event_loop_init(&serve_loop), 0);
+	cr_assert_eq(api_server_start(&srv, sock_path, &serve_loop,
+				      api_routes_handle, &ctx), 0);
+	if (deadline_ms)
+		atomic_store(&srv.deadline_ms, deadline_ms);
+	cr_assert_eq(pthread_create(&t, NULL, client, arg), 0);
+	cr_assert_eq(event_loop_run(&serve_loop), 0);
+	pthread_join(t, NULL);
+	api_server_stop(&srv);
+	event_loop_destroy(&serve_loop);
+}
+
 struct client {
-	struct event_loop *loop;
 	struct http_reply replies[4];
 };
 
@@ -122,28 +147,16 @@ static void *client_main(void *opaque)
 	http("PATCH", "/balloon", "{\"amount_mib\": 12,", 18, &c->replies[1]);
 	http("PATCH", "/balloon", big, sizeof(big), &c->replies[2]);
 	http("PATCH", "/balloon", "{\"amount_mib\": 12}", 18, &c->replies[3]);
-	event_loop_stop(c->loop);
+	event_loop_stop(&serve_loop);
 	return NULL;
 }
 
 Test(api_server, server_answers_over_a_unix_socket)
 {
-	struct event_loop loop;
-	struct api_server srv;
-	pthread_t t;
-	struct client c = {.loop = &loop};
+	struct client c = {0};
 
-	make_sock_path();
 	cfg.balloon.enabled = true;
-	cr_assert_eq(event_loop_init(&loop), 0);
-	cr_assert_eq(api_server_start(&srv, sock_path, &loop, api_routes_handle,
-				      &ctx),
-		     0);
-	pthread_create(&t, NULL, client_main, &c);
-	cr_assert_eq(event_loop_run(&loop), 0);
-	pthread_join(t, NULL);
-	api_server_stop(&srv);
-	event_loop_destroy(&loop);
+	serve_until_stopped(client_main, &c, 0);
 
 	/* Every answer is one docs/openapi.json gives. */
 	static const char *const sent[][3] = {
@@ -168,7 +181,6 @@ Test(api_server, server_answers_over_a_unix_socket)
 }
 
 struct header_client {
-	struct event_loop *loop;
 	struct http_reply deprecated, plain, not_allowed;
 };
 
@@ -182,27 +194,15 @@ static void *header_client_main(void *opaque)
 	     &c->deprecated);
 	http("PUT", "/snapshot/load", load_new, sizeof(load_new) - 1, &c->plain);
 	http("DELETE", "/balloon", NULL, 0, &c->not_allowed);
-	event_loop_stop(c->loop);
+	event_loop_stop(&serve_loop);
 	return NULL;
 }
 
 Test(api_server, deprecation_and_allow_headers_are_sent)
 {
-	struct event_loop loop;
-	struct api_server srv;
-	pthread_t t;
-	struct header_client c = {.loop = &loop};
+	struct header_client c = {0};
 
-	make_sock_path();
-	cr_assert_eq(event_loop_init(&loop), 0);
-	cr_assert_eq(api_server_start(&srv, sock_path, &loop, api_routes_handle,
-				      &ctx),
-		     0);
-	pthread_create(&t, NULL, header_client_main, &c);
-	cr_assert_eq(event_loop_run(&loop), 0);
-	pthread_join(t, NULL);
-	api_server_stop(&srv);
-	event_loop_destroy(&loop);
+	serve_until_stopped(header_client_main, &c, 0);
 
 	/* Firecracker's header for the deprecated mem_file_path (no load
 	 * callback here, so both loads are refused after parsing). */
@@ -374,8 +374,6 @@ static long ms_between(const struct timespec *a, const struct timespec *b)
 }
 
 struct crowd {
-	struct event_loop *loop;
-	struct api_server *srv;
 	int over_status;
 	long over_ms;
 	char over_body[512];
@@ -419,27 +417,15 @@ static void *crowd_main(void *opaque)
 	fd = dial(3000);
 	c->after_status = raw_status(fd, GET_ROOT, NULL, 0);
 	close(fd);
-	event_loop_stop(c->loop);
+	event_loop_stop(&serve_loop);
 	return NULL;
 }
 
 Test(api_server, idle_connections_cannot_lock_other_clients_out, .timeout = 20)
 {
-	struct event_loop loop;
-	struct api_server srv;
-	pthread_t t;
-	struct crowd c = {.loop = &loop, .srv = &srv};
+	struct crowd c = {0};
 
-	make_sock_path();
-	cr_assert_eq(event_loop_init(&loop), 0);
-	cr_assert_eq(api_server_start(&srv, sock_path, &loop, api_routes_handle,
-				      &ctx), 0);
-	atomic_store(&srv.deadline_ms, 600);
-	pthread_create(&t, NULL, crowd_main, &c);
-	cr_assert_eq(event_loop_run(&loop), 0);
-	pthread_join(t, NULL);
-	api_server_stop(&srv);
-	event_loop_destroy(&loop);
+	serve_until_stopped(crowd_main, &c, 600);
 
 	cr_assert_eq(c.over_status, 503, "the 17th client got %d", c.over_status);
 	cr_assert_lt(c.over_ms, 2000, "the 503 took %ld ms", c.over_ms);
@@ -452,7 +438,6 @@ Test(api_server, idle_connections_cannot_lock_other_clients_out, .timeout = 20)
 }
 
 struct late {
-	struct event_loop *loop;
 	bool answered_first;
 	ssize_t sent;
 	int send_errno;
@@ -495,7 +480,7 @@ static void *late_sender_main(void *opaque)
 	close(fd);
 	for (int i = 0; i < API_MAX_CONNECTIONS; i++)
 		close(idle[i]);
-	event_loop_stop(l->loop);
+	event_loop_stop(&serve_loop);
 	return NULL;
 }
 
@@ -504,20 +489,9 @@ static void *late_sender_main(void *opaque)
 Test(api_server, a_refused_client_sending_late_still_reads_the_503,
      .timeout = 20)
 {
-	struct event_loop loop;
-	struct api_server srv;
-	pthread_t t;
-	struct late l = {.loop = &loop};
+	struct late l = {0};
 
-	make_sock_path();
-	cr_assert_eq(event_loop_init(&loop), 0);
-	cr_assert_eq(api_server_start(&srv, sock_path, &loop, api_routes_handle,
-				      &ctx), 0);
-	pthread_create(&t, NULL, late_sender_main, &l);
-	cr_assert_eq(event_loop_run(&loop), 0);
-	pthread_join(t, NULL);
-	api_server_stop(&srv);
-	event_loop_destroy(&loop);
+	serve_until_stopped(late_sender_main, &l, 0);
 
 	cr_assert(l.answered_first, "no 503 came before the request");
 	cr_assert_eq(l.sent, (ssize_t)strlen(GET_ROOT), "send: %s",
@@ -556,7 +530,6 @@ Test(api_server, unfinished_headers_are_cut_at_the_request_deadline,
 }
 
 struct paths {
-	struct event_loop *loop;
 	int status[6];
 	char body[6][512];
 };
@@ -579,27 +552,16 @@ static void *paths_main(void *opaque)
 					  sizeof(p->body[i]));
 		close(fd);
 	}
-	event_loop_stop(p->loop);
+	event_loop_stop(&serve_loop);
 	return NULL;
 }
 
 /* Paths were compared as C strings after decoding: "/%00" was "/". */
 Test(api_server, a_path_with_nul_or_a_control_byte_gets_400, .timeout = 10)
 {
-	struct event_loop loop;
-	struct api_server srv;
-	pthread_t t;
-	struct paths p = {.loop = &loop};
+	struct paths p = {0};
 
-	make_sock_path();
-	cr_assert_eq(event_loop_init(&loop), 0);
-	cr_assert_eq(api_server_start(&srv, sock_path, &loop, api_routes_handle,
-				      &ctx), 0);
-	pthread_create(&t, NULL, paths_main, &p);
-	cr_assert_eq(event_loop_run(&loop), 0);
-	pthread_join(t, NULL);
-	api_server_stop(&srv);
-	event_loop_destroy(&loop);
+	serve_until_stopped(paths_main, &p, 0);
 	for (int i = 0; i < 5; i++) {
 		cr_assert_eq(p.status[i], 400, "request %d: %d %s", i,
 			     p.status[i], p.body[i]);
