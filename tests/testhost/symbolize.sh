@@ -3,7 +3,8 @@
 # wedged test host's RIPs, from tests/testhost/run.sh) with the symbol and
 # offset from that kernel's /proc/kallsyms, read in a test host boot. The
 # kernel boots through PVH, without KASLR, so its addresses are the same in
-# every boot. Debian's System.map is a stub, hence the boot.
+# every boot. Debian's packaged System.map holds no symbols, so they are
+# read from the running kernel.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ $# -gt 0 ] || { echo "usage: $0 ADDR..." >&2; exit 2; }
