@@ -182,10 +182,12 @@ beat_s=${MVMM_TESTHOST_HEARTBEAT_S:-180}
 # boots through PVH, so without KASLR: tests/testhost/symbolize.sh names a
 # RIP in its text.
 dump_cpus() {
-	local line mon
+	local line mon cmd
 	[ -p "$tmp/mon.in" ] || return 0
-	exec {mon}<>"$tmp/mon.out"
-	printf 'info registers -a\n' >"$tmp/mon.in"
+	# Both ends opened read-write: opening a FIFO never blocks then, even
+	# if QEMU has just exited.
+	exec {mon}<>"$tmp/mon.out" {cmd}<>"$tmp/mon.in"
+	printf 'info registers -a\n' >&$cmd
 	while IFS= read -r -t 5 line <&$mon; do
 		line=${line%$'\r'}
 		case $line in
@@ -193,7 +195,7 @@ dump_cpus() {
 		RIP=* | CR0=* | CS\ =* | *\ PC=* | PC=*) echo "testhost:   $line" >&2 ;;
 		esac
 	done
-	exec {mon}<&-
+	exec {mon}<&- {cmd}>&-
 }
 wedge() {
 	[ -e "$tmp/wedged" ] && return

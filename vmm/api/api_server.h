@@ -6,8 +6,9 @@
  *
  * Hostile local clients: the socket is mode 0600; at most
  * API_MAX_CONNECTIONS are served at once and one more gets an immediate 503
- * (its socket closed when the client closes, or after a second); a request's headers and body must arrive within
- * API_REQUEST_DEADLINE_S of its start (a total, not an inactivity timeout);
+ * (its socket closed when the client closes, or after a second); a
+ * request's headers and body must arrive within API_REQUEST_DEADLINE_S of
+ * its start (a total, not an inactivity timeout);
  * a path that decodes to a NUL or a byte outside printable ASCII gets 400.
  *
  * Ordering: the main loop runs queued requests in order. While a handler's
